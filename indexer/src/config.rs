@@ -1,0 +1,228 @@
+//! The indexer's settings: command-line flags over environment variables over a TOML file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::node::{Network, RpcAuth, RpcConfig};
+use crate::progress::ProgressStyle;
+use crate::store::default_db_dir;
+
+#[derive(Debug, Parser)]
+#[command(name = "indexer", version, about = "Index a Bitcoin Core node's blocks into a RocksDB database for tracing funds")]
+pub struct Args {
+    /// TOML configuration file (see config/*.toml); flags and environment override it.
+    #[arg(long, env = "CHAINTRAIL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Chain the node must be on.
+    #[arg(long, env = "CHAINTRAIL_NETWORK", value_enum)]
+    pub network: Option<Network>,
+    /// Node RPC address [default: http://127.0.0.1:<the network's RPC port>].
+    #[arg(long, env = "CHAINTRAIL_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// RPC cookie file [default: the cookie in ~/.bitcoin for the network].
+    #[arg(long, env = "CHAINTRAIL_RPC_COOKIE", conflicts_with = "rpc_user")]
+    pub rpc_cookie: Option<PathBuf>,
+    /// RPC user; the password comes from CHAINTRAIL_RPC_PASSWORD or the config file.
+    #[arg(long, env = "CHAINTRAIL_RPC_USER")]
+    pub rpc_user: Option<String>,
+    /// Database directory [default: ~/.local/share/chaintrail/<network>].
+    #[arg(long, env = "CHAINTRAIL_DB")]
+    pub db: Option<PathBuf>,
+    /// Index up to the node's current tip, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Threads fetching blocks from the node [default: 4].
+    #[arg(long)]
+    pub fetch_workers: Option<usize>,
+    /// Blocks below the tip whose undo data is kept for reorgs [default: 100].
+    #[arg(long)]
+    pub undo_depth: Option<u32>,
+    /// How often to poll the node for new blocks, in milliseconds [default: 1000].
+    #[arg(long)]
+    pub poll_ms: Option<u64>,
+    /// Catching up more blocks than this uses bulk-load settings [default: 1000].
+    #[arg(long)]
+    pub bulk_threshold: Option<u32>,
+    /// Transactions per write batch during bulk load [default: 50000].
+    #[arg(long)]
+    pub batch_txs: Option<u64>,
+    /// Block cache size in MiB [default: 512].
+    #[arg(long)]
+    pub cache_mb: Option<usize>,
+    /// Compact the database once a bulk load finishes.
+    #[arg(long)]
+    pub compact_after_bulk: bool,
+    /// Progress display: a bar on a terminal, log lines otherwise.
+    #[arg(long, value_enum, default_value_t = ProgressStyle::Auto)]
+    pub progress: ProgressStyle,
+}
+
+/// The TOML file. Sections other binaries read are accepted and ignored here.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    network: Option<Network>,
+    db: Option<PathBuf>,
+    #[serde(default)]
+    rpc: FileRpc,
+    #[serde(default)]
+    indexer: FileIndexer,
+    #[allow(dead_code)]
+    query: Option<toml::Table>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRpc {
+    url: Option<String>,
+    cookie: Option<PathBuf>,
+    user: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIndexer {
+    fetch_workers: Option<usize>,
+    undo_depth: Option<u32>,
+    poll_ms: Option<u64>,
+    bulk_threshold: Option<u32>,
+    batch_txs: Option<u64>,
+    cache_mb: Option<usize>,
+    compact_after_bulk: Option<bool>,
+}
+
+/// Everything the indexer runs with, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub network: Network,
+    pub db: PathBuf,
+    pub rpc: RpcConfig,
+    pub once: bool,
+    pub fetch_workers: usize,
+    pub fetch_window: u32,
+    pub undo_depth: u32,
+    pub poll: Duration,
+    pub bulk_threshold: u32,
+    pub batch_txs: u64,
+    pub cache_bytes: usize,
+    pub compact_after_bulk: bool,
+    pub progress: ProgressStyle,
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+/// Bitcoin Core's default cookie location for a network.
+pub fn default_cookie(network: Network) -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME").context("HOME is not set; pass --rpc-cookie")?;
+    Ok(PathBuf::from(home).join(".bitcoin").join(network.datadir_subdir()).join(".cookie"))
+}
+
+impl Config {
+    pub fn resolve(args: Args) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let Some(network) = args.network.or(file.network) else {
+            bail!("no network given: pass --network or set `network` in the config file");
+        };
+        let url = args.rpc_url.or(file.rpc.url).unwrap_or_else(|| format!("http://127.0.0.1:{}", network.default_rpc_port()));
+        let password = std::env::var("CHAINTRAIL_RPC_PASSWORD").ok().or(file.rpc.password);
+        let auth = match (args.rpc_user, args.rpc_cookie) {
+            (Some(user), _) => RpcAuth::UserPass {
+                user,
+                password: password.context("--rpc-user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password in the config file")?,
+            },
+            (None, Some(cookie)) => RpcAuth::Cookie(cookie),
+            (None, None) => match (file.rpc.user, file.rpc.cookie) {
+                (Some(user), _) => RpcAuth::UserPass {
+                    user,
+                    password: password.context("rpc.user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password")?,
+                },
+                (None, Some(cookie)) => RpcAuth::Cookie(cookie),
+                (None, None) => RpcAuth::Cookie(default_cookie(network)?),
+            },
+        };
+        let f = file.indexer;
+        let fetch_workers = args.fetch_workers.or(f.fetch_workers).unwrap_or(4);
+        if fetch_workers == 0 || fetch_workers > 64 {
+            bail!("--fetch-workers must be between 1 and 64");
+        }
+        let undo_depth = args.undo_depth.or(f.undo_depth).unwrap_or(100);
+        if undo_depth < 6 {
+            bail!("--undo-depth must be at least 6");
+        }
+        Ok(Config {
+            network,
+            db: match args.db.or(file.db) {
+                Some(db) => db,
+                None => default_db_dir(network.core_name())?,
+            },
+            rpc: RpcConfig { url, auth, timeout: Duration::from_secs(120) },
+            once: args.once,
+            fetch_workers,
+            fetch_window: 64,
+            undo_depth,
+            poll: Duration::from_millis(args.poll_ms.or(f.poll_ms).unwrap_or(1000).max(10)),
+            bulk_threshold: args.bulk_threshold.or(f.bulk_threshold).unwrap_or(1000),
+            batch_txs: args.batch_txs.or(f.batch_txs).unwrap_or(50_000).max(1),
+            cache_bytes: args.cache_mb.or(f.cache_mb).unwrap_or(512) << 20,
+            compact_after_bulk: args.compact_after_bulk || f.compact_after_bulk.unwrap_or(false),
+            progress: args.progress,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("indexer").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn flags_override_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "network = \"signet\"\ndb = \"/data/x\"\n[rpc]\nurl = \"http://10.0.0.1:1\"\ncookie = \"/c\"\n[indexer]\nundo_depth = 200\n[query]\nmax_txs = 5\n").unwrap();
+        let config = Config::resolve(parse(&["--config", file.to_str().unwrap(), "--db", "/other"])).unwrap();
+        assert_eq!(config.network, Network::Signet);
+        assert_eq!(config.db, PathBuf::from("/other"));
+        assert_eq!(config.rpc.url, "http://10.0.0.1:1");
+        assert!(matches!(config.rpc.auth, RpcAuth::Cookie(ref c) if c == Path::new("/c")));
+        assert_eq!(config.undo_depth, 200);
+        assert_eq!(config.fetch_workers, 4);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "network = \"regtest\"\n[rpc]\npasword = \"x\"\n").unwrap();
+        let err = Config::resolve(parse(&["--config", file.to_str().unwrap()])).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field `pasword`"), "{err:#}");
+    }
+
+    #[test]
+    fn default_rpc_url_follows_the_network_and_password_is_redacted() {
+        let config = Config::resolve(parse(&["--network", "regtest", "--rpc-cookie", "/x", "--db", "/d"])).unwrap();
+        assert_eq!(config.rpc.url, "http://127.0.0.1:18443");
+        let auth = RpcAuth::UserPass { user: "u".into(), password: "secret".into() };
+        assert!(!format!("{auth:?}").contains("secret"));
+    }
+
+    #[test]
+    fn a_missing_network_is_a_clear_error() {
+        let err = Config::resolve(parse(&["--db", "/d"])).unwrap_err();
+        assert!(err.to_string().contains("no network given"));
+    }
+}

@@ -1,0 +1,298 @@
+//! The Bitcoin Core node over JSON-RPC: connecting, classifying failures, and retrying the ones
+//! that pass (node down, restarting, warming up) with backoff.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bitcoin::hashes::Hash;
+use bitcoin::{Block, BlockHash};
+use bitcoincore_rpc::jsonrpc::{self, simple_http};
+use bitcoincore_rpc::{Auth, Client, RpcApi};
+use tracing::warn;
+
+/// How to reach and authenticate to the node.
+#[derive(Clone)]
+pub struct RpcConfig {
+    pub url: String,
+    pub auth: RpcAuth,
+    pub timeout: Duration,
+}
+
+#[derive(Clone)]
+pub enum RpcAuth {
+    Cookie(PathBuf),
+    UserPass { user: String, password: String },
+}
+
+impl std::fmt::Debug for RpcAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RpcAuth::Cookie(path) => f.debug_tuple("Cookie").field(path).finish(),
+            RpcAuth::UserPass { user, .. } => f.debug_struct("UserPass").field("user", user).field("password", &"<redacted>").finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RpcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcConfig").field("url", &self.url).field("auth", &self.auth).finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot reach bitcoind at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("bitcoind at {url} rejected the credentials ({how}); check the cookie file or rpc user/password")]
+    Auth { url: String, how: String },
+    #[error("cannot read the RPC cookie file {path}: {reason} (is bitcoind running with this data directory?)")]
+    Cookie { path: PathBuf, reason: String },
+    #[error("bitcoind is starting up: {0}")]
+    WarmingUp(String),
+    #[error("bitcoind returned error {code}: {message}")]
+    Rpc { code: i32, message: String },
+    #[error("unexpected answer from bitcoind: {0}")]
+    Other(String),
+    #[error("stopped while waiting for bitcoind")]
+    Stopped,
+}
+
+impl NodeError {
+    /// Failures that go away by themselves: the node is down, restarting or still loading.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, NodeError::Unreachable { .. } | NodeError::WarmingUp(_) | NodeError::Cookie { .. })
+    }
+}
+
+/// RPC error code for "Loading block index", "Verifying blocks", ...
+const RPC_IN_WARMUP: i32 = -28;
+
+/// A connection to the node. Cheap to create; make one per thread.
+pub struct Node {
+    config: RpcConfig,
+    client: Option<Client>,
+}
+
+/// What the node says of its chain.
+#[derive(Debug, Clone)]
+pub struct ChainInfo {
+    pub chain: String,
+    pub blocks: u32,
+    pub best_hash: BlockHash,
+}
+
+impl Node {
+    pub fn new(config: RpcConfig) -> Self {
+        Node { config, client: None }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    fn client(&mut self) -> Result<&Client, NodeError> {
+        if self.client.is_none() {
+            let (user, pass) = match &self.config.auth {
+                RpcAuth::Cookie(path) => Auth::CookieFile(path.clone())
+                    .get_user_pass()
+                    .map_err(|e| NodeError::Cookie { path: path.clone(), reason: cookie_reason(e) })?,
+                RpcAuth::UserPass { user, password } => (Some(user.clone()), Some(password.clone())),
+            };
+            let mut builder = simple_http::Builder::new()
+                .url(&self.config.url)
+                .map_err(|e| NodeError::Other(format!("bad RPC url {}: {e}", self.config.url)))?
+                .timeout(self.config.timeout);
+            if let Some(user) = user {
+                builder = builder.auth(user, pass);
+            }
+            self.client = Some(Client::from_jsonrpc(jsonrpc::Client::with_transport(builder.build())));
+        }
+        Ok(self.client.as_ref().expect("set just above"))
+    }
+
+    /// One call, classified; the connection is dropped after a failure so the next call
+    /// reconnects (and re-reads a cookie the node may have rewritten on restart).
+    fn call<T>(&mut self, f: impl Fn(&Client) -> Result<T, bitcoincore_rpc::Error>) -> Result<T, NodeError> {
+        let url = self.config.url.clone();
+        let result = f(self.client()?).map_err(|e| classify(&url, e));
+        if result.is_err() {
+            self.client = None;
+        }
+        result
+    }
+
+    /// Like [`Node::call`], but waits out transient failures with backoff until `stop` is set.
+    /// A rejected cookie is also retried: a restarting node writes a new one.
+    pub fn call_retrying<T>(
+        &mut self,
+        stop: &AtomicBool,
+        f: impl Fn(&Client) -> Result<T, bitcoincore_rpc::Error>,
+    ) -> Result<T, NodeError> {
+        let mut delay = Duration::from_millis(250);
+        loop {
+            match self.call(&f) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() || (matches!(e, NodeError::Auth { .. }) && self.uses_cookie()) => {
+                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "node unavailable, retrying");
+                    if sleep_unless_stopped(stop, delay) {
+                        return Err(NodeError::Stopped);
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(15));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn uses_cookie(&self) -> bool {
+        matches!(self.config.auth, RpcAuth::Cookie(_))
+    }
+
+    pub fn chain_info(&mut self) -> Result<ChainInfo, NodeError> {
+        self.call(chain_info_of)
+    }
+
+    pub fn chain_info_retrying(&mut self, stop: &AtomicBool) -> Result<ChainInfo, NodeError> {
+        self.call_retrying(stop, chain_info_of)
+    }
+
+    /// Hash of the best-chain block at `height`, or `None` when the node's chain is shorter.
+    pub fn block_hash(&mut self, stop: &AtomicBool, height: u32) -> Result<Option<BlockHash>, NodeError> {
+        match self.call_retrying(stop, |c| c.get_block_hash(u64::from(height))) {
+            Ok(h) => Ok(Some(h)),
+            Err(NodeError::Rpc { code: -8, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn block(&mut self, stop: &AtomicBool, hash: &BlockHash) -> Result<Block, NodeError> {
+        self.call_retrying(stop, |c| c.get_block(hash))
+    }
+}
+
+fn chain_info_of(c: &Client) -> Result<ChainInfo, bitcoincore_rpc::Error> {
+    let info = c.get_blockchain_info()?;
+    Ok(ChainInfo { chain: info.chain.to_core_arg().to_owned(), blocks: info.blocks as u32, best_hash: info.best_block_hash })
+}
+
+fn cookie_reason(e: bitcoincore_rpc::Error) -> String {
+    match e {
+        bitcoincore_rpc::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Sorts an RPC failure into what the caller can act on.
+fn classify(url: &str, e: bitcoincore_rpc::Error) -> NodeError {
+    use bitcoincore_rpc::Error as E;
+    match e {
+        E::JsonRpc(jsonrpc::Error::Rpc(rpc)) if rpc.code == RPC_IN_WARMUP => NodeError::WarmingUp(rpc.message),
+        E::JsonRpc(jsonrpc::Error::Rpc(rpc)) => NodeError::Rpc { code: rpc.code, message: rpc.message },
+        E::JsonRpc(jsonrpc::Error::Transport(t)) => match t.downcast_ref::<simple_http::Error>() {
+            Some(simple_http::Error::HttpErrorCode(401)) => NodeError::Auth { url: url.into(), how: "HTTP 401".into() },
+            Some(simple_http::Error::HttpErrorCode(403)) => NodeError::Auth { url: url.into(), how: "HTTP 403".into() },
+            Some(simple_http::Error::HttpErrorCode(code)) if *code >= 500 => {
+                NodeError::Unreachable { url: url.into(), reason: format!("HTTP {code}") }
+            }
+            Some(simple_http::Error::SocketError(io)) => NodeError::Unreachable { url: url.into(), reason: io.to_string() },
+            Some(simple_http::Error::HttpResponseTooShort { .. } | simple_http::Error::IncompleteResponse { .. }) => {
+                NodeError::Unreachable { url: url.into(), reason: "connection closed mid-response".into() }
+            }
+            _ => NodeError::Other(t.to_string()),
+        },
+        E::Io(io) => NodeError::Unreachable { url: url.into(), reason: io.to_string() },
+        other => NodeError::Other(other.to_string()),
+    }
+}
+
+/// Sleeps in short steps; returns true if `stop` was set meanwhile.
+pub fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) -> bool {
+    let step = Duration::from_millis(50);
+    let mut slept = Duration::ZERO;
+    while slept < total {
+        if stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        std::thread::sleep(step);
+        slept += step;
+    }
+    stop.load(Ordering::Relaxed)
+}
+
+/// Bitcoin Core's name for a chain: what `getblockchaininfo` reports and config files use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    #[value(alias = "mainnet", alias = "bitcoin")]
+    #[serde(alias = "mainnet", alias = "bitcoin")]
+    Main,
+    #[value(alias = "testnet", alias = "testnet3")]
+    #[serde(alias = "testnet", alias = "testnet3")]
+    Test,
+    Testnet4,
+    Signet,
+    Regtest,
+}
+
+impl Network {
+    pub fn core_name(self) -> &'static str {
+        match self {
+            Network::Main => "main",
+            Network::Test => "test",
+            Network::Testnet4 => "testnet4",
+            Network::Signet => "signet",
+            Network::Regtest => "regtest",
+        }
+    }
+
+    pub fn from_core_name(name: &str) -> Option<Network> {
+        [Network::Main, Network::Test, Network::Testnet4, Network::Signet, Network::Regtest]
+            .into_iter()
+            .find(|n| n.core_name() == name)
+    }
+
+    /// Bitcoin Core's default RPC port.
+    pub fn default_rpc_port(self) -> u16 {
+        match self {
+            Network::Main => 8332,
+            Network::Test => 18332,
+            Network::Testnet4 => 48332,
+            Network::Signet => 38332,
+            Network::Regtest => 18443,
+        }
+    }
+
+    /// Sub-directory of Bitcoin Core's data directory for this chain.
+    pub fn datadir_subdir(self) -> &'static str {
+        match self {
+            Network::Main => "",
+            Network::Test => "testnet3",
+            Network::Testnet4 => "testnet4",
+            Network::Signet => "signet",
+            Network::Regtest => "regtest",
+        }
+    }
+
+    /// The `bitcoin` crate's network, for address encoding.
+    pub fn bitcoin(self) -> bitcoin::Network {
+        match self {
+            Network::Main => bitcoin::Network::Bitcoin,
+            Network::Test => bitcoin::Network::Testnet,
+            Network::Testnet4 => bitcoin::Network::Testnet4,
+            Network::Signet => bitcoin::Network::Signet,
+            Network::Regtest => bitcoin::Network::Regtest,
+        }
+    }
+
+    /// Genesis block hash, as stored in the database (internal byte order).
+    pub fn genesis(self) -> [u8; 32] {
+        bitcoin::constants::genesis_block(self.bitcoin()).block_hash().to_byte_array()
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.core_name())
+    }
+}

@@ -1,0 +1,170 @@
+//! The indexer's main loop: check the node and database agree on the chain, roll back blocks the
+//! node no longer has on its best chain, catch up to its tip, then follow it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bitcoin::hashes::Hash;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::fetch::{Fetched, Fetcher};
+use crate::node::{sleep_unless_stopped, Node, NodeError};
+use crate::progress::Progress;
+use crate::rows::{undo_tip, ApplyError, Pending};
+use crate::schema::{Meta, SCHEMA_VERSION};
+use crate::store::{hex_hash, Store, WriteMode};
+
+/// How long bulk mode may run without a flush: bounds the work a hard kill can lose.
+const BULK_FLUSH_EVERY: Duration = Duration::from_secs(60);
+
+/// Indexes until the node's tip (with `once`) or until `shutdown` is set.
+pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let mut node = Node::new(config.rpc.clone());
+    let info = node.chain_info().context("cannot start")?;
+    let network = config.network;
+    if info.chain != network.core_name() {
+        bail!("node at {} is on chain '{}', but the indexer is configured for '{}'", node.url(), info.chain, network);
+    }
+    let genesis = node.block_hash(&shutdown, 0)?.context("node has no genesis block")?.to_byte_array();
+    if genesis != network.genesis() {
+        bail!("node at {} has genesis {}, which is not {network}'s", node.url(), hex_hash(&genesis));
+    }
+    let store = Store::open_writable(&config.db, config.cache_bytes)
+        .with_context(|| format!("cannot open database {}", config.db.display()))?;
+    store.check_identity(network.core_name(), &genesis)?;
+    let mut meta = store.meta()?.unwrap_or(Meta {
+        schema_version: SCHEMA_VERSION,
+        network: network.core_name().into(),
+        genesis_hash: genesis,
+        tip: None,
+        next_txnum: 0,
+    });
+    info!(db = %config.db.display(), network = %network, tip = ?meta.tip.map(|t| t.0), node_blocks = info.blocks, "starting");
+    let mut progress = Progress::new(config.progress);
+    let result = follow(config, &store, &mut node, &mut meta, &shutdown, &mut progress);
+    progress.finish();
+    store.flush().context("final flush")?;
+    match result {
+        Err(e) if matches!(e.downcast_ref::<NodeError>(), Some(NodeError::Stopped)) => {}
+        other => other?,
+    }
+    info!(tip = ?meta.tip.map(|t| t.0), "stopped");
+    Ok(())
+}
+
+fn follow(
+    config: &Config,
+    store: &Store,
+    node: &mut Node,
+    meta: &mut Meta,
+    shutdown: &Arc<AtomicBool>,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    let mut reported_idle = false;
+    while !shutdown.load(Ordering::Relaxed) {
+        let info = node.chain_info_retrying(shutdown)?;
+        reconcile(store, node, meta, shutdown)?;
+        let next = meta.tip.map(|(h, _)| h + 1).unwrap_or(0);
+        if next <= info.blocks {
+            catch_up(config, store, meta, next, info.blocks, shutdown, progress)?;
+            reported_idle = false;
+            continue;
+        }
+        if config.once {
+            break;
+        }
+        if !reported_idle {
+            info!(height = info.blocks, "at the node's tip; following");
+            reported_idle = true;
+        }
+        sleep_unless_stopped(shutdown, config.poll);
+    }
+    Ok(())
+}
+
+/// Rolls back indexed blocks that are no longer on the node's best chain.
+fn reconcile(store: &Store, node: &mut Node, meta: &mut Meta, stop: &AtomicBool) -> anyhow::Result<()> {
+    let mut rolled_back = 0u32;
+    while let Some((height, hash)) = meta.tip {
+        let on_node = node.block_hash(stop, height)?;
+        if on_node.map(|h| h.to_byte_array()) == Some(hash) {
+            break;
+        }
+        match undo_tip(store, height) {
+            Ok(_) => {}
+            Err(ApplyError::NoUndo { height }) => bail!(
+                "the node's chain forked below block {height}, deeper than the undo data kept; re-index into a new directory"
+            ),
+            Err(e) => return Err(e.into()),
+        }
+        *meta = store.meta()?.context("meta row vanished during rollback")?;
+        rolled_back += 1;
+    }
+    if rolled_back > 0 {
+        warn!(blocks = rolled_back, fork_height = ?meta.tip.map(|t| t.0), "reorg: rolled back to the fork point");
+    }
+    Ok(())
+}
+
+/// Indexes heights `start..=end`, committing in batches.
+fn catch_up(
+    config: &Config,
+    store: &Store,
+    meta: &mut Meta,
+    start: u32,
+    end: u32,
+    shutdown: &Arc<AtomicBool>,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    let mode = if end - start + 1 > config.bulk_threshold { WriteMode::Bulk } else { WriteMode::Tip };
+    store.set_mode(mode)?;
+    progress.begin(start, end);
+    let mut fetcher = Fetcher::start(&config.rpc, start, end, config.fetch_workers, config.fetch_window, shutdown.clone());
+    let mut pending = Pending::new(store, meta.clone());
+    let mut last_flush = Instant::now();
+    while let Some((height, fetched)) = fetcher.next() {
+        let block = match fetched {
+            Ok(Fetched::Block(block)) => block,
+            Ok(Fetched::Gone) | Err(NodeError::Stopped) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let keep_undo = mode == WriteMode::Tip || height + config.undo_depth > end;
+        match pending.apply(&block, height, keep_undo, config.undo_depth) {
+            Ok(()) => {}
+            // The node switched branches while we fetched: commit what is good, then reconcile.
+            Err(ApplyError::NotOnTip { .. }) => break,
+            Err(e) => return Err(e).with_context(|| format!("indexing block {height}")),
+        }
+        let stopping = shutdown.load(Ordering::Relaxed);
+        if mode == WriteMode::Tip || pending.txs() >= config.batch_txs || stopping {
+            let summary = pending.commit(mode)?;
+            progress.committed(summary, height);
+            if mode == WriteMode::Bulk && last_flush.elapsed() > BULK_FLUSH_EVERY {
+                store.flush()?;
+                last_flush = Instant::now();
+            }
+        }
+        if stopping {
+            break;
+        }
+    }
+    drop(fetcher);
+    if !pending.is_empty() {
+        let height = pending.meta().tip.map(|t| t.0).unwrap_or(0);
+        let summary = pending.commit(mode)?;
+        progress.committed(summary, height);
+    }
+    *meta = pending.meta().clone();
+    if mode == WriteMode::Bulk {
+        store.flush()?;
+        store.set_mode(WriteMode::Tip)?;
+        if config.compact_after_bulk {
+            info!("compacting after bulk load");
+            store.compact();
+        }
+    }
+    Ok(())
+}
