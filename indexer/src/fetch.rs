@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -26,12 +26,13 @@ pub struct Fetcher {
     end: u32,
     written: Arc<AtomicU32>,
     stop: Arc<AtomicBool>,
+    shutdown: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
 }
 
 impl Fetcher {
     /// Starts fetching heights `start..=end` with `workers` threads, at most `window` blocks
-    /// ahead of the writer. `shutdown` stops the workers early.
+    /// ahead of the writer. `shutdown` stops them early, also while they wait for the node.
     pub fn start(rpc: &RpcConfig, start: u32, end: u32, workers: usize, window: u32, shutdown: Arc<AtomicBool>) -> Fetcher {
         let (tx, rx) = sync_channel(window as usize);
         let next_height = Arc::new(AtomicU32::new(start));
@@ -39,11 +40,10 @@ impl Fetcher {
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..workers.max(1))
             .map(|_| {
-                let (tx, next_height, written, stop, shutdown) =
-                    (tx.clone(), next_height.clone(), written.clone(), stop.clone(), shutdown.clone());
+                let (tx, next_height, written, stop) = (tx.clone(), next_height.clone(), written.clone(), stop.clone());
                 let mut node = Node::new(rpc.clone());
                 std::thread::spawn(move || {
-                    let halt = || stop.load(Ordering::Relaxed) || shutdown.load(Ordering::Relaxed);
+                    let halt = || stop.load(Ordering::Relaxed);
                     loop {
                         let height = next_height.fetch_add(1, Ordering::Relaxed);
                         if height > end || halt() {
@@ -55,7 +55,7 @@ impl Fetcher {
                             }
                             std::thread::sleep(Duration::from_millis(2));
                         }
-                        let fetched = fetch_one(&mut node, &shutdown, height);
+                        let fetched = fetch_one(&mut node, &stop, height);
                         if tx.send((height, fetched)).is_err() {
                             return;
                         }
@@ -63,20 +63,25 @@ impl Fetcher {
                 })
             })
             .collect();
-        Fetcher { rx, buffer: BTreeMap::new(), next: start, end, written, stop, workers }
+        Fetcher { rx, buffer: BTreeMap::new(), next: start, end, written, stop, shutdown, workers }
     }
 
-    /// The next block in height order; `None` once `end` has been passed or the workers stopped.
+    /// The next block in height order; `None` once `end` has been passed, or on shutdown.
     pub fn next(&mut self) -> Option<(u32, Result<Fetched, NodeError>)> {
         if self.next > self.end {
             return None;
         }
         while !self.buffer.contains_key(&self.next) {
-            match self.rx.recv() {
+            if self.shutdown.load(Ordering::Relaxed) {
+                self.stop.store(true, Ordering::Relaxed);
+                return None;
+            }
+            match self.rx.recv_timeout(Duration::from_millis(100)) {
                 Ok((h, r)) => {
                     self.buffer.insert(h, r);
                 }
-                Err(_) => return None,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
         let height = self.next;
