@@ -56,6 +56,9 @@ pub struct Args {
     /// Compact the database once a bulk load finishes.
     #[arg(long)]
     pub compact_after_bulk: bool,
+    /// Measure the node's serving rate: fetch and decode blocks up to its tip, write nothing.
+    #[arg(long)]
+    pub fetch_only: bool,
     /// Progress display: a bar on a terminal, log lines otherwise.
     #[arg(long, value_enum, default_value_t = ProgressStyle::Auto)]
     pub progress: ProgressStyle,
@@ -111,6 +114,7 @@ pub struct Config {
     pub batch_txs: u64,
     pub cache_bytes: usize,
     pub compact_after_bulk: bool,
+    pub fetch_only: bool,
     pub progress: ProgressStyle,
 }
 
@@ -176,6 +180,7 @@ impl Config {
             batch_txs: args.batch_txs.or(f.batch_txs).unwrap_or(50_000).max(1),
             cache_bytes: args.cache_mb.or(f.cache_mb).unwrap_or(512) << 20,
             compact_after_bulk: args.compact_after_bulk || f.compact_after_bulk.unwrap_or(false),
+            fetch_only: args.fetch_only,
             progress: args.progress,
         })
     }
@@ -218,6 +223,21 @@ mod tests {
         assert_eq!(config.rpc.url, "http://127.0.0.1:18443");
         let auth = RpcAuth::UserPass { user: "u".into(), password: "secret".into() };
         assert!(!format!("{auth:?}").contains("secret"));
+    }
+
+    #[test]
+    fn every_example_config_parses_for_its_network() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+        let mut seen = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let config = Config::resolve(parse(&["--config", path.to_str().unwrap()])).unwrap();
+            assert!(matches!(config.rpc.auth, RpcAuth::Cookie(_)));
+            assert!(config.rpc.url.ends_with(&config.network.default_rpc_port().to_string()));
+            seen.push(config.network);
+        }
+        seen.sort_by_key(|n| n.core_name());
+        assert_eq!(seen, vec![Network::Main, Network::Regtest, Network::Signet, Network::Testnet4]);
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
     if genesis != network.genesis() {
         bail!("node at {} has genesis {}, which is not {network}'s", node.url(), hex_hash(&genesis));
     }
+    if config.fetch_only {
+        return fetch_only(config, info.blocks, &shutdown);
+    }
     let store = Store::open_writable(&config.db, config.cache_bytes)
         .with_context(|| format!("cannot open database {}", config.db.display()))?;
     store.check_identity(network.core_name(), &genesis)?;
@@ -51,7 +54,7 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
         Err(e) if matches!(e.downcast_ref::<NodeError>(), Some(NodeError::Stopped)) => {}
         other => other?,
     }
-    info!(tip = ?meta.tip.map(|t| t.0), "stopped");
+    info!(tip = ?meta.tip.map(|t| t.0), db_bytes = store.disk_bytes(), "stopped");
     Ok(())
 }
 
@@ -166,5 +169,35 @@ fn catch_up(
             store.compact();
         }
     }
+    Ok(())
+}
+
+/// Fetches and decodes every block up to `tip` the way a sync does, writing nothing: the rate the
+/// node can serve blocks at, which bounds the indexer's.
+fn fetch_only(config: &Config, tip: u32, shutdown: &Arc<AtomicBool>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut fetcher = Fetcher::start(&config.rpc, 0, tip, config.fetch_workers, config.fetch_window, shutdown.clone());
+    let (mut blocks, mut txs, mut bytes) = (0u64, 0u64, 0u64);
+    while let Some((_, fetched)) = fetcher.next() {
+        match fetched? {
+            Fetched::Block(block) => {
+                blocks += 1;
+                txs += block.txdata.len() as u64;
+                bytes += block.total_size() as u64;
+            }
+            Fetched::Gone => break,
+        }
+    }
+    let secs = started.elapsed().as_secs_f64().max(1e-6);
+    info!(
+        blocks,
+        txs,
+        bytes,
+        seconds = format!("{secs:.2}"),
+        blocks_per_s = format!("{:.1}", blocks as f64 / secs),
+        tx_per_s = format!("{:.0}", txs as f64 / secs),
+        mb_per_s = format!("{:.2}", bytes as f64 / secs / 1e6),
+        "fetch-only pass done"
+    );
     Ok(())
 }
