@@ -1,0 +1,206 @@
+//! The indexed chain as the commands see it: the follower store plus its network, and the
+//! lookups that turn row numbers into what people read (txids, block hashes, addresses).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::{Address, Script, ScriptBuf};
+use indexer::node::Network;
+use indexer::schema::{Meta, TxNum, TxRow};
+use indexer::store::{hex_hash, Store};
+
+use crate::error::{QueryError, Result, UsageError};
+
+/// An open database and what it indexes.
+pub struct Chain {
+    store: Store,
+    meta: Meta,
+    network: Network,
+}
+
+impl Chain {
+    /// Opens the database read-only as a follower. With `expected`, refuses a database of
+    /// another network.
+    pub fn open(path: &Path, cache_bytes: usize, expected: Option<Network>) -> Result<Chain> {
+        let store = Store::open_follower(path, cache_bytes)?;
+        Chain::new(store, expected)
+    }
+
+    /// Wraps an open store.
+    pub fn new(store: Store, expected: Option<Network>) -> Result<Chain> {
+        let path = store.path().display().to_string();
+        let meta = store.meta()?.ok_or_else(|| QueryError::Corrupt(format!("{path} has no meta row")))?;
+        let network = Network::from_core_name(&meta.network)
+            .ok_or_else(|| QueryError::Corrupt(format!("{path} names an unknown network '{}'", meta.network)))?;
+        if let Some(expected) = expected {
+            if expected != network {
+                return Err(QueryError::NetworkMismatch { path, found: meta.network, expected: expected.core_name().into() });
+            }
+        }
+        Ok(Chain { store, meta, network })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// Height of the last indexed block, if any.
+    pub fn tip_height(&self) -> Option<u32> {
+        self.meta.tip.map(|(h, _)| h)
+    }
+
+    /// "height N" or "no blocks yet", for messages.
+    pub fn tip_text(&self) -> String {
+        match self.tip_height() {
+            Some(h) => format!("height {h}"),
+            None => "no blocks yet".into(),
+        }
+    }
+
+    /// Every occurrence of a txid, earliest first; an error if it was never indexed.
+    pub fn txnums(&self, txid: &bitcoin::Txid) -> Result<Vec<TxNum>> {
+        use bitcoin::hashes::Hash;
+        let nums = self.store.txnums(txid.as_byte_array())?;
+        if nums.is_empty() {
+            return Err(QueryError::UnknownTx { txid: txid.to_string(), tip: self.tip_text() });
+        }
+        Ok(nums)
+    }
+
+    /// The row of a tx the index refers to; missing means the database is inconsistent.
+    pub fn tx_row(&self, num: TxNum) -> Result<TxRow> {
+        self.store.tx(num)?.ok_or_else(|| QueryError::Corrupt(format!("no row for transaction number {num}")))
+    }
+
+    /// Checks an address against the database's network and gives its output script.
+    pub fn address_script(&self, address: &Address<NetworkUnchecked>) -> Result<ScriptBuf, UsageError> {
+        let shown = address.assume_checked_ref().to_string();
+        match address.clone().require_network(self.network.bitcoin()) {
+            Ok(checked) => Ok(checked.script_pubkey()),
+            Err(_) => Err(UsageError::WrongNetwork {
+                address: shown,
+                found: address_network(address),
+                expected: network_title(self.network),
+            }),
+        }
+    }
+
+    /// The address of an output script, if it has one (not bare multisig, OP_RETURN, ...).
+    pub fn address_of(&self, script: &[u8]) -> Option<String> {
+        Address::from_script(Script::from_bytes(script), self.network.bitcoin()).ok().map(|a| a.to_string())
+    }
+}
+
+/// How people name a network in messages.
+pub fn network_title(network: Network) -> String {
+    match network {
+        Network::Main => "mainnet".into(),
+        Network::Test => "testnet3".into(),
+        other => other.core_name().into(),
+    }
+}
+
+/// Which networks an address can belong to (testnet, testnet4 and signet share encodings).
+fn address_network(address: &Address<NetworkUnchecked>) -> &'static str {
+    if address.is_valid_for_network(bitcoin::Network::Bitcoin) {
+        "mainnet"
+    } else if address.is_valid_for_network(bitcoin::Network::Testnet) {
+        "testnet/signet"
+    } else {
+        "regtest"
+    }
+}
+
+/// A short text for a script with no address: `op_return` or `script:<hex>`.
+pub fn script_label(script: &[u8]) -> String {
+    if script.first() == Some(&0x6a) {
+        "op_return".into()
+    } else {
+        format!("script:{}", hex::encode(script))
+    }
+}
+
+/// Where a transaction sits, ready for output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxPlace {
+    pub txid: String,
+    pub height: u32,
+    pub block_hash: String,
+}
+
+/// Resolves tx numbers and outputs into display strings, caching block hashes.
+pub struct Resolver<'c> {
+    chain: &'c Chain,
+    blocks: HashMap<u32, String>,
+}
+
+impl<'c> Resolver<'c> {
+    pub fn new(chain: &'c Chain) -> Self {
+        Resolver { chain, blocks: HashMap::new() }
+    }
+
+    pub fn chain(&self) -> &'c Chain {
+        self.chain
+    }
+
+    /// The hash of the block at `height`, as block explorers show it.
+    pub fn block_hash(&mut self, height: u32) -> Result<String> {
+        if let Some(hash) = self.blocks.get(&height) {
+            return Ok(hash.clone());
+        }
+        let header = self
+            .chain
+            .store
+            .header(height)?
+            .ok_or_else(|| QueryError::Corrupt(format!("no header row for height {height}")))?;
+        let hash = hex_hash(&header.hash);
+        self.blocks.insert(height, hash.clone());
+        Ok(hash)
+    }
+
+    /// Txid, height and block hash of a transaction number.
+    pub fn place(&mut self, num: TxNum) -> Result<TxPlace> {
+        let row = self.chain.tx_row(num)?;
+        Ok(TxPlace { txid: hex_hash(&row.txid), height: row.height, block_hash: self.block_hash(row.height)? })
+    }
+
+    /// The address of an output (`None` without one) and a label for tables.
+    pub fn output_owner(&self, num: TxNum, vout: u32) -> Result<(Option<String>, String)> {
+        let out = self
+            .chain
+            .store
+            .output(num, vout)?
+            .ok_or_else(|| QueryError::Corrupt(format!("no output row for {num}:{vout}")))?;
+        let address = self.chain.address_of(&out.script);
+        let label = address.clone().unwrap_or_else(|| script_label(&out.script));
+        Ok((address, label))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn labels_name_op_return_and_raw_scripts() {
+        assert_eq!(script_label(&[0x6a, 0x01, 0x02]), "op_return");
+        assert_eq!(script_label(&[0x51, 0xae]), "script:51ae");
+    }
+
+    #[test]
+    fn address_networks_are_told_apart() {
+        let main = Address::from_str("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4").unwrap();
+        let test = Address::from_str("tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx").unwrap();
+        let reg = Address::from_str("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080").unwrap();
+        assert_eq!(address_network(&main), "mainnet");
+        assert_eq!(address_network(&test), "testnet/signet");
+        assert_eq!(address_network(&reg), "regtest");
+        assert_eq!(network_title(Network::Main), "mainnet");
+    }
+}

@@ -1,0 +1,221 @@
+//! The command line: global options, one subcommand per question, and the limits on their values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indexer::node::Network;
+use serde::Deserialize;
+
+use crate::engine::Direction;
+
+/// Largest `--hops` / `--max-hops`.
+pub const MAX_HOPS: u32 = 100;
+/// `--max-txs` of a trace when neither the flag nor the config file sets it.
+pub const DEFAULT_TRACE_MAX_TXS: u64 = 10_000;
+/// Largest `--max-txs` of a trace.
+pub const HARD_TRACE_MAX_TXS: u64 = 1_000_000;
+/// `--max-txs` (transactions visited) of a path search by default.
+pub const DEFAULT_PATH_MAX_TXS: u64 = 1_000_000;
+/// Largest `--max-txs` of a path search.
+pub const HARD_PATH_MAX_TXS: u64 = 20_000_000;
+/// Largest `--limit` of the address command.
+pub const MAX_LIMIT: u64 = 10_000;
+
+const GLOBAL: &str = "Global options";
+
+const ABOUT: &str = "Answer investigators' questions from a chaintrail database: transactions, \
+addresses, where money went (trace), and how it got from one place to another (path).";
+
+const TRACE_HELP: &str = "Hop numbering: hop 0 is the root set. For a txid it is that tx; for an \
+outpoint <txid>:<vout>, forward it is the tx that spent that output (only that output is \
+followed) and backward the tx that created it; for an address, forward it is every tx spending \
+an output paid to the address and backward every tx paying it. Forward, a tx spending an output \
+of a hop-k tx is at hop k+1; backward, a tx whose output a hop-k tx spends is at hop k+1. Each tx \
+is reported once, at its smallest hop. Edges always point the way money flows (from the paying \
+tx's output to the spending tx's input), and every edge between two reported txs is listed.";
+
+const PATH_HELP: &str = "The path starts at a tx in the forward hop-0 set of FROM and ends at a tx \
+in the backward hop-0 set of TO (see `query trace --help`): for addresses, a tx spending from \
+FROM and a tx paying TO. It follows spend edges forward, searching from both ends at once; `hops` \
+in the result counts spend edges (0 when one tx does both).";
+
+const AFTER_HELP: &str = "The database is opened read-only as a follower of the indexer: queries \
+work while it runs and never write. Exit codes: 0 success, 1 the database cannot answer \
+(missing or foreign database, unknown transaction), 2 usage errors (bad flags, malformed txid or \
+address, an address of another network, a bad config file).";
+
+#[derive(Debug, Parser)]
+#[command(name = "query", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// TOML configuration file shared with the indexer (its [query] table is read here).
+    #[arg(long, global = true, env = "CHAINTRAIL_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
+    pub config: Option<PathBuf>,
+    /// Database directory [default: ~/.local/share/chaintrail/<network>].
+    #[arg(long, global = true, env = "CHAINTRAIL_DB", value_name = "DIR", help_heading = GLOBAL)]
+    pub db: Option<PathBuf>,
+    /// Chain the database must index; also picks the default database directory.
+    #[arg(long, global = true, env = "CHAINTRAIL_NETWORK", value_enum, value_name = "NET", help_heading = GLOBAL)]
+    pub network: Option<Network>,
+    /// Output format [default: table, or `format` in the config file's [query] table].
+    #[arg(long, global = true, value_enum, help_heading = GLOBAL)]
+    pub format: Option<Format>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How results are written to standard output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// One JSON document.
+    Json,
+    /// Aligned columns for people; amounts in BTC.
+    Table,
+    /// A Graphviz digraph (trace and path only): `dot -Tsvg`.
+    Dot,
+    /// GraphML for Gephi and similar tools (trace and path only).
+    Graphml,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Table => "table",
+            Format::Dot => "dot",
+            Format::Graphml => "graphml",
+        }
+    }
+
+    /// Whether the format draws a graph, and so only suits trace and path.
+    pub fn is_graph(self) -> bool {
+        matches!(self, Format::Dot | Format::Graphml)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One transaction: its block, inputs (previous outputs) and outputs (and what spent them).
+    Tx(TxArgs),
+    /// One address: balance, totals, first/last seen, unspent outputs and paged history.
+    Address(AddressArgs),
+    /// Follow the money forward (where did it go) or backward (where did it come from).
+    #[command(after_help = TRACE_HELP)]
+    Trace(TraceArgs),
+    /// The shortest flow of funds from one address, transaction or outpoint to another.
+    #[command(after_help = PATH_HELP)]
+    Path(PathArgs),
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Tx(_) => "tx",
+            Command::Address(_) => "address",
+            Command::Trace(_) => "trace",
+            Command::Path(_) => "path",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TxArgs {
+    /// Transaction id (64 hex digits, as block explorers show it).
+    pub txid: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AddressArgs {
+    /// The address, of the database's network.
+    pub address: String,
+    /// History events per page, and the most unspent outputs listed. Allowed: 1..=10000.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
+    pub limit: u64,
+    /// Start the history after this point: a tx number N (events of later txs) or the cursor
+    /// printed with the previous page (`next_cursor` in JSON).
+    #[arg(long, value_name = "TXNUM|CURSOR")]
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// forward: where the money went; backward: where it came from.
+    #[arg(value_enum)]
+    pub direction: Direction,
+    /// A txid, an outpoint <txid>:<vout>, or an address.
+    pub target: String,
+    /// Report txs at hops 0 through N (inclusive); hop 0 is the root set. Allowed: 1..=100.
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
+    pub hops: u32,
+    /// Skip (neither follow nor list) spend edges carrying less than this many satoshis.
+    #[arg(long, default_value_t = 0, value_name = "SATS")]
+    pub min_value: u64,
+    /// Stop after this many txs and report the result as truncated
+    /// [default: 10000, or `max_txs` in the config file; at most 1000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=HARD_TRACE_MAX_TXS))]
+    pub max_txs: Option<u64>,
+    /// Do not expand past txs that pay this address (forward) or spend from it (backward);
+    /// they are still reported. Repeatable.
+    #[arg(long = "stop-at-address", value_name = "ADDR")]
+    pub stop_at_address: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// Where the money starts: a txid, an outpoint <txid>:<vout>, or an address.
+    pub from: String,
+    /// Where it ends: a txid, an outpoint <txid>:<vout>, or an address.
+    pub to: String,
+    /// Longest path searched, in spend edges. Allowed: 1..=100.
+    #[arg(long, default_value_t = 30, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
+    pub max_hops: u32,
+    /// Ignore spend edges carrying less than this many satoshis.
+    #[arg(long, default_value_t = 0, value_name = "SATS")]
+    pub min_value: u64,
+    /// Give up (reported as truncated) after visiting this many txs
+    /// [default: 1000000, or `path_max_txs` in the config file; at most 20000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=HARD_PATH_MAX_TXS))]
+    pub max_txs: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("query").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_command() {
+        let cli = parse(&["trace", "forward", "abc", "--format", "json", "--db", "/d"]).unwrap();
+        assert_eq!(cli.format, Some(Format::Json));
+        assert_eq!(cli.db, Some(PathBuf::from("/d")));
+        let Command::Trace(t) = cli.command else { panic!("expected trace") };
+        assert_eq!(t.direction, Direction::Forward);
+        assert_eq!(t.hops, 3);
+        assert_eq!(t.max_txs, None);
+    }
+
+    #[test]
+    fn hops_out_of_range_is_a_usage_error_naming_the_range() {
+        for bad in ["0", "10000"] {
+            let err = parse(&["trace", "backward", "x", "--hops", bad]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation);
+            assert!(err.to_string().contains("1..=100"), "{err}");
+        }
+        let err = parse(&["path", "a", "b", "--max-hops", "101"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn stop_addresses_repeat_and_path_defaults_apply() {
+        let cli = parse(&["trace", "forward", "t", "--stop-at-address", "a", "--stop-at-address", "b"]).unwrap();
+        let Command::Trace(t) = cli.command else { panic!("expected trace") };
+        assert_eq!(t.stop_at_address, vec!["a".to_string(), "b".to_string()]);
+        let cli = parse(&["path", "a", "b"]).unwrap();
+        let Command::Path(p) = cli.command else { panic!("expected path") };
+        assert_eq!((p.max_hops, p.min_value, p.max_txs), (30, 0, None));
+    }
+}

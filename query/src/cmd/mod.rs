@@ -1,0 +1,51 @@
+//! The commands: each checks its arguments without the database ([`Job::prepare`]), then answers
+//! from it ([`Job::run`]) with a [`Report`] for the output module to write.
+
+mod address;
+mod path;
+mod resolve;
+mod trace;
+mod tx;
+
+use crate::chain::Chain;
+use crate::cli::Command;
+use crate::config::Settings;
+use crate::error::{Result, UsageError};
+use crate::model::Report;
+
+/// A command with its arguments checked, ready to run against the database.
+#[derive(Debug)]
+pub enum Job {
+    Tx(tx::Request),
+    Address(address::Request),
+    Trace(trace::Request),
+    Path(path::Request),
+}
+
+impl Job {
+    /// Checks the arguments that need no database: txid and address syntax, cursors, and
+    /// whether the output format suits the command.
+    pub fn prepare(command: &Command, settings: &Settings) -> Result<Job, UsageError> {
+        if settings.format.is_graph() && matches!(command, Command::Tx(_) | Command::Address(_)) {
+            return Err(UsageError::GraphFormat { format: settings.format.name(), command: command.name() });
+        }
+        Ok(match command {
+            Command::Tx(args) => Job::Tx(tx::Request::prepare(args)?),
+            Command::Address(args) => Job::Address(address::Request::prepare(args)?),
+            Command::Trace(args) => Job::Trace(trace::Request::prepare(args, settings)?),
+            Command::Path(args) => Job::Path(path::Request::prepare(args, settings)?),
+        })
+    }
+
+    pub fn run(&self, chain: &Chain) -> Result<Report> {
+        match self {
+            Job::Tx(req) => req.run(chain),
+            Job::Address(req) => req.run(chain),
+            Job::Trace(req) => req.run(chain),
+            Job::Path(req) => req.run(chain),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

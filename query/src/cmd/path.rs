@@ -1,0 +1,91 @@
+//! `query path <from> <to>`: the shortest flow of funds from one address, tx or outpoint to
+//! another, following spend edges forward.
+
+use indexer::schema::TxNum;
+use tracing::debug;
+
+use super::resolve::{self, NodeSpec};
+use crate::chain::Chain;
+use crate::cli::PathArgs;
+use crate::config::Settings;
+use crate::engine::{self, Direction, Edge, Graph, PathLimits};
+use crate::error::{Result, UsageError};
+use crate::model::{Body, PathView, Report};
+use crate::target::TargetSpec;
+
+#[derive(Debug)]
+pub struct Request {
+    from: TargetSpec,
+    to: TargetSpec,
+    max_hops: u32,
+    min_value: u64,
+    max_txs: u64,
+}
+
+impl Request {
+    pub fn prepare(args: &PathArgs, settings: &Settings) -> Result<Request, UsageError> {
+        Ok(Request {
+            from: TargetSpec::parse(args.from.trim())?,
+            to: TargetSpec::parse(args.to.trim())?,
+            max_hops: args.max_hops,
+            min_value: args.min_value,
+            max_txs: args.max_txs.unwrap_or(settings.path_max_txs),
+        })
+    }
+
+    pub fn run(&self, chain: &Chain) -> Result<Report> {
+        let from = self.from.resolve(chain)?;
+        let to = self.to.resolve(chain)?;
+        let cap = usize::try_from(self.max_txs).unwrap_or(usize::MAX);
+        let starts = from.roots(chain, Direction::Forward, cap)?;
+        let ends = to.roots(chain, Direction::Backward, cap)?;
+        let mut notes = from.notes();
+        notes.extend(to.notes());
+        for (target, roots, what) in [(&from, &starts, "spending from"), (&to, &ends, "paying")] {
+            if roots.truncated {
+                notes.push(format!("{} has more than {cap} txs {what} it; searched from the first {cap}", target.label()));
+            }
+        }
+        let limits = PathLimits { max_hops: self.max_hops, min_value: self.min_value, max_txs: cap };
+        let started = std::time::Instant::now();
+        let result = engine::shortest_path(chain.store(), &starts.txs, &ends.txs, &limits)?;
+        let engine_ms = started.elapsed().as_secs_f64() * 1e3;
+        let found = !result.txs.is_empty();
+        debug!(starts = starts.txs.len(), ends = ends.txs.len(), visited = result.visited, found, engine_ms, "searched");
+        if result.truncated {
+            notes.push(format!("gave up after visiting --max-txs {} txs: the search is truncated", self.max_txs));
+        } else if !found {
+            notes.push(format!("no flow of funds of at most {} hops from {} to {}", self.max_hops, from.label(), to.label()));
+        }
+        let specs: Vec<NodeSpec> =
+            result.txs.iter().enumerate().map(|(i, &num)| NodeSpec { num, hop: i as u32, stopped: false }).collect();
+        let nodes = resolve::tx_nodes(chain, &specs)?;
+        let edges = resolve::edge_views(chain, &self.path_edges(chain, &result.txs)?, &specs, &nodes)?;
+        let view = PathView {
+            from: from.label(),
+            to: to.label(),
+            found,
+            hops: found.then(|| result.txs.len() as u32 - 1),
+            txs: nodes.iter().map(|n| n.txid.clone()).collect(),
+            nodes,
+            edges,
+            max_hops: self.max_hops,
+            truncated: result.truncated || (!found && (starts.truncated || ends.truncated)),
+            visited_txs: result.visited as u64,
+        };
+        Ok(Report { body: Body::Path(view), notes })
+    }
+
+    /// Every spend edge from each tx of the path to the next that the search could follow.
+    fn path_edges(&self, chain: &Chain, txs: &[TxNum]) -> Result<Vec<Edge>> {
+        let graph = Graph::new(chain.store());
+        let mut edges = Vec::new();
+        let mut buf = Vec::new();
+        for pair in txs.windows(2) {
+            buf.clear();
+            graph.out_edges(pair[0], Some(self.min_value), &mut buf)?;
+            edges.extend(buf.iter().filter(|e| e.to == pair[1]));
+        }
+        Ok(edges)
+    }
+}

@@ -1,0 +1,91 @@
+//! Turns what the engine found (tx numbers and spend edges) into output nodes and edges: txids,
+//! heights, block hashes and addresses. Large results are resolved on several threads.
+
+use std::collections::HashMap;
+
+use indexer::schema::TxNum;
+use indexer::store::hex_hash;
+
+use crate::chain::{script_label, Chain, Resolver};
+use crate::engine::Edge;
+use crate::error::{QueryError, Result};
+use crate::model::{EdgeView, TxNode};
+use crate::parallel::map_parts;
+
+/// Each thread resolves at least this many txs or edges.
+const MIN_PART: usize = 1024;
+
+/// A tx to resolve: its number, hop and whether a stop address halted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeSpec {
+    pub num: TxNum,
+    pub hop: u32,
+    pub stopped: bool,
+}
+
+/// Output nodes, in the order given.
+pub fn tx_nodes(chain: &Chain, specs: &[NodeSpec]) -> Result<Vec<TxNode>> {
+    map_parts(specs, MIN_PART, |part| {
+        let mut resolver = Resolver::new(chain);
+        part.iter()
+            .map(|s| {
+                let place = resolver.place(s.num)?;
+                Ok(TxNode { txid: place.txid, height: place.height, block_hash: place.block_hash, hop: s.hop, stopped: s.stopped })
+            })
+            .collect()
+    })
+}
+
+/// Output edges, in the order given. `nodes` are the resolved txs of `specs`, which should hold
+/// both ends of every edge (others are looked up).
+pub fn edge_views(chain: &Chain, edges: &[Edge], specs: &[NodeSpec], nodes: &[TxNode]) -> Result<Vec<EdgeView>> {
+    let txids: HashMap<TxNum, &str> = specs.iter().zip(nodes).map(|(s, n)| (s.num, n.txid.as_str())).collect();
+    let txid = |num: TxNum| -> Result<String> {
+        match txids.get(&num) {
+            Some(t) => Ok((*t).to_string()),
+            None => Ok(hex_hash(&chain.tx_row(num)?.txid)),
+        }
+    };
+    map_parts(edges, MIN_PART, |part| {
+        let mut views = Vec::with_capacity(part.len());
+        let mut outputs = OutputCache::default();
+        for e in part {
+            let (address, label) = outputs.owner(chain, e)?;
+            views.push(EdgeView {
+                from_txid: txid(e.from)?,
+                vout: e.vout,
+                to_txid: txid(e.to)?,
+                vin: e.vin,
+                value_sat: e.value,
+                address,
+                label,
+            });
+        }
+        Ok(views)
+    })
+}
+
+/// The output scripts of the last paying tx seen: edges come sorted by paying tx, so one scan
+/// serves all edges leaving it.
+#[derive(Default)]
+struct OutputCache {
+    txnum: Option<TxNum>,
+    scripts: Vec<(u32, Vec<u8>)>,
+}
+
+impl OutputCache {
+    fn owner(&mut self, chain: &Chain, e: &Edge) -> Result<(Option<String>, String)> {
+        if self.txnum != Some(e.from) {
+            self.scripts = chain.store().outputs(e.from)?.into_iter().map(|(vout, out)| (vout, out.script)).collect();
+            self.txnum = Some(e.from);
+        }
+        let script = self
+            .scripts
+            .binary_search_by_key(&e.vout, |(vout, _)| *vout)
+            .map(|i| &self.scripts[i].1)
+            .map_err(|_| QueryError::Corrupt(format!("no output row for {}:{}", e.from, e.vout)))?;
+        let address = chain.address_of(script);
+        let label = address.clone().unwrap_or_else(|| script_label(script));
+        Ok((address, label))
+    }
+}

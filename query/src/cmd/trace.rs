@@ -1,0 +1,90 @@
+//! `query trace forward|backward <target>`: follow the money from a tx, an outpoint or an address
+//! for a number of hops, and report the txs reached and the spend edges between them.
+
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::Address;
+use indexer::schema::ScriptId;
+use tracing::debug;
+
+use super::resolve::{self, NodeSpec};
+use crate::chain::Chain;
+use crate::cli::TraceArgs;
+use crate::config::Settings;
+use crate::engine::{self, Direction, TraceLimits};
+use crate::error::{Result, UsageError};
+use crate::model::{Body, Report, TraceView};
+use crate::target::{parse_address, Target, TargetSpec};
+
+#[derive(Debug)]
+pub struct Request {
+    direction: Direction,
+    target: TargetSpec,
+    hops: u32,
+    min_value: u64,
+    max_txs: u64,
+    stop: Vec<Address<NetworkUnchecked>>,
+}
+
+impl Request {
+    pub fn prepare(args: &TraceArgs, settings: &Settings) -> Result<Request, UsageError> {
+        Ok(Request {
+            direction: args.direction,
+            target: TargetSpec::parse(args.target.trim())?,
+            hops: args.hops,
+            min_value: args.min_value,
+            max_txs: args.max_txs.unwrap_or(settings.trace_max_txs),
+            stop: args.stop_at_address.iter().map(|a| parse_address(a.trim())).collect::<Result<_, _>>()?,
+        })
+    }
+
+    pub fn run(&self, chain: &Chain) -> Result<Report> {
+        let target = self.target.resolve(chain)?;
+        let stop = self
+            .stop
+            .iter()
+            .map(|a| Ok(ScriptId::of(chain.address_script(a)?.as_bytes())))
+            .collect::<Result<Vec<_>>>()?;
+        let cap = usize::try_from(self.max_txs).unwrap_or(usize::MAX);
+        let roots = target.roots(chain, self.direction, cap)?;
+        let mut notes = target.notes();
+        if roots.txs.is_empty() {
+            notes.push(empty_note(&target, self.direction));
+        }
+        let limits = TraceLimits { direction: self.direction, hops: self.hops, min_value: self.min_value, max_txs: cap, stop };
+        let started = std::time::Instant::now();
+        let trace = engine::trace(chain.store(), &roots.txs, &limits)?;
+        let engine_ms = started.elapsed().as_secs_f64() * 1e3;
+        let truncated = roots.truncated || trace.truncated;
+        debug!(roots = roots.txs.len(), txs = trace.nodes.len(), edges = trace.edges.len(), truncated, engine_ms, "traced");
+        if truncated {
+            notes.push(format!(
+                "stopped at --max-txs {}: the trace is truncated (raise --max-txs, lower --hops or raise --min-value)",
+                self.max_txs
+            ));
+        }
+        let specs: Vec<NodeSpec> = trace.nodes.iter().map(|n| NodeSpec { num: n.num, hop: n.hop, stopped: n.stopped }).collect();
+        let txs = resolve::tx_nodes(chain, &specs)?;
+        let edges = resolve::edge_views(chain, &trace.edges, &specs, &txs)?;
+        let view = TraceView {
+            root: target.label(),
+            direction: self.direction.name(),
+            hops: self.hops,
+            min_value_sat: self.min_value,
+            max_txs: self.max_txs,
+            txs,
+            edges,
+            truncated,
+        };
+        Ok(Report { body: Body::Trace(view), notes })
+    }
+}
+
+/// Why a trace found nothing at hop 0.
+fn empty_note(target: &Target, direction: Direction) -> String {
+    match (target, direction) {
+        (Target::Outpoint { .. }, _) => format!("output {} is unspent: nothing to trace forward", target.label()),
+        (Target::Script { .. }, Direction::Forward) => format!("nothing has been spent from {} on the indexed chain", target.label()),
+        (Target::Script { .. }, Direction::Backward) => format!("nothing has paid {} on the indexed chain", target.label()),
+        (Target::Tx { .. }, _) => format!("{} has nothing to trace", target.label()),
+    }
+}

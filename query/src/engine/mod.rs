@@ -1,0 +1,55 @@
+//! The traversal engine: breadth-first traces and bidirectional shortest-path search over spend
+//! edges. It works on transaction numbers only; turning them into txids and addresses is left to
+//! the commands, for the few that end up in a result.
+
+mod graph;
+mod path;
+mod trace;
+
+use indexer::schema::TxNum;
+
+pub use graph::Graph;
+pub use path::{shortest_path, PathLimits, PathResult};
+pub use trace::{trace, Trace, TraceLimits, TraceNode};
+
+/// Which way a traversal follows spend edges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Direction {
+    /// From a transaction to the ones spending its outputs: where the money went.
+    Forward,
+    /// From a transaction to the ones whose outputs it spends: where the money came from.
+    Backward,
+}
+
+impl Direction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Forward => "forward",
+            Direction::Backward => "backward",
+        }
+    }
+}
+
+/// One spend edge, pointing the way money flows: output `vout` of tx `from` is spent by input
+/// `vin` of tx `to`, carrying `value` satoshis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Edge {
+    pub from: TxNum,
+    pub vout: u32,
+    pub to: TxNum,
+    pub vin: u32,
+    pub value: u64,
+}
+
+impl Edge {
+    /// The end of the edge a traversal in `direction` moves to.
+    pub fn next(&self, direction: Direction) -> TxNum {
+        match direction {
+            Direction::Forward => self.to,
+            Direction::Backward => self.from,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! Traces and paths over small chains built block by block.
+
+use bitcoin::hashes::Hash;
+use bitcoin::Txid;
+use indexer::schema::{ScriptId, TxNum};
+use indexer::store::Store;
+
+use super::*;
+use crate::fixture::{out, script, TestChain};
+
+fn num(store: &Store, txid: Txid) -> TxNum {
+    store.txnums(txid.as_byte_array()).unwrap()[0]
+}
+
+/// coin -> A; A:0 -> B; A:1 and B:1 -> C; B:0 and C:0 -> D; A:2 and D:0 -> E.
+/// E is one hop from A directly and three hops through D.
+struct Diamond {
+    chain: TestChain,
+    coin: TxNum,
+    a: TxNum,
+    b: TxNum,
+    c: TxNum,
+    d: TxNum,
+    e: TxNum,
+}
+
+fn diamond() -> Diamond {
+    let mut chain = TestChain::new();
+    let coin = chain.coin(script(1), 10_000);
+    let a = chain.send(&[coin], &[(script(2), 1000), (script(3), 2000), (script(4), 500)]);
+    let b = chain.send(&[out(a, 0)], &[(script(5), 900), (script(6), 50)]);
+    let c = chain.send(&[out(a, 1), out(b, 1)], &[(script(7), 1900), (script(8), 100)]);
+    let d = chain.send(&[out(b, 0), out(c, 0)], &[(script(9), 2700)]);
+    let e = chain.send(&[out(a, 2), out(d, 0)], &[(script(10), 3100)]);
+    chain.mine();
+    let s = chain.store();
+    let (coin, a, b, c, d, e) = (num(s, coin.txid), num(s, a), num(s, b), num(s, c), num(s, d), num(s, e));
+    Diamond { chain, coin, a, b, c, d, e }
+}
+
+fn limits(direction: Direction, hops: u32) -> TraceLimits {
+    TraceLimits { direction, hops, min_value: 0, max_txs: 1000, stop: Vec::new() }
+}
+
+fn hops_of(t: &Trace) -> Vec<(TxNum, u32)> {
+    t.nodes.iter().map(|n| (n.num, n.hop)).collect()
+}
+
+fn edge(from: TxNum, vout: u32, to: TxNum, vin: u32, value: u64) -> Edge {
+    Edge { from, vout, to, vin, value }
+}
+
+#[test]
+fn forward_trace_reports_each_tx_at_its_smallest_hop_with_every_edge() {
+    let g = diamond();
+    let t = trace(g.chain.store(), &[g.a], &limits(Direction::Forward, 3)).unwrap();
+    let mut expected = vec![(g.a, 0), (g.b, 1), (g.c, 1), (g.e, 1), (g.d, 2)];
+    expected[1..4].sort();
+    assert_eq!(hops_of(&t), expected);
+    let mut edges = vec![
+        edge(g.a, 0, g.b, 0, 1000),
+        edge(g.a, 1, g.c, 0, 2000),
+        edge(g.a, 2, g.e, 0, 500),
+        edge(g.b, 0, g.d, 0, 900),
+        edge(g.b, 1, g.c, 1, 50),
+        edge(g.c, 0, g.d, 1, 1900),
+        edge(g.d, 0, g.e, 1, 2700),
+    ];
+    edges.sort();
+    assert_eq!(t.edges, edges);
+    assert!(!t.truncated);
+}
+
+#[test]
+fn the_last_hop_is_not_expanded_but_edges_between_its_txs_are_listed() {
+    let g = diamond();
+    let t = trace(g.chain.store(), &[g.a], &limits(Direction::Forward, 1)).unwrap();
+    assert_eq!(t.nodes.len(), 4);
+    assert!(t.nodes.iter().all(|n| n.num != g.d));
+    // B:1 -> C joins two hop-1 txs; B:0 -> D leaves the result and is not listed.
+    assert!(t.edges.contains(&edge(g.b, 1, g.c, 1, 50)));
+    assert_eq!(t.edges.len(), 4);
+}
+
+#[test]
+fn backward_trace_mirrors_hops_over_inputs() {
+    let g = diamond();
+    let t = trace(g.chain.store(), &[g.e], &limits(Direction::Backward, 2)).unwrap();
+    let mut expected = vec![(g.e, 0), (g.a, 1), (g.d, 1), (g.coin, 2), (g.b, 2), (g.c, 2)];
+    expected[1..3].sort();
+    expected[3..].sort();
+    assert_eq!(hops_of(&t), expected);
+    assert!(t.edges.contains(&edge(g.coin, 0, g.a, 0, 10_000)));
+    assert!(t.edges.contains(&edge(g.d, 0, g.e, 1, 2700)));
+    // Every edge points the way money flows.
+    assert!(t.edges.iter().all(|e| e.from < e.to));
+    assert_eq!(t.edges.len(), 8);
+}
+
+#[test]
+fn min_value_skips_small_edges_so_txs_are_reached_later_or_not_at_all() {
+    let g = diamond();
+    let mut l = limits(Direction::Forward, 3);
+    l.min_value = 600;
+    let t = trace(g.chain.store(), &[g.a], &l).unwrap();
+    // E is no longer one hop away through the 500-sat output; it is three hops away via D.
+    assert!(hops_of(&t).contains(&(g.e, 3)));
+    assert!(t.edges.iter().all(|e| e.value >= 600));
+    assert!(!t.edges.contains(&edge(g.b, 1, g.c, 1, 50)));
+    l.hops = 2;
+    let t = trace(g.chain.store(), &[g.a], &l).unwrap();
+    assert!(t.nodes.iter().all(|n| n.num != g.e));
+}
+
+#[test]
+fn max_txs_truncates_and_keeps_edges_among_what_was_found() {
+    let g = diamond();
+    let mut l = limits(Direction::Forward, 3);
+    l.max_txs = 3;
+    let t = trace(g.chain.store(), &[g.a], &l).unwrap();
+    assert!(t.truncated);
+    assert_eq!(hops_of(&t), vec![(g.a, 0), (g.b, 1), (g.c, 1)]);
+    assert_eq!(t.edges, vec![edge(g.a, 0, g.b, 0, 1000), edge(g.a, 1, g.c, 0, 2000), edge(g.b, 1, g.c, 1, 50)]);
+    l.max_txs = 5;
+    assert!(!trace(g.chain.store(), &[g.a], &l).unwrap().truncated);
+}
+
+#[test]
+fn stop_scripts_keep_a_tx_but_do_not_expand_it() {
+    let g = diamond();
+    let mut l = limits(Direction::Forward, 3);
+    l.stop = vec![ScriptId::of(script(5).as_bytes())];
+    let t = trace(g.chain.store(), &[g.a], &l).unwrap();
+    let b = t.nodes.iter().find(|n| n.num == g.b).unwrap();
+    assert!(b.stopped);
+    // D is still reached, through C, one hop later than B would have been expanded from.
+    assert!(hops_of(&t).contains(&(g.d, 2)));
+    assert!(t.nodes.iter().filter(|n| n.num != g.b).all(|n| !n.stopped));
+    let mut l = limits(Direction::Backward, 3);
+    l.stop = vec![ScriptId::of(script(9).as_bytes())];
+    let t = trace(g.chain.store(), &[g.e], &l).unwrap();
+    assert!(t.nodes.iter().find(|n| n.num == g.e).unwrap().stopped);
+    assert_eq!(t.nodes.len(), 1);
+}
+
+/// A chain of `len` txs, each spending output 0 of the one before and paying a side output.
+fn long_chain(chain: &mut TestChain, len: u32, first_script: u32) -> Vec<TxNum> {
+    let mut prev = chain.coin(script(first_script), 100_000_000);
+    let mut txids = Vec::new();
+    for i in 0..len {
+        let value = 100_000_000 - u64::from(i + 1) * 1000;
+        let txid = chain.send(&[prev], &[(script(first_script + 1 + i), value), (script(9999), 500)]);
+        prev = out(txid, 0);
+        txids.push(txid);
+        if i % 7 == 6 {
+            chain.mine();
+        }
+    }
+    chain.mine();
+    txids.into_iter().map(|t| num(chain.store(), t)).collect()
+}
+
+fn path_limits(max_hops: u32) -> PathLimits {
+    PathLimits { max_hops, min_value: 0, max_txs: 100_000 }
+}
+
+#[test]
+fn path_is_found_at_depth_24_and_not_beyond_max_hops() {
+    let mut chain = TestChain::new();
+    let txs = long_chain(&mut chain, 25, 100);
+    let p = shortest_path(chain.store(), &[txs[0]], &[txs[24]], &path_limits(30)).unwrap();
+    assert_eq!(p.txs, txs);
+    assert!(!p.truncated);
+    let p = shortest_path(chain.store(), &[txs[0]], &[txs[24]], &path_limits(23)).unwrap();
+    assert!(p.txs.is_empty());
+    assert!(!p.truncated);
+    let p = shortest_path(chain.store(), &[txs[0]], &[txs[24]], &path_limits(24)).unwrap();
+    assert_eq!(p.txs.len(), 25);
+}
+
+#[test]
+fn path_is_not_found_between_disconnected_or_reversed_ends() {
+    let mut chain = TestChain::new();
+    let one = long_chain(&mut chain, 5, 100);
+    let two = long_chain(&mut chain, 5, 200);
+    let s = chain.store();
+    assert!(shortest_path(s, &[one[0]], &[two[4]], &path_limits(30)).unwrap().txs.is_empty());
+    assert!(shortest_path(s, &[one[4]], &[one[0]], &path_limits(30)).unwrap().txs.is_empty());
+    assert_eq!(shortest_path(s, &[one[2]], &[one[2]], &path_limits(30)).unwrap().txs, vec![one[2]]);
+}
+
+#[test]
+fn path_takes_the_shortest_route_and_respects_min_value() {
+    let g = diamond();
+    let s = g.chain.store();
+    let p = shortest_path(s, &[g.a], &[g.e], &path_limits(10)).unwrap();
+    assert_eq!(p.txs, vec![g.a, g.e]);
+    let mut l = path_limits(10);
+    l.min_value = 600;
+    let p = shortest_path(s, &[g.a], &[g.e], &l).unwrap();
+    assert_eq!(p.txs.len(), 4);
+    assert_eq!((p.txs[0], p.txs[2], p.txs[3]), (g.a, g.d, g.e));
+}
+
+#[test]
+fn path_search_gives_up_at_its_cap() {
+    let mut chain = TestChain::new();
+    let txs = long_chain(&mut chain, 25, 100);
+    let mut l = path_limits(30);
+    l.max_txs = 10;
+    let p = shortest_path(chain.store(), &[txs[0]], &[txs[24]], &l).unwrap();
+    assert!(p.txs.is_empty());
+    assert!(p.truncated);
+}

@@ -1,0 +1,96 @@
+//! Error types of the query library, and the exit code each kind of failure maps to.
+//!
+//! Two families: [`UsageError`] means the command line (or config file) is wrong and the user
+//! must change it (exit code 2, like clap's own errors); [`QueryError`] means the arguments are
+//! well-formed but the database cannot answer (exit code 1).
+
+use indexer::store::StoreError;
+
+/// Exit code for usage errors: bad flags, malformed arguments, a bad config file.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for every other failure.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// The command line or config file is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("malformed txid '{0}': expected 64 hexadecimal digits")]
+    Txid(String),
+    #[error("malformed outpoint '{0}': expected <txid>:<vout> with vout a number")]
+    Outpoint(String),
+    #[error("malformed address '{input}': {reason}")]
+    Address { input: String, reason: String },
+    #[error("address {address} is a {found} address, but the database indexes {expected}")]
+    WrongNetwork { address: String, found: &'static str, expected: String },
+    #[error("'{0}' is not a txid, an outpoint (<txid>:<vout>) or an address")]
+    Target(String),
+    #[error("malformed --after '{0}': expected a tx number (N) or a cursor (N:f:I or N:s:I) from a previous page")]
+    Cursor(String),
+    #[error("--format {format} is only for trace and path; use json or table for {command}")]
+    GraphFormat { format: &'static str, command: &'static str },
+    #[error("no database given: pass --db or --network, or set `db` or `network` in the config file")]
+    NoDatabase,
+    #[error("cannot read config file {path}: {reason}")]
+    ConfigRead { path: String, reason: String },
+    #[error("invalid config file {path}: {reason}")]
+    Config { path: String, reason: String },
+}
+
+/// The database cannot answer: missing, foreign, corrupt, or it lacks what was asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("transaction {txid} is not in the index (indexed up to {tip})")]
+    UnknownTx { txid: String, tip: String },
+    #[error("transaction {txid} has no output {vout} (it has {count})")]
+    NoSuchOutput { txid: String, vout: u32, count: u32 },
+    #[error("database at {path} indexes '{found}', but --network is '{expected}'")]
+    NetworkMismatch { path: String, found: String, expected: String },
+    #[error("corrupt database: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = QueryError> = std::result::Result<T, E>;
+
+/// The process exit code for an error chain: 2 if any link is a usage error, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let usage = err.chain().any(|cause| {
+        cause.downcast_ref::<UsageError>().is_some() || matches!(cause.downcast_ref::<QueryError>(), Some(QueryError::Usage(_)))
+    });
+    if usage {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+/// An error chain on one line: causes joined by ": ", line breaks inside messages folded away.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let text = format!("{err:#}");
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn usage_errors_exit_2_even_when_wrapped_and_others_exit_1() {
+        let usage: anyhow::Error = UsageError::Txid("zz".into()).into();
+        assert_eq!(exit_code(&usage.context("while parsing")), 2);
+        let wrapped: anyhow::Result<()> = Err(QueryError::from(UsageError::NoDatabase)).context("opening");
+        assert_eq!(exit_code(&wrapped.unwrap_err()), 2);
+        let other: anyhow::Error = QueryError::Corrupt("x".into()).into();
+        assert_eq!(exit_code(&other), 1);
+    }
+
+    #[test]
+    fn one_line_folds_line_breaks_and_keeps_the_chain() {
+        let err = anyhow::anyhow!("bad value\n  |\n1 | x = \n").context("invalid config file c.toml");
+        assert_eq!(one_line(&err), "invalid config file c.toml: bad value | 1 | x =");
+    }
+}

@@ -1,0 +1,61 @@
+//! Answers investigators' questions from the indexer's database: transactions, addresses, traces
+//! of where money went or came from, and the shortest flow of funds between two points.
+//!
+//! [`run`] resolves the settings, checks the arguments, opens the database read-only as a
+//! follower of the indexer, runs the command and writes its report.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod chain;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod output;
+pub mod parallel;
+pub mod render;
+pub mod target;
+
+#[cfg(test)]
+mod fixture;
+
+use std::time::Instant;
+
+use anyhow::Context;
+use indexer::store::StoreError;
+use tracing::debug;
+
+pub use cli::Cli;
+pub use error::{exit_code, one_line};
+
+use crate::chain::Chain;
+use crate::cmd::Job;
+use crate::config::Settings;
+use crate::error::QueryError;
+
+/// Runs one command line to completion.
+pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let settings = Settings::resolve(cli)?;
+    let job = Job::prepare(&cli.command, &settings)?;
+    let chain = match Chain::open(&settings.db, settings.cache_bytes, settings.network) {
+        Ok(chain) => chain,
+        Err(e @ QueryError::Store(StoreError::Rocks(_))) => {
+            return Err(e).with_context(|| format!("cannot open database {}", settings.db.display()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let opened = started.elapsed();
+    let report = job.run(&chain)?;
+    let answered = started.elapsed();
+    output::emit(&report, settings.format)?;
+    debug!(
+        command = cli.command.name(),
+        open_ms = opened.as_secs_f64() * 1e3,
+        answer_ms = (answered - opened).as_secs_f64() * 1e3,
+        write_ms = (started.elapsed() - answered).as_secs_f64() * 1e3,
+        "done"
+    );
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! The results the commands produce, as plain data. Their JSON field names are the interface
+//! other programs read; every renderer (JSON, table, dot, GraphML) works from these.
+
+use serde::Serialize;
+
+/// A finished answer: the result, plus notes for the reader (written to stderr).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub body: Body,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Tx(TxView),
+    Address(AddressView),
+    Trace(TraceView),
+    Path(PathView),
+}
+
+/// `query tx`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TxView {
+    pub txid: String,
+    pub height: u32,
+    pub block_hash: String,
+    /// Index inside the block; 0 is the coinbase.
+    pub position: u32,
+    pub coinbase: bool,
+    pub input_sat: u64,
+    pub output_sat: u64,
+    /// `None` for a coinbase.
+    pub fee_sat: Option<u64>,
+    pub inputs: Vec<InputView>,
+    pub outputs: Vec<OutputView>,
+    /// Heights of later txs with the same txid (BIP30 duplicates); this shows the first.
+    pub duplicate_heights: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputView {
+    pub vin: u32,
+    pub prev_txid: String,
+    pub prev_vout: u32,
+    pub value_sat: u64,
+    pub address: Option<String>,
+    pub script_hex: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputView {
+    pub vout: u32,
+    pub value_sat: u64,
+    pub address: Option<String>,
+    pub script_hex: String,
+    /// `None` while unspent (and always for OP_RETURN).
+    pub spent_by: Option<SpentBy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpentBy {
+    pub txid: String,
+    pub vin: u32,
+    pub height: u32,
+}
+
+/// `query address`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressView {
+    pub address: String,
+    pub script_hex: String,
+    pub balance_sat: u64,
+    pub received_sat: u64,
+    pub sent_sat: u64,
+    /// Distinct txs that paid or spent it.
+    pub tx_count: u32,
+    pub first_seen_height: Option<u32>,
+    pub last_seen_height: Option<u32>,
+    /// All its unspent outputs; `utxos` lists the first `--limit` of them.
+    pub utxo_count: u32,
+    pub utxos: Vec<UtxoView>,
+    pub utxos_truncated: bool,
+    /// One page of history in chain order.
+    pub history: Vec<HistoryView>,
+    /// Pass to `--after` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UtxoView {
+    pub txid: String,
+    pub vout: u32,
+    pub value_sat: u64,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryView {
+    pub txid: String,
+    /// The tx's number in chain order (usable with `--after`).
+    pub txnum: u32,
+    pub height: u32,
+    /// `funded` (an output paid the address) or `spent` (an input spent from it).
+    pub kind: &'static str,
+    /// The output index when funded, the input index when spent.
+    pub index: u32,
+    pub value_sat: u64,
+    /// Where this event sits; `--after` it continues with the next one.
+    pub cursor: String,
+}
+
+/// A tx of a trace or path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TxNode {
+    pub txid: String,
+    pub height: u32,
+    pub block_hash: String,
+    /// Trace: smallest hop from the root set. Path: position along the path (0 = first tx).
+    pub hop: u32,
+    /// Trace only: reached but not expanded because it touches a `--stop-at-address`.
+    pub stopped: bool,
+}
+
+/// A spend edge, pointing the way money flows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EdgeView {
+    pub from_txid: String,
+    pub vout: u32,
+    pub to_txid: String,
+    pub vin: u32,
+    pub value_sat: u64,
+    /// The address of the output; `None` for scripts without one.
+    pub address: Option<String>,
+    /// The address, or `op_return` / `script:<hex>`, for tables and graphs.
+    #[serde(skip)]
+    pub label: String,
+}
+
+/// `query trace`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceView {
+    /// The target as given: txid, `txid:vout` or address.
+    pub root: String,
+    pub direction: &'static str,
+    pub hops: u32,
+    pub min_value_sat: u64,
+    pub max_txs: u64,
+    /// By hop, then chain order.
+    pub txs: Vec<TxNode>,
+    pub edges: Vec<EdgeView>,
+    /// `max_txs` was reached: txs within the hop limit are missing.
+    pub truncated: bool,
+}
+
+/// `query path`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathView {
+    pub from: String,
+    pub to: String,
+    pub found: bool,
+    /// Spend edges along the path; `None` when not found.
+    pub hops: Option<u32>,
+    /// Txids from the first tx to the last.
+    pub txs: Vec<String>,
+    /// The same txs with their heights.
+    pub nodes: Vec<TxNode>,
+    /// Every spend edge between consecutive txs of the path.
+    pub edges: Vec<EdgeView>,
+    pub max_hops: u32,
+    /// The search gave up at its cap on visited txs.
+    pub truncated: bool,
+    pub visited_txs: u64,
+}
+
+/// Satoshis as BTC with 8 decimals.
+pub fn btc(sats: u64) -> String {
+    format!("{}.{:08}", sats / 100_000_000, sats % 100_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn btc_has_eight_decimals() {
+        assert_eq!(btc(0), "0.00000000");
+        assert_eq!(btc(1), "0.00000001");
+        assert_eq!(btc(2_100_000_000_000_000), "21000000.00000000");
+        assert_eq!(btc(150_000_000), "1.50000000");
+    }
+}

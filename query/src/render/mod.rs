@@ -1,0 +1,60 @@
+//! Turns a [`Report`] into text in the chosen format. Nothing here writes anywhere: the output
+//! module does.
+
+mod graph;
+mod table;
+
+use std::fmt;
+
+use crate::cli::Format;
+use crate::error::UsageError;
+use crate::model::{Body, Report};
+
+/// The text of a report's body in `format`, ending with a newline.
+pub fn render(report: &Report, format: Format) -> Result<String, UsageError> {
+    let mut out = String::new();
+    let written = match (format, &report.body) {
+        (Format::Json, body) => {
+            out = json(body);
+            out.push('\n');
+            Ok(())
+        }
+        (Format::Table, body) => table::write(&mut out, body),
+        (Format::Dot, Body::Trace(t)) => graph::dot(&mut out, &graph::Graph::of_trace(t)),
+        (Format::Dot, Body::Path(p)) => graph::dot(&mut out, &graph::Graph::of_path(p)),
+        (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Graph::of_trace(t)),
+        (Format::Graphml, Body::Path(p)) => graph::graphml(&mut out, &graph::Graph::of_path(p)),
+        (Format::Dot | Format::Graphml, Body::Tx(_)) => return Err(UsageError::GraphFormat { format: format.name(), command: "tx" }),
+        (Format::Dot | Format::Graphml, Body::Address(_)) => {
+            return Err(UsageError::GraphFormat { format: format.name(), command: "address" })
+        }
+    };
+    written.expect("formatting into a String cannot fail");
+    Ok(out)
+}
+
+fn json(body: &Body) -> String {
+    let value = match body {
+        Body::Tx(v) => serde_json::to_string_pretty(v),
+        Body::Address(v) => serde_json::to_string_pretty(v),
+        Body::Trace(v) => serde_json::to_string_pretty(v),
+        Body::Path(v) => serde_json::to_string_pretty(v),
+    };
+    value.expect("result types hold only strings, numbers, booleans and lists")
+}
+
+/// The first characters of a txid, for labels where the whole one does not fit.
+fn short_txid(txid: &str) -> &str {
+    txid.get(..12).unwrap_or(txid)
+}
+
+/// Writes `n` spaces.
+fn pad(out: &mut String, n: usize) -> fmt::Result {
+    for _ in 0..n {
+        out.push(' ');
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+//! The shape of each format, on hand-made results.
+
+use super::render;
+use crate::cli::Format;
+use crate::error::UsageError;
+use crate::model::{AddressView, Body, EdgeView, PathView, Report, TraceView, TxNode};
+
+fn txid(c: char) -> String {
+    std::iter::repeat_n(c, 64).collect()
+}
+
+fn node(c: char, height: u32, hop: u32) -> TxNode {
+    TxNode { txid: txid(c), height, block_hash: txid('0'), hop, stopped: false }
+}
+
+fn edge(from: char, to: char, value: u64, label: &str) -> EdgeView {
+    let address = (!label.starts_with("script:")).then(|| label.to_string());
+    EdgeView { from_txid: txid(from), vout: 1, to_txid: txid(to), vin: 0, value_sat: value, address, label: label.into() }
+}
+
+fn trace_report() -> Report {
+    let view = TraceView {
+        root: txid('a'),
+        direction: "forward",
+        hops: 2,
+        min_value_sat: 0,
+        max_txs: 10_000,
+        txs: vec![node('a', 101, 0), node('b', 102, 1), node('c', 1234, 2)],
+        edges: vec![edge('a', 'b', 150_000_000, "bcrt1qexample"), edge('b', 'c', 7, "script:51ae")],
+        truncated: true,
+    };
+    Report { body: Body::Trace(view), notes: vec![] }
+}
+
+fn text(report: &Report, format: Format) -> String {
+    render(report, format).unwrap()
+}
+
+#[test]
+fn table_columns_line_up_and_amounts_are_btc() {
+    let out = text(&trace_report(), Format::Table);
+    assert!(out.starts_with(&format!("Trace forward from {}: 3 tx(s), 2 edge(s), hops 0..=2\n", txid('a'))), "{out}");
+    assert!(out.contains("TRUNCATED at 10000 txs"), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("HOP")).unwrap();
+    // The TXID column starts at the same place on every row; heights are right-aligned.
+    let col = lines[header].find("TXID").unwrap();
+    for (row, c) in lines[header + 1..header + 4].iter().zip(['a', 'b', 'c']) {
+        assert_eq!(&row[col..col + 64], txid(c).as_str(), "{row}");
+    }
+    let height_end = lines[header].find("HEIGHT").unwrap() + "HEIGHT".len();
+    assert_eq!(&lines[header + 1][height_end - 3..height_end], "101");
+    assert_eq!(&lines[header + 3][height_end - 4..height_end], "1234");
+    assert!(out.contains("1.50000000"), "{out}");
+    assert!(out.contains("0.00000007"), "{out}");
+    assert!(out.contains("script:51ae"), "{out}");
+}
+
+#[test]
+fn dot_is_a_digraph_with_labelled_nodes_and_edges() {
+    let out = text(&trace_report(), Format::Dot);
+    assert!(out.starts_with("digraph trace {\n"), "{out}");
+    assert!(out.trim_end().ends_with('}'));
+    assert!(out.contains(&format!("\"{}\" [label=\"aaaaaaaaaaaa...\\nheight 101\\nhop 0\"", txid('a'))), "{out}");
+    assert!(out.contains(&format!("\"{}\" -> \"{}\" [label=\"1.50000000 BTC\\nbcrt1qexample\"", txid('a'), txid('b'))), "{out}");
+    assert_eq!(out.matches("\" -> \"").count(), 2, "{out}");
+}
+
+#[test]
+fn graphml_declares_keys_and_lists_every_node_and_edge() {
+    let out = text(&trace_report(), Format::Graphml);
+    assert!(out.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<graphml "), "{out}");
+    assert!(out.contains("<key id=\"value_sat\" for=\"edge\" attr.name=\"value_sat\" attr.type=\"long\"/>"));
+    assert!(out.contains("<graph id=\"trace\" edgedefault=\"directed\">"));
+    assert_eq!(out.matches("<node id=").count(), 3);
+    assert_eq!(out.matches("<edge id=").count(), 2);
+    assert!(out.contains(&format!("<edge id=\"e0\" source=\"{}\" target=\"{}\">", txid('a'), txid('b'))));
+    assert!(out.contains("<data key=\"value_sat\">150000000</data>"));
+    assert!(out.trim_end().ends_with("</graphml>"));
+    // Balanced open and close tags.
+    assert_eq!(out.matches("<node ").count(), out.matches("</node>").count());
+    assert_eq!(out.matches("<data ").count(), out.matches("</data>").count());
+}
+
+#[test]
+fn graphs_of_paths_and_escaping() {
+    let mut e = edge('a', 'b', 1, "a\"b<c>&");
+    e.address = None;
+    let view = PathView {
+        from: "x".into(),
+        to: "y\"".into(),
+        found: true,
+        hops: Some(1),
+        txs: vec![txid('a'), txid('b')],
+        nodes: vec![node('a', 1, 0), node('b', 2, 1)],
+        edges: vec![e],
+        max_hops: 30,
+        truncated: false,
+        visited_txs: 2,
+    };
+    let report = Report { body: Body::Path(view), notes: vec![] };
+    let dot = text(&report, Format::Dot);
+    assert!(dot.starts_with("digraph path {"));
+    assert!(dot.contains("a\\\"b<c>&"), "{dot}");
+    assert!(dot.contains("label=\"path from x to y\\\": 1 hop(s)\""), "{dot}");
+    let xml = text(&report, Format::Graphml);
+    assert!(xml.contains("<data key=\"address\">a&quot;b&lt;c&gt;&amp;</data>"), "{xml}");
+    let table = text(&report, Format::Table);
+    assert!(table.starts_with("Path from x to y\": 2 tx(s), 1 hop(s)\n"), "{table}");
+}
+
+#[test]
+fn json_is_one_document_and_graph_formats_refuse_addresses() {
+    let out = text(&trace_report(), Format::Json);
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(value["edges"][1]["address"], serde_json::Value::Null);
+    assert_eq!(value["txs"][2]["hop"], 2);
+    let view = AddressView {
+        address: "a".into(),
+        script_hex: String::new(),
+        balance_sat: 0,
+        received_sat: 0,
+        sent_sat: 0,
+        tx_count: 0,
+        first_seen_height: None,
+        last_seen_height: None,
+        utxo_count: 0,
+        utxos: vec![],
+        utxos_truncated: false,
+        history: vec![],
+        next_cursor: None,
+    };
+    let report = Report { body: Body::Address(view), notes: vec![] };
+    assert!(matches!(render(&report, Format::Graphml), Err(UsageError::GraphFormat { command: "address", .. })));
+    let table = text(&report, Format::Table);
+    assert!(table.contains("First seen    never"), "{table}");
+}

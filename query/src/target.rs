@@ -1,0 +1,179 @@
+//! What a trace or path starts from: a txid, an outpoint `txid:vout` or an address. Parsed
+//! without the database (so malformed input is a usage error before anything is opened), then
+//! resolved against it into tx numbers and the hop-0 set of each direction.
+
+use std::str::FromStr;
+
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::{Address, Txid};
+use indexer::schema::{history_seek_key, script_prefix, EventKind, HistoryKey, ScriptId, TxNum, CF_HISTORY};
+
+use crate::chain::Chain;
+use crate::engine::Direction;
+use crate::error::{QueryError, Result, UsageError};
+
+/// A target as typed, checked for form only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSpec {
+    Tx(Txid),
+    Outpoint(Txid, u32),
+    Address(Address<NetworkUnchecked>),
+}
+
+/// Parses a txid: 64 hex digits in display order.
+pub fn parse_txid(s: &str) -> Result<Txid, UsageError> {
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(UsageError::Txid(s.into()));
+    }
+    Txid::from_str(s).map_err(|_| UsageError::Txid(s.into()))
+}
+
+/// Parses an address of any network (the network is checked against the database later).
+pub fn parse_address(s: &str) -> Result<Address<NetworkUnchecked>, UsageError> {
+    Address::from_str(s).map_err(|e| UsageError::Address { input: s.into(), reason: e.to_string() })
+}
+
+impl TargetSpec {
+    pub fn parse(s: &str) -> Result<TargetSpec, UsageError> {
+        if let Some((txid, vout)) = s.rsplit_once(':') {
+            let txid = parse_txid(txid).map_err(|_| UsageError::Outpoint(s.into()))?;
+            let vout = vout.parse().map_err(|_| UsageError::Outpoint(s.into()))?;
+            return Ok(TargetSpec::Outpoint(txid, vout));
+        }
+        if s.len() == 64 || (s.len() > 40 && s.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return parse_txid(s).map(TargetSpec::Tx);
+        }
+        match parse_address(s) {
+            Ok(address) => Ok(TargetSpec::Address(address)),
+            Err(_) if s.is_empty() || s.len() < 14 => Err(UsageError::Target(s.into())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Resolves the target against the database.
+    pub fn resolve(&self, chain: &Chain) -> Result<Target> {
+        match self {
+            TargetSpec::Tx(txid) => {
+                let nums = chain.txnums(txid)?;
+                Ok(Target::Tx { num: nums[0], txid: *txid, duplicates: nums.len() - 1 })
+            }
+            TargetSpec::Outpoint(txid, vout) => {
+                let nums = chain.txnums(txid)?;
+                let row = chain.tx_row(nums[0])?;
+                if *vout >= row.outputs {
+                    return Err(QueryError::NoSuchOutput { txid: txid.to_string(), vout: *vout, count: row.outputs });
+                }
+                Ok(Target::Outpoint { num: nums[0], txid: *txid, vout: *vout, duplicates: nums.len() - 1 })
+            }
+            TargetSpec::Address(address) => {
+                let script = chain.address_script(address)?;
+                Ok(Target::Script { id: ScriptId::of(script.as_bytes()), address: address.assume_checked_ref().to_string() })
+            }
+        }
+    }
+}
+
+/// A target found in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `duplicates` counts later occurrences of the same txid (BIP30); the first is used.
+    Tx { num: TxNum, txid: Txid, duplicates: usize },
+    Outpoint { num: TxNum, txid: Txid, vout: u32, duplicates: usize },
+    Script { id: ScriptId, address: String },
+}
+
+/// The hop-0 set of a target in one direction.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Roots {
+    /// In chain order, without repeats.
+    pub txs: Vec<TxNum>,
+    /// More txs belong to the set than the cap allowed.
+    pub truncated: bool,
+}
+
+impl Target {
+    /// The target as it is shown in results.
+    pub fn label(&self) -> String {
+        match self {
+            Target::Tx { txid, .. } => txid.to_string(),
+            Target::Outpoint { txid, vout, .. } => format!("{txid}:{vout}"),
+            Target::Script { address, .. } => address.clone(),
+        }
+    }
+
+    /// The hop-0 set: the tx itself; for an outpoint the tx that spent it (forward) or made it
+    /// (backward); for an address every tx spending from it (forward) or paying it (backward).
+    /// At most `cap` txs.
+    pub fn roots(&self, chain: &Chain, direction: Direction, cap: usize) -> Result<Roots> {
+        let txs = match (self, direction) {
+            (Target::Tx { num, .. }, _) | (Target::Outpoint { num, .. }, Direction::Backward) => vec![*num],
+            (Target::Outpoint { num, vout, .. }, Direction::Forward) => {
+                chain.store().spend(*num, *vout)?.map(|s| s.txnum).into_iter().collect()
+            }
+            (Target::Script { id, .. }, direction) => {
+                let kind = match direction {
+                    Direction::Forward => EventKind::Spent,
+                    Direction::Backward => EventKind::Funded,
+                };
+                return script_txs(chain, id, kind, cap);
+            }
+        };
+        Ok(Roots { txs, truncated: false })
+    }
+
+    /// Notes for the reader about how the target was resolved.
+    pub fn notes(&self) -> Vec<String> {
+        match self {
+            Target::Tx { txid, duplicates, .. } | Target::Outpoint { txid, duplicates, .. } if *duplicates > 0 => {
+                vec![format!("txid {txid} occurs {} times in the chain (BIP30 duplicate); using the first", duplicates + 1)]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Distinct txs with a history event of `kind` for a script, in chain order, at most `cap`.
+fn script_txs(chain: &Chain, script: &ScriptId, kind: EventKind, cap: usize) -> Result<Roots> {
+    let prefix = script_prefix(script);
+    let start = history_seek_key(script, 0);
+    let mut roots = Roots::default();
+    for row in chain.store().scan(CF_HISTORY, &prefix, &start) {
+        let (key, _) = row?;
+        let event = HistoryKey::decode(&key).map_err(indexer::store::StoreError::from)?;
+        if event.kind != kind || roots.txs.last() == Some(&event.txnum) {
+            continue;
+        }
+        if roots.txs.len() >= cap {
+            roots.truncated = true;
+            break;
+        }
+        roots.txs.push(event.txnum);
+    }
+    Ok(roots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TXID: &str = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b";
+
+    #[test]
+    fn txids_outpoints_and_addresses_are_told_apart() {
+        assert_eq!(TargetSpec::parse(TXID).unwrap(), TargetSpec::Tx(parse_txid(TXID).unwrap()));
+        assert_eq!(TargetSpec::parse(&format!("{TXID}:7")).unwrap(), TargetSpec::Outpoint(parse_txid(TXID).unwrap(), 7));
+        let addr = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
+        assert!(matches!(TargetSpec::parse(addr).unwrap(), TargetSpec::Address(_)));
+    }
+
+    #[test]
+    fn malformed_targets_are_usage_errors_naming_the_problem() {
+        assert!(matches!(TargetSpec::parse(&TXID[1..]), Err(UsageError::Txid(_))));
+        assert!(matches!(TargetSpec::parse(&format!("{TXID}:x")), Err(UsageError::Outpoint(_))));
+        assert!(matches!(TargetSpec::parse("abc:1"), Err(UsageError::Outpoint(_))));
+        assert!(matches!(TargetSpec::parse("hello"), Err(UsageError::Target(_))));
+        let err = TargetSpec::parse("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt081").unwrap_err();
+        assert!(matches!(err, UsageError::Address { .. }), "{err}");
+        assert!(err.to_string().starts_with("malformed address 'bcrt1q"), "{err}");
+    }
+}

@@ -1,0 +1,178 @@
+//! The `query` binary as users and scripts see it: exit codes, one-line errors, and output.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../src/fixture.rs"]
+mod fixture;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bitcoin::Txid;
+use fixture::{address, out, path_str, script, TestChain};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn query(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_query"))
+        .args(args)
+        .env_remove("CHAINTRAIL_CONFIG")
+        .env_remove("CHAINTRAIL_DB")
+        .env_remove("CHAINTRAIL_NETWORK")
+        .output()
+        .expect("run the query binary");
+    Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8 output"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8 errors"),
+    }
+}
+
+/// Runs against a database, asking for JSON unless the args choose a format.
+fn query_db(db: &Path, args: &[&str]) -> Run {
+    let db = path_str(db);
+    let mut all = vec!["--db", db.as_str()];
+    if !args.contains(&"--format") {
+        all.extend(["--format", "json"]);
+    }
+    all.extend(args);
+    query(&all)
+}
+
+fn assert_error(run: &Run, code: i32, says: &str) {
+    assert_eq!(run.code, code, "stderr: {}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {:?}", run.stderr);
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    assert!(run.stderr.contains(says), "expected {says:?} in {}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    serde_json::from_str(&run.stdout).expect("stdout is one JSON document")
+}
+
+/// coin -> a; a:0 -> b; a:1 and b:1 -> c; then a chain of 22 txs from c:0.
+struct Fixture {
+    _dir: Option<tempfile::TempDir>,
+    db: PathBuf,
+    a: Txid,
+    c: Txid,
+    last: Txid,
+}
+
+fn fixture() -> Fixture {
+    let mut t = TestChain::new();
+    let coin = t.coin(script(1), 100_000);
+    let a = t.send(&[coin], &[(script(2), 40_000), (script(3), 50_000)]);
+    let b = t.send(&[out(a, 0)], &[(script(4), 30_000), (script(5), 9_000)]);
+    t.mine();
+    let c = t.send(&[out(a, 1), out(b, 1)], &[(script(6), 58_000)]);
+    let mut prev = out(c, 0);
+    let mut last = c;
+    for i in 0..22u32 {
+        last = t.send(&[prev], &[(script(100 + i), 57_000 - u64::from(i) * 100)]);
+        prev = out(last, 0);
+    }
+    t.mine();
+    let (dir, db) = t.finish();
+    Fixture { _dir: dir, db, a, c, last }
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    let f = fixture();
+    assert_error(&query_db(&f.db, &["tx", "1234"]), 2, "malformed txid '1234'");
+    assert_error(&query_db(&f.db, &["trace", "forward", &f.a.to_string(), "--hops", "0"]), 2, "1..=100");
+    assert_error(&query_db(&f.db, &["trace", "forward", &f.a.to_string(), "--hops", "10000"]), 2, "1..=100");
+    assert_error(&query_db(&f.db, &["address", "bcrt1qnotanaddress"]), 2, "malformed address 'bcrt1qnotanaddress'");
+    let mainnet = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
+    assert_error(&query_db(&f.db, &["address", mainnet]), 2, "is a mainnet address, but the database indexes regtest");
+    assert_error(&query_db(&f.db, &["trace", "sideways", "x"]), 2, "invalid value 'sideways'");
+    assert_error(&query_db(&f.db, &["--format", "dot", "tx", &f.a.to_string()]), 2, "only for trace and path");
+    assert_error(&query(&["tx", &f.a.to_string()]), 2, "no database given");
+    assert_error(&query(&[]), 2, "no command given");
+    assert_error(&query(&["trace", "forward"]), 2, "required");
+}
+
+#[test]
+fn database_and_lookup_failures_exit_1_with_one_line() {
+    let f = fixture();
+    let missing = f.db.join("nope");
+    assert_error(&query(&["--db", &path_str(&missing), "tx", &f.a.to_string()]), 1, "no database at");
+    let foreign = tempfile::tempdir().unwrap();
+    std::fs::write(foreign.path().join("CURRENT"), "x").unwrap();
+    assert_error(&query(&["--db", &path_str(foreign.path()), "tx", &f.a.to_string()]), 1, "is not a chaintrail database");
+    let unknown = "ab".repeat(32);
+    assert_error(&query_db(&f.db, &["tx", &unknown]), 1, &format!("transaction {unknown} is not in the index"));
+    assert_error(&query_db(&f.db, &["--network", "signet", "tx", &f.a.to_string()]), 1, "indexes 'regtest', but --network is 'signet'");
+}
+
+#[test]
+fn tx_and_address_answer_in_json() {
+    let f = fixture();
+    let tx = json(&query_db(&f.db, &["tx", &f.a.to_string()]));
+    assert_eq!(tx["txid"], f.a.to_string());
+    assert_eq!(tx["height"], 2);
+    assert_eq!(tx["outputs"][1]["spent_by"]["txid"], f.c.to_string());
+    let addr = json(&query_db(&f.db, &["address", &address(2)]));
+    assert_eq!((addr["balance_sat"].as_u64(), addr["tx_count"].as_u64()), (Some(0), Some(2)));
+    let unseen = query_db(&f.db, &["address", &address(999)]);
+    assert_eq!(json(&unseen)["balance_sat"], 0);
+    assert!(unseen.stderr.contains("note: address") && unseen.stderr.contains("never been seen"), "{}", unseen.stderr);
+}
+
+#[test]
+fn trace_reports_hops_edges_and_truncation() {
+    let f = fixture();
+    let t = json(&query_db(&f.db, &["trace", "forward", &f.a.to_string(), "--hops", "2"]));
+    let hops: Vec<(String, u64)> =
+        t["txs"].as_array().unwrap().iter().map(|n| (n["txid"].as_str().unwrap().to_string(), n["hop"].as_u64().unwrap())).collect();
+    assert_eq!(hops.len(), 4);
+    assert_eq!(hops[0], (f.a.to_string(), 0));
+    assert!(hops.contains(&(f.c.to_string(), 1)), "c spends a directly: hop 1, not 2");
+    assert_eq!(t["edges"].as_array().unwrap().len(), 4);
+    assert_eq!(t["truncated"], false);
+    let run = query_db(&f.db, &["trace", "forward", &f.a.to_string(), "--hops", "30", "--max-txs", "5"]);
+    let t = json(&run);
+    assert_eq!(t["truncated"], true);
+    assert_eq!(t["txs"].as_array().unwrap().len(), 5);
+    assert!(run.stderr.contains("truncated"), "{}", run.stderr);
+    let t = json(&query_db(&f.db, &["trace", "forward", &f.a.to_string(), "--min-value", "45000", "--hops", "1"]));
+    assert_eq!(t["txs"][1]["txid"], f.c.to_string());
+    assert_eq!(t["txs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn path_is_found_at_depth_23_from_address_to_address() {
+    let f = fixture();
+    // address 1 is spent by a; address 121 is paid by the last tx: a -> c -> 22 more.
+    let p = json(&query_db(&f.db, &["path", &address(1), &address(121)]));
+    assert_eq!(p["found"], true);
+    assert_eq!(p["hops"], 23);
+    let txs = p["txs"].as_array().unwrap();
+    assert_eq!((txs[0].as_str().unwrap(), txs[23].as_str().unwrap()), (f.a.to_string().as_str(), f.last.to_string().as_str()));
+    assert_eq!(p["edges"].as_array().unwrap().len(), 23);
+    let p = json(&query_db(&f.db, &["path", &f.a.to_string(), &f.last.to_string(), "--max-hops", "22"]));
+    assert_eq!(p["found"], false);
+}
+
+#[test]
+fn table_dot_and_graphml_are_written_for_a_trace() {
+    let f = fixture();
+    let target = format!("{}:1", f.a);
+    let table = query_db(&f.db, &["--format", "table", "trace", "forward", &target, "--hops", "1"]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(table.stdout.starts_with(&format!("Trace forward from {target}: 2 tx(s)")), "{}", table.stdout);
+    assert!(table.stdout.contains("0.00058000"), "{}", table.stdout);
+    let dot = query_db(&f.db, &["trace", "forward", &target, "--hops", "1", "--format", "dot"]);
+    assert!(dot.stdout.starts_with("digraph trace {"), "{}", dot.stdout);
+    assert_eq!(dot.stdout.matches("\" -> \"").count(), 1);
+    let graphml = query_db(&f.db, &["trace", "backward", &f.c.to_string(), "--format", "graphml"]);
+    assert_eq!(graphml.code, 0, "{}", graphml.stderr);
+    assert!(graphml.stdout.contains("<graph id=\"trace\" edgedefault=\"directed\">"));
+    assert_eq!(graphml.stdout.matches("<node id=").count(), 4);
+}

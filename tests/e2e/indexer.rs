@@ -1,0 +1,332 @@
+//! End-to-end tests of the indexer against a real regtest node and generated chains: exact
+//! balances and spend edges, reorgs, hard kills, node restarts and bad configurations.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Stdio;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use bitcoin::hashes::Hash;
+use bitcoin::{Amount, OutPoint, ScriptBuf, TxOut, Txid};
+use bitcoincore_rpc::RpcApi;
+use chaintrail_tests::wallet::{unsigned_tx, ScriptKind, Spent, Wallet};
+use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
+use indexer::schema::{IoRef, ScriptId};
+use indexer::store::Store;
+
+use crate::support::{assert_same_index, failing, index_once, indexer, open};
+
+fn generated(env: &TestEnv, seed: u64, txs: usize) -> Truth {
+    generate(env.rpc(), &GenParams { seed, target_txs: txs, txs_per_block: 150, ..GenParams::default() })
+        .expect("the generator runs")
+}
+
+fn txnum(store: &Store, txid: &str) -> u32 {
+    let txid = Txid::from_str(txid).expect("truth txids parse");
+    *store.txnums(txid.as_byte_array()).expect("read").last().unwrap_or_else(|| panic!("{txid} not indexed"))
+}
+
+#[test]
+fn indexed_balances_utxos_and_spend_edges_equal_the_nodes() {
+    let env = TestEnv::builder().txindex(true).build().expect("node starts");
+    let truth = generated(&env, 11, 2_500);
+    let db = tempfile::tempdir().expect("tempdir");
+    index_once(&env, db.path(), &[]);
+    let store = open(db.path());
+
+    let meta = store.meta().expect("meta").expect("meta row");
+    assert_eq!(meta.tip.map(|t| t.0), Some(truth.tip_height));
+    assert_eq!(meta.network, "regtest");
+
+    // Every script the generator knows: its balance and UTXO set equal the node's.
+    let descriptors: Vec<String> = truth.scripts.iter().map(|s| scan_descriptor(&s.script_hex, s.address.as_deref())).collect();
+    let mut checked = 0;
+    for (chunk, infos) in descriptors.chunks(100).zip(truth.scripts.chunks(100)) {
+        let scan = env.scan(chunk).expect("scantxoutset");
+        let mut node_utxos: BTreeMap<String, BTreeSet<(String, u32, u64)>> = BTreeMap::new();
+        for u in &scan.unspents {
+            node_utxos.entry(hex::encode(u.script_pub_key.as_bytes())).or_default().insert((u.txid.to_string(), u.vout, u.amount.to_sat()));
+        }
+        for info in infos {
+            let script = hex::decode(&info.script_hex).expect("hex");
+            let id = ScriptId::of(&script);
+            let expected = node_utxos.remove(&info.script_hex).unwrap_or_default();
+            let stats = store.script_stats(&id).expect("read").unwrap_or_default();
+            assert_eq!(stats.balance, expected.iter().map(|u| u.2).sum::<u64>(), "balance of {}", info.script_hex);
+            assert_eq!(stats.balance, truth.balances.get(&info.script_hex).copied().unwrap_or(0), "truth balance of {}", info.script_hex);
+            let ours: BTreeSet<(String, u32, u64)> = store
+                .utxos(&id, usize::MAX)
+                .expect("read")
+                .into_iter()
+                .map(|(num, vout, row)| (Txid::from_byte_array(store.tx(num).unwrap().unwrap().txid).to_string(), vout, row.value))
+                .collect();
+            assert_eq!(ours, expected, "UTXO set of {}", info.script_hex);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 100, "only {checked} scripts checked");
+
+    // Every spend edge, both directions, against the truth and (sampled) the node's own view.
+    let mut edges = 0;
+    for (i, tx) in truth.txs.iter().enumerate() {
+        let num = txnum(&store, &tx.txid);
+        let inputs = store.inputs(num).expect("read");
+        if tx.kind == "coinbase" {
+            assert!(inputs.is_empty());
+            continue;
+        }
+        assert_eq!(inputs.len(), tx.inputs.len(), "inputs of {}", tx.txid);
+        for ((vin, row), expected) in inputs.iter().zip(&tx.inputs) {
+            let prev = txnum(&store, &expected.txid);
+            assert_eq!(row.prev, IoRef { txnum: prev, index: expected.vout }, "input {vin} of {}", tx.txid);
+            assert_eq!(store.spend(prev, expected.vout).expect("read"), Some(IoRef { txnum: num, index: *vin }));
+            let out = store.output(prev, expected.vout).expect("read").expect("spent output is indexed");
+            assert_eq!(out.value, row.value);
+            edges += 1;
+        }
+        if i % 97 == 0 {
+            let node_tx = env.rpc().get_raw_transaction(&Txid::from_str(&tx.txid).unwrap(), None).expect("txindex");
+            let node_prevouts: Vec<_> = node_tx.input.iter().map(|i| (i.previous_output.txid.to_string(), i.previous_output.vout)).collect();
+            let ours: Vec<_> = inputs
+                .iter()
+                .map(|(_, r)| (Txid::from_byte_array(store.tx(r.prev.txnum).unwrap().unwrap().txid).to_string(), r.prev.index))
+                .collect();
+            assert_eq!(ours, node_prevouts, "prevouts of {}", tx.txid);
+        }
+    }
+    assert!(edges > 2_000, "only {edges} edges checked");
+}
+
+fn scan_descriptor(script_hex: &str, address: Option<&str>) -> String {
+    match address {
+        Some(a) => format!("addr({a})"),
+        None => format!("raw({script_hex})"),
+    }
+}
+
+/// A coin the test controls: a mature coinbase output paid to a wallet script.
+struct Coin {
+    outpoint: OutPoint,
+    value: Amount,
+}
+
+fn mature_coin(env: &TestEnv, wallet: &mut Wallet) -> (chaintrail_tests::wallet::OwnedScript, Coin) {
+    let script = wallet.new_script(ScriptKind::P2wpkh);
+    let address = script.address(bitcoin::Network::Regtest).expect("p2wpkh has an address");
+    let hashes = env.mine(1, &address).expect("mine");
+    env.mine_to_new(100).expect("mine");
+    let block = env.rpc().get_block(&hashes[0]).expect("block");
+    let coinbase = &block.txdata[0];
+    let vout = coinbase.output.iter().position(|o| o.script_pubkey == *script.script_pubkey()).expect("paid") as u32;
+    let coin = Coin { outpoint: OutPoint { txid: coinbase.compute_txid(), vout }, value: coinbase.output[vout as usize].value };
+    (script, coin)
+}
+
+fn pay(wallet: &Wallet, from: &chaintrail_tests::wallet::OwnedScript, coin: &Coin, to: &ScriptBuf) -> bitcoin::Transaction {
+    let out = TxOut { value: coin.value - Amount::from_sat(1_000), script_pubkey: to.clone() };
+    let mut tx = unsigned_tx(&[coin.outpoint], vec![out]);
+    wallet.sign(&mut tx, &[Spent { script: from, value: coin.value }]).expect("sign");
+    tx
+}
+
+#[test]
+fn reorgs_of_depth_1_and_12_with_a_conflicting_spend_equal_a_fresh_index() {
+    let env = TestEnv::builder().txindex(true).build().expect("node starts");
+    generated(&env, 12, 600);
+    let mut wallet = Wallet::new(99, bitcoin::Network::Regtest);
+    let (owner, coin) = mature_coin(&env, &mut wallet);
+    let first_payee = wallet.new_script(ScriptKind::P2tr);
+    let second_payee = wallet.new_script(ScriptKind::P2pkh);
+    let db = tempfile::tempdir().expect("tempdir");
+
+    // Depth 1.
+    index_once(&env, db.path(), &[]);
+    env.reorg(1).expect("reorg");
+    index_once(&env, db.path(), &[]);
+    let fresh = tempfile::tempdir().expect("tempdir");
+    index_once(&env, fresh.path(), &[]);
+    assert_same_index(db.path(), fresh.path());
+
+    // Depth 12: the old branch pays the coin to one script, the new branch to another.
+    let height = env.height().expect("height");
+    env.generate_block(&[pay(&wallet, &owner, &coin, first_payee.script_pubkey())]).expect("block");
+    env.mine_to_new(11).expect("mine");
+    index_once(&env, db.path(), &[]);
+    {
+        let store = open(db.path());
+        let stats = store.script_stats(&ScriptId::of(first_payee.script_pubkey().as_bytes())).unwrap().expect("paid");
+        assert_eq!(stats.balance, coin.value.to_sat() - 1_000);
+    }
+    let fork = env.rpc().get_block_hash(height + 1).expect("hash");
+    env.rpc().invalidate_block(&fork).expect("invalidate");
+    env.generate_block(&[pay(&wallet, &owner, &coin, second_payee.script_pubkey())]).expect("block");
+    env.mine_to_new(12).expect("mine");
+    let out = index_once(&env, db.path(), &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reorg"), "no reorg logged");
+
+    let store = open(db.path());
+    assert!(store.script_stats(&ScriptId::of(first_payee.script_pubkey().as_bytes())).unwrap().is_none());
+    let stats = store.script_stats(&ScriptId::of(second_payee.script_pubkey().as_bytes())).unwrap().expect("paid");
+    assert_eq!(stats.balance, coin.value.to_sat() - 1_000);
+    drop(store);
+    let fresh = tempfile::tempdir().expect("tempdir");
+    index_once(&env, fresh.path(), &[]);
+    assert_same_index(db.path(), fresh.path());
+}
+
+#[test]
+fn sigkill_during_initial_sync_then_restart_equals_an_uninterrupted_run() {
+    let env = TestEnv::new().expect("node starts");
+    generated(&env, 13, 2_500);
+    let reference = tempfile::tempdir().expect("tempdir");
+    index_once(&env, reference.path(), &[]);
+
+    // Small batches make many commit points; alternate bulk (no WAL) and tip (WAL) settings.
+    for (i, settings) in [["--bulk-threshold", "1"], ["--bulk-threshold", "100000"]].iter().enumerate() {
+        let db = tempfile::tempdir().expect("tempdir");
+        let mut kills = 0;
+        for delay_ms in [150u64, 400, 700, 1_100] {
+            let mut child = indexer(&env, db.path())
+                .args(["--once", "--batch-txs", "100", "--fetch-workers", "2"])
+                .args(settings)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("indexer starts");
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            if child.try_wait().expect("wait").is_none() {
+                child.kill().expect("SIGKILL");
+                kills += 1;
+            }
+            child.wait().expect("reaped");
+        }
+        assert!(kills >= 2, "settings {i}: the indexer finished before it could be killed");
+        index_once(&env, db.path(), settings);
+        assert_same_index(db.path(), reference.path());
+    }
+}
+
+#[test]
+fn follows_the_tip_survives_a_node_restart_and_stops_cleanly_on_sigterm() {
+    let mut env = TestEnv::new().expect("node starts");
+    env.mine_to_new(120).expect("mine");
+    let db = tempfile::tempdir().expect("tempdir");
+    let log = db.path().with_extension("log");
+    let mut child = indexer(&env, db.path())
+        .args(["--poll-ms", "100"])
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("indexer starts");
+    let reaches = |height: u64| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(store) = Store::open_follower(db.path(), 1 << 20) {
+                if store.meta().ok().flatten().and_then(|m| m.tip).map(|t| u64::from(t.0)) == Some(height) {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    };
+    assert!(reaches(120), "initial sync did not finish");
+
+    let mined = Instant::now();
+    env.mine_to_new(1).expect("mine");
+    assert!(reaches(121), "new block not indexed");
+    assert!(mined.elapsed() < Duration::from_secs(10));
+
+    env.stop().expect("stop node");
+    std::thread::sleep(Duration::from_secs(2));
+    env.start().expect("start node");
+    env.mine_to_new(3).expect("mine");
+    assert!(reaches(124), "blocks after the node restart not indexed");
+
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    let stderr = std::fs::read_to_string(&log).expect("log");
+    assert!(exit.success(), "indexer exit {exit:?}: {stderr}");
+    assert!(stderr.contains("node unavailable, retrying"), "no retry logged: {stderr}");
+    let fresh = tempfile::tempdir().expect("tempdir");
+    index_once(&env, fresh.path(), &[]);
+    crate::support::assert_same_index(db.path(), fresh.path());
+}
+
+#[test]
+fn bad_configurations_fail_with_one_clear_line_and_lose_nothing() {
+    let env = TestEnv::new().expect("node starts");
+    env.mine_to_new(5).expect("mine");
+    let db = tempfile::tempdir().expect("tempdir");
+    index_once(&env, db.path(), &[]);
+    let before = crate::support::dump(db.path());
+
+    // Wrong network.
+    let mut cmd = crate::support::indexer_on(&env, db.path(), "signet");
+    cmd.arg("--once");
+    let (code, err) = failing(cmd);
+    assert_eq!(code, 1);
+    assert!(err.contains("is on chain 'regtest', but the indexer is configured for 'signet'"), "{err}");
+
+    // Wrong password.
+    let mut cmd = std::process::Command::new(crate::support::bin("indexer"));
+    cmd.args(["--once", "--network", "regtest", "--rpc-url", &env.rpc_url(), "--rpc-user", "__cookie__"])
+        .arg("--db")
+        .arg(db.path())
+        .env("CHAINTRAIL_RPC_PASSWORD", "wrong");
+    let (code, err) = failing(cmd);
+    assert_eq!(code, 1);
+    assert!(err.contains("rejected the credentials"), "{err}");
+
+    // Node down.
+    let mut cmd = std::process::Command::new(crate::support::bin("indexer"));
+    cmd.args(["--once", "--network", "regtest", "--rpc-url", "http://127.0.0.1:9", "--rpc-cookie"])
+        .arg(env.cookie_path())
+        .arg("--db")
+        .arg(db.path());
+    let (code, err) = failing(cmd);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot reach bitcoind at http://127.0.0.1:9"), "{err}");
+
+    // A database of a newer schema.
+    let newer = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open_writable(newer.path(), 1 << 20).expect("open");
+        let meta = indexer::schema::Meta {
+            schema_version: 999,
+            network: "regtest".into(),
+            genesis_hash: [0; 32],
+            tip: None,
+            next_txnum: 0,
+        };
+        let mut batch = rocksdb_batch();
+        store.batch_set(&mut batch, indexer::schema::CF_META, indexer::schema::META_KEY, Some(&meta.encode()));
+        store.write(batch, indexer::store::WriteMode::Tip).expect("write");
+    }
+    let (code, err) = failing({
+        let mut c = indexer(&env, newer.path());
+        c.arg("--once");
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("schema version 999"), "{err}");
+
+    // A directory that is not ours.
+    let foreign = tempfile::tempdir().expect("tempdir");
+    std::fs::write(foreign.path().join("notes.txt"), "case files").expect("write");
+    let (code, err) = failing({
+        let mut c = indexer(&env, foreign.path());
+        c.arg("--once");
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("is not a chaintrail database"), "{err}");
+    assert!(foreign.path().join("notes.txt").exists());
+
+    // Nothing already indexed was lost, and every error was one line.
+    assert_eq!(crate::support::dump(db.path()), before);
+}
+
+fn rocksdb_batch() -> indexer::store::WriteBatch {
+    indexer::store::WriteBatch::default()
+}

@@ -1,0 +1,263 @@
+//! End-to-end tests of `query` on generated chains from a real node: lookups, traces and paths
+//! compared with the generator's ground truth (a breadth-first search over its own spend
+//! records), answers while the indexer follows the tip, and bad input.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
+use serde_json::Value;
+
+use crate::support::{bin, failing, index_once, indexer};
+
+fn query(db: &std::path::Path, args: &[&str]) -> Value {
+    let out = Command::new(bin("query")).arg("--db").arg(db).args(args).output().expect("query runs");
+    assert!(out.status.success(), "query {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("query {args:?} printed no JSON ({e})"))
+}
+
+/// The truth's spend graph: who spent each output, and what each tx spent.
+struct Graph<'a> {
+    truth: &'a Truth,
+    spent_by: HashMap<(&'a str, u32), (&'a str, u32)>,
+    by_txid: HashMap<&'a str, usize>,
+}
+
+impl<'a> Graph<'a> {
+    fn new(truth: &'a Truth) -> Self {
+        let mut spent_by = HashMap::new();
+        for tx in &truth.txs {
+            for (vin, i) in tx.inputs.iter().enumerate() {
+                spent_by.insert((i.txid.as_str(), i.vout), (tx.txid.as_str(), vin as u32));
+            }
+        }
+        let by_txid = truth.txs.iter().enumerate().map(|(i, t)| (t.txid.as_str(), i)).collect();
+        Graph { truth, spent_by, by_txid }
+    }
+
+    fn children(&self, txid: &str) -> Vec<&'a str> {
+        let tx = &self.truth.txs[self.by_txid[txid]];
+        (0..tx.outputs.len() as u32).filter_map(|v| self.spent_by.get(&(tx.txid.as_str(), v)).map(|s| s.0)).collect()
+    }
+
+    fn parents(&self, txid: &str) -> Vec<&'a str> {
+        let tx = &self.truth.txs[self.by_txid[txid]];
+        tx.inputs.iter().filter_map(|i| self.by_txid.get(i.txid.as_str()).map(|&n| self.truth.txs[n].txid.as_str())).collect()
+    }
+
+    /// Every tx within `hops` of `roots` (hop 0), at its smallest hop.
+    fn bfs(&self, roots: &[&'a str], hops: u32, forward: bool) -> BTreeMap<String, u32> {
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        let mut queue: VecDeque<(&str, u32)> = roots.iter().map(|r| (*r, 0)).collect();
+        while let Some((txid, hop)) = queue.pop_front() {
+            if seen.contains_key(txid) {
+                continue;
+            }
+            seen.insert(txid.to_string(), hop);
+            if hop < hops {
+                let next = if forward { self.children(txid) } else { self.parents(txid) };
+                queue.extend(next.into_iter().filter(|n| !seen.contains_key(*n)).map(|n| (n, hop + 1)));
+            }
+        }
+        seen
+    }
+
+    /// Txs that spend an output paid to `address`.
+    fn spenders_of(&self, address: &str) -> Vec<&'a str> {
+        let mut out: Vec<&str> = Vec::new();
+        for tx in &self.truth.txs {
+            for (v, o) in tx.outputs.iter().enumerate() {
+                if o.address.as_deref() == Some(address) {
+                    if let Some((s, _)) = self.spent_by.get(&(tx.txid.as_str(), v as u32)) {
+                        out.push(s);
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Txs that pay `address`.
+    fn payers_of(&self, address: &str) -> Vec<&'a str> {
+        self.truth.txs.iter().filter(|t| t.outputs.iter().any(|o| o.address.as_deref() == Some(address))).map(|t| t.txid.as_str()).collect()
+    }
+}
+
+fn trace_hops(v: &Value) -> BTreeMap<String, u32> {
+    v["txs"].as_array().expect("txs[]").iter().map(|t| (t["txid"].as_str().unwrap().to_string(), t["hop"].as_u64().unwrap() as u32)).collect()
+}
+
+#[test]
+fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
+    let env = TestEnv::builder().txindex(true).build().expect("node starts");
+    let truth = generate(env.rpc(), &GenParams { seed: 21, target_txs: 3_000, txs_per_block: 200, ..GenParams::default() }).expect("generate");
+    let db = tempfile::tempdir().expect("tempdir");
+    index_once(&env, db.path(), &[]);
+    let db = db.path();
+    let graph = Graph::new(&truth);
+    let case = &truth.case;
+
+    // tx: the theft, with every output's spender.
+    let tx = query(db, &["tx", &case.theft_txid]);
+    let expected = &truth.txs[graph.by_txid[case.theft_txid.as_str()]];
+    assert_eq!(tx["txid"], case.theft_txid.as_str());
+    assert_eq!(tx["height"], expected.height);
+    assert_eq!(tx["inputs"].as_array().unwrap().len(), expected.inputs.len());
+    for (o, e) in tx["outputs"].as_array().unwrap().iter().zip(&expected.outputs) {
+        assert_eq!(o["value_sat"], e.value_sat);
+        assert_eq!(o["address"].as_str(), e.address.as_deref());
+        let spender = graph.spent_by.get(&(case.theft_txid.as_str(), o["vout"].as_u64().unwrap() as u32));
+        match spender {
+            Some((txid, vin)) => {
+                assert_eq!(o["spent_by"]["txid"], *txid);
+                assert_eq!(o["spent_by"]["vin"], *vin);
+            }
+            None => assert!(o["spent_by"].is_null()),
+        }
+    }
+
+    // Consolidation: many inputs, one owner. CoinJoin: several owners, equal outputs.
+    let owner_of: HashMap<&str, u32> = truth.scripts.iter().filter_map(|s| s.address.as_deref().map(|a| (a, s.owner))).collect();
+    let consolidation = query(db, &["tx", &case.consolidation_txid]);
+    let owners: HashSet<u32> = consolidation["inputs"].as_array().unwrap().iter().map(|i| owner_of[i["address"].as_str().unwrap()]).collect();
+    assert!(consolidation["inputs"].as_array().unwrap().len() >= 2);
+    assert_eq!(owners.len(), 1, "a consolidation's inputs have one owner");
+    let coinjoin = query(db, &["tx", &case.coinjoin_txid]);
+    let owners: HashSet<u32> = coinjoin["inputs"].as_array().unwrap().iter().map(|i| owner_of[i["address"].as_str().unwrap()]).collect();
+    assert!(owners.len() >= 5, "a CoinJoin has several owners");
+    let mut values: HashMap<u64, usize> = HashMap::new();
+    for o in coinjoin["outputs"].as_array().unwrap() {
+        *values.entry(o["value_sat"].as_u64().unwrap()).or_default() += 1;
+    }
+    assert!(values.values().any(|n| *n >= 5), "a CoinJoin has equal outputs");
+
+    // Address: balance and UTXOs against the truth and the node.
+    for address in [&case.exchange_deposit_address, &case.victim_address, &case.thief_address] {
+        let a = query(db, &["address", address]);
+        let script = truth.scripts.iter().find(|s| s.address.as_deref() == Some(address.as_str())).expect("known address");
+        let balance = truth.balances.get(&script.script_hex).copied().unwrap_or(0);
+        assert_eq!(a["balance_sat"], balance, "balance of {address}");
+        let scan = env.scan(&[format!("addr({address})")]).expect("scan");
+        assert_eq!(a["utxos"].as_array().unwrap().len(), scan.unspents.len());
+        let utxo_sum: u64 = a["utxos"].as_array().unwrap().iter().map(|u| u["value_sat"].as_u64().unwrap()).sum();
+        assert_eq!(utxo_sum, scan.total_amount.to_sat());
+    }
+
+    // Traces: forward from the theft through the peel chain, backward from the consolidation,
+    // forward from an address; each equal to a breadth-first search over the truth.
+    let forward = query(db, &["trace", "forward", &case.theft_txid, "--hops", "20", "--max-txs", "100000"]);
+    assert_eq!(forward["truncated"], false);
+    let got = trace_hops(&forward);
+    assert_eq!(got, graph.bfs(&[case.theft_txid.as_str()], 20, true));
+    for (k, peel) in case.peel_chain.iter().enumerate() {
+        assert!(got.contains_key(peel), "peel chain tx {k} missing from the forward trace");
+    }
+    assert!(got.contains_key(&case.consolidation_txid));
+    let backward = query(db, &["trace", "backward", &case.consolidation_txid, "--hops", "4", "--max-txs", "100000"]);
+    assert_eq!(trace_hops(&backward), graph.bfs(&[case.consolidation_txid.as_str()], 4, false));
+    for edge in backward["edges"].as_array().unwrap() {
+        let to = edge["to_txid"].as_str().unwrap();
+        let from = edge["from_txid"].as_str().unwrap();
+        assert_eq!(graph.spent_by.get(&(from, edge["vout"].as_u64().unwrap() as u32)).map(|s| s.0), Some(to));
+    }
+    let from_thief = query(db, &["trace", "forward", &case.thief_address, "--hops", "3", "--max-txs", "100000"]);
+    assert_eq!(trace_hops(&from_thief), graph.bfs(&graph.spenders_of(&case.thief_address), 3, true));
+    let to_victim = query(db, &["trace", "backward", &case.victim_address, "--hops", "2", "--max-txs", "100000"]);
+    assert_eq!(trace_hops(&to_victim), graph.bfs(&graph.payers_of(&case.victim_address), 2, false));
+
+    // Truncation is said, not silent.
+    let capped = query(db, &["trace", "forward", &case.theft_txid, "--hops", "20", "--max-txs", "5"]);
+    assert_eq!(capped["truncated"], true);
+
+    // Path: thief to exchange is as short as the truth allows, and every step is a spend edge.
+    let path = query(db, &["path", &case.thief_address, &case.exchange_deposit_address, "--max-hops", "40"]);
+    assert_eq!(path["found"], true);
+    let txs: Vec<&str> = path["txs"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(path["hops"], txs.len() as u64 - 1);
+    for pair in txs.windows(2) {
+        assert!(graph.children(pair[0]).contains(&pair[1]), "{} does not spend {}", pair[1], pair[0]);
+    }
+    let starts = graph.spenders_of(&case.thief_address);
+    assert!(starts.contains(&txs[0]));
+    let ends: HashSet<&str> = graph.payers_of(&case.exchange_deposit_address).into_iter().collect();
+    assert!(ends.contains(txs.last().unwrap()));
+    let shortest = graph.bfs(&starts, 60, true).iter().filter(|(t, _)| ends.contains(t.as_str())).map(|(_, h)| *h).min();
+    assert_eq!(path["hops"], shortest.expect("the truth has a path") as u64);
+    // Along the peel chain end to end: at least as many hops as the chain is long.
+    let first = case.peel_chain.first().unwrap();
+    let last = case.peel_chain.last().unwrap();
+    let along = query(db, &["path", first, last, "--max-hops", "40"]);
+    assert_eq!(along["found"], true);
+    assert_eq!(along["hops"], graph.bfs(&[first.as_str()], 60, true)[last.as_str()] as u64);
+    assert!(along["hops"].as_u64().unwrap() >= 11);
+}
+
+#[test]
+fn query_answers_while_the_indexer_follows_the_tip_and_sees_new_blocks() {
+    let env = TestEnv::new().expect("node starts");
+    env.mine_to_new(110).expect("mine");
+    let db = tempfile::tempdir().expect("tempdir");
+    let mut child = indexer(&env, db.path()).args(["--poll-ms", "100"]).stderr(Stdio::null()).spawn().expect("indexer starts");
+    let watched = env.new_address();
+    let balance = |db: &std::path::Path| -> Option<u64> {
+        let out = Command::new(bin("query")).arg("--db").arg(db).args(["address", &watched.to_string()]).output().ok()?;
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        v["balance_sat"].as_u64()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while balance(db.path()).is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(balance(db.path()), Some(0), "query could not read the database while the indexer runs");
+    env.mine(1, &watched).expect("mine");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = None;
+    while Instant::now() < deadline {
+        seen = balance(db.path()).filter(|b| *b > 0);
+        if seen.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert_eq!(seen, Some(50 * 100_000_000), "the coinbase of block 111 (50 BTC before the halving at 150) was not seen");
+}
+
+#[test]
+fn bad_input_gives_one_line_and_the_documented_exit_code() {
+    let env = TestEnv::new().expect("node starts");
+    env.mine_to_new(3).expect("mine");
+    let db = tempfile::tempdir().expect("tempdir");
+    index_once(&env, db.path(), &[]);
+    let run = |args: &[&str]| {
+        let mut c = Command::new(bin("query"));
+        c.arg("--db").arg(db.path()).args(args);
+        failing(c)
+    };
+    let (code, err) = run(&["address", "not-an-address"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not-an-address"), "{err}");
+    let (code, err) = run(&["address", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("regtest"), "{err}");
+    let (code, err) = run(&["tx", "zz"]);
+    assert_eq!(code, 2, "{err}");
+    let unknown = "00".repeat(32);
+    let (code, err) = run(&["tx", &unknown]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&unknown), "{err}");
+    let (code, _) = run(&["trace", "forward", &unknown, "--hops", "0"]);
+    assert_eq!(code, 2);
+    let (code, _) = run(&["trace", "forward", &unknown, "--hops", "100000"]);
+    assert_eq!(code, 2);
+    let missing = db.path().join("nope");
+    let mut c = Command::new(bin("query"));
+    c.arg("--db").arg(&missing).args(["tx", &unknown]);
+    let (code, err) = failing(c);
+    assert_eq!(code, 1);
+    assert!(err.contains("no database"), "{err}");
+}

@@ -1,0 +1,76 @@
+//! Shared helpers of the end-to-end tests: the built binaries, running the indexer against a test
+//! node, and reading a database back for comparison.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chaintrail_tests::TestEnv;
+use indexer::schema::{COLUMN_FAMILIES, CF_UNDO};
+use indexer::store::Store;
+
+/// A binary built from this workspace (`cargo build --workspace --bins` builds them all).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    let dir = exe.parent().and_then(Path::parent).expect("test binaries live in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built; run `cargo build --workspace --bins` first", path.display());
+    path
+}
+
+/// `indexer` pointed at the test node and `db`, with cookie auth.
+pub fn indexer(env: &TestEnv, db: &Path) -> Command {
+    indexer_on(env, db, "regtest")
+}
+
+/// `indexer` for `network`, pointed at the test node and `db`, with cookie auth.
+pub fn indexer_on(env: &TestEnv, db: &Path, network: &str) -> Command {
+    let mut cmd = Command::new(bin("indexer"));
+    cmd.args(["--network", network, "--rpc-url", &env.rpc_url(), "--progress", "none"])
+        .arg("--rpc-cookie")
+        .arg(env.cookie_path())
+        .arg("--db")
+        .arg(db)
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+/// Runs `indexer --once` and insists it succeeds.
+pub fn index_once(env: &TestEnv, db: &Path, extra: &[&str]) -> Output {
+    let out = indexer(env, db).arg("--once").args(extra).output().expect("indexer runs");
+    assert!(out.status.success(), "indexer failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Runs a command expected to fail; returns its exit code and standard error.
+pub fn failing(mut cmd: Command) -> (i32, String) {
+    let out = cmd.output().expect("command runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "expected failure, got success; stderr: {stderr}");
+    let errors = stderr.lines().filter(|l| l.starts_with("error:")).count();
+    assert_eq!(errors, 1, "expected exactly one `error:` line: {stderr}");
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+pub fn open(db: &Path) -> Store {
+    Store::open_follower(db, 8 << 20).expect("the database opens")
+}
+
+/// Every row of every column family but `undo`: what any query can see.
+pub fn dump(db: &Path) -> Vec<(&'static str, Vec<(Box<[u8]>, Box<[u8]>)>)> {
+    let store = open(db);
+    COLUMN_FAMILIES
+        .iter()
+        .filter(|cf| **cf != CF_UNDO)
+        .map(|cf| (*cf, store.scan(cf, &[], &[]).collect::<Result<Vec<_>, _>>().expect("scan")))
+        .collect()
+}
+
+/// Asserts two databases hold exactly the same rows, naming the first difference.
+pub fn assert_same_index(a: &Path, b: &Path) {
+    for ((cf, rows_a), (_, rows_b)) in dump(a).into_iter().zip(dump(b)) {
+        assert_eq!(rows_a.len(), rows_b.len(), "column family {cf}: {} rows vs {}", rows_a.len(), rows_b.len());
+        for (ra, rb) in rows_a.iter().zip(&rows_b) {
+            assert_eq!(ra, rb, "column family {cf}: first differing row");
+        }
+    }
+}
