@@ -166,32 +166,8 @@ impl<'s> Pending<'s> {
         let mut touched: HashMap<ScriptId, StatsDelta> = HashMap::new();
         if position != 0 {
             for (vin, input) in tx.input.iter().enumerate() {
-                let vin = vin as u32;
-                let prev = &input.previous_output;
-                let missing = || ApplyError::MissingPrevout {
-                    txid: hex_hash(&txid),
-                    prev_txid: prev.txid.to_string(),
-                    vout: prev.vout,
-                };
-                let prev_nums = self.get(CF_TXIDS, prev.txid.as_byte_array())?;
-                let prev_num = *prev_nums
-                    .map(|b| decode_txnums(&b))
-                    .transpose()
-                    .map_err(StoreError::from)?
-                    .and_then(|n| n.last().copied())
-                    .as_ref()
-                    .ok_or_else(missing)?;
-                let out_key = io_key(prev_num, prev.vout);
-                let out = self.get(CF_OUTPUTS, &out_key)?.ok_or_else(missing)?;
-                let out = OutputRow::decode(&out).map_err(StoreError::from)?;
-                let spent = IoRef { txnum: prev_num, index: prev.vout };
-                self.insert(CF_INPUTS, &io_key(num, vin), InputRow { prev: spent, value: out.value }.encode())?;
-                self.insert(CF_SPENDS, &out_key, IoRef { txnum: num, index: vin }.encode().to_vec())?;
-                let script = out.script_id();
-                let key = HistoryKey { script, txnum: num, kind: EventKind::Spent, index: vin };
-                self.insert(CF_HISTORY, &key.encode(), encode_value(out.value).to_vec())?;
-                self.set(CF_UTXOS, &utxo_key(&script, prev_num, prev.vout), None, Known::Read)?;
-                touched.entry(script).or_default().spent(out.value);
+                let (script, value) = self.spend_input(&txid, num, vin as u32, &input.previous_output)?;
+                touched.entry(script).or_default().spent(value);
             }
         }
         for (vout, out) in tx.output.iter().enumerate() {
@@ -217,6 +193,28 @@ impl<'s> Pending<'s> {
             self.set(CF_SCRIPTS, &script.0, Some(stats.encode()), Known::Was(old))?;
         }
         Ok(())
+    }
+}
+
+impl Pending<'_> {
+    /// Records input `vin` of tx `num` spending `prev`: the input row, the spend edge, the spent
+    /// script's history event, and the UTXO's removal. Returns the spent script and value.
+    fn spend_input(&mut self, txid: &[u8; 32], num: TxNum, vin: u32, prev: &bitcoin::OutPoint) -> Result<(ScriptId, u64), ApplyError> {
+        let missing = || ApplyError::MissingPrevout { txid: hex_hash(txid), prev_txid: prev.txid.to_string(), vout: prev.vout };
+        let prev_nums = self.get(CF_TXIDS, prev.txid.as_byte_array())?.map(|b| decode_txnums(&b)).transpose().map_err(StoreError::from)?;
+        // A BIP30 duplicate txid: the latest occurrence is the spendable one, as in Core.
+        let prev_num = prev_nums.and_then(|n| n.last().copied()).ok_or_else(missing)?;
+        let out_key = io_key(prev_num, prev.vout);
+        let out = self.get(CF_OUTPUTS, &out_key)?.ok_or_else(missing)?;
+        let out = OutputRow::decode(&out).map_err(StoreError::from)?;
+        let spent = IoRef { txnum: prev_num, index: prev.vout };
+        self.insert(CF_INPUTS, &io_key(num, vin), InputRow { prev: spent, value: out.value }.encode())?;
+        self.insert(CF_SPENDS, &out_key, IoRef { txnum: num, index: vin }.encode().to_vec())?;
+        let script = out.script_id();
+        let key = HistoryKey { script, txnum: num, kind: EventKind::Spent, index: vin };
+        self.insert(CF_HISTORY, &key.encode(), encode_value(out.value).to_vec())?;
+        self.set(CF_UTXOS, &utxo_key(&script, prev_num, prev.vout), None, Known::Read)?;
+        Ok((script, out.value))
     }
 }
 

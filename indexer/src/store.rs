@@ -124,6 +124,9 @@ impl Store {
         let cache = Cache::new_lru_cache(cache_bytes);
         let mut opts = db_options();
         opts.create_if_missing(false);
+        // A follower opens per query: loading table files on one thread is far quicker than
+        // starting a pool of openers for every column family.
+        opts.set_max_file_opening_threads(1);
         let db = DB::open_cf_descriptors_as_secondary(&opts, path, scratch.path(), descriptors(&cache))?;
         let store = Store { db, path: path.to_owned(), _secondary: Some(scratch) };
         if store.meta()?.is_none() {

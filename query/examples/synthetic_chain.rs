@@ -51,16 +51,20 @@ impl Builder {
     /// A tx spending `inputs` random pool outputs and paying `outputs` random scripts.
     fn mix(&mut self, inputs: u64, outputs: u64) -> Txid {
         let mut spent = Vec::new();
-        let mut total = 0;
         for _ in 0..inputs.min(self.pool.len() as u64) {
             let i = self.rng.below(self.pool.len() as u64) as usize;
-            let (op, value) = self.pool.swap_remove(i);
-            spent.push(op);
-            total += value;
+            spent.push(self.pool.swap_remove(i));
         }
-        let each = total.saturating_sub(200) / outputs;
+        self.pay(&spent, outputs)
+    }
+
+    /// A tx spending `spent` and splitting its value evenly over `outputs` random scripts, which
+    /// join the pool.
+    fn pay(&mut self, spent: &[(OutPoint, u64)], outputs: u64) -> Txid {
+        let each = spent.iter().map(|(_, v)| v).sum::<u64>() / outputs;
         let outs: Vec<_> = (0..outputs).map(|_| (self.rng.script(), each)).collect();
-        let txid = self.send(&spent, &outs);
+        let inputs: Vec<OutPoint> = spent.iter().map(|(op, _)| *op).collect();
+        let txid = self.send(&inputs, &outs);
         self.pool.extend((0..outputs as u32).map(|vout| (OutPoint { txid, vout }, each)));
         txid
     }
@@ -83,14 +87,11 @@ fn main() {
     let target: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(7);
     let mut b = Builder { chain: TestChain::create(&dir), rng: Rng(seed | 1), pool: Vec::new(), txs: 0 };
+    // Fan coins out into the pool, a hundred outputs each.
     for _ in 0..(POOL / 100) {
         let script = b.rng.script();
         let coin = b.chain.coin(script, fixture::SUBSIDY);
-        b.pool.push((coin, fixture::SUBSIDY));
-    }
-    // Fan the coins out into the pool.
-    for _ in 0..(POOL / 100) {
-        b.mix(1, 100);
+        b.pay(&[(coin, fixture::SUBSIDY)], 100);
     }
     let fan_root = b.mix(2, 5);
     let peel_value = fixture::SUBSIDY;

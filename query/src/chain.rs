@@ -35,7 +35,11 @@ impl Chain {
             .ok_or_else(|| QueryError::Corrupt(format!("{path} names an unknown network '{}'", meta.network)))?;
         if let Some(expected) = expected {
             if expected != network {
-                return Err(QueryError::NetworkMismatch { path, found: meta.network, expected: expected.core_name().into() });
+                return Err(QueryError::NetworkMismatch {
+                    path,
+                    found: meta.network,
+                    expected: expected.core_name().into(),
+                });
             }
         }
         Ok(Chain { store, meta, network })
@@ -167,18 +171,6 @@ impl<'c> Resolver<'c> {
     pub fn place(&mut self, num: TxNum) -> Result<TxPlace> {
         let row = self.chain.tx_row(num)?;
         Ok(TxPlace { txid: hex_hash(&row.txid), height: row.height, block_hash: self.block_hash(row.height)? })
-    }
-
-    /// The address of an output (`None` without one) and a label for tables.
-    pub fn output_owner(&self, num: TxNum, vout: u32) -> Result<(Option<String>, String)> {
-        let out = self
-            .chain
-            .store
-            .output(num, vout)?
-            .ok_or_else(|| QueryError::Corrupt(format!("no output row for {num}:{vout}")))?;
-        let address = self.chain.address_of(&out.script);
-        let label = address.clone().unwrap_or_else(|| script_label(&out.script));
-        Ok((address, label))
     }
 }
 

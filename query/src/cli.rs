@@ -20,6 +20,10 @@ pub const DEFAULT_PATH_MAX_TXS: u64 = 1_000_000;
 pub const HARD_PATH_MAX_TXS: u64 = 20_000_000;
 /// Largest `--limit` of the address command.
 pub const MAX_LIMIT: u64 = 10_000;
+/// `--max-utxos` of the address command by default.
+pub const DEFAULT_MAX_UTXOS: u64 = 10_000;
+/// Largest `--max-utxos`.
+pub const HARD_MAX_UTXOS: u64 = 1_000_000;
 
 const GLOBAL: &str = "Global options";
 
@@ -56,7 +60,7 @@ pub struct Cli {
     /// Chain the database must index; also picks the default database directory.
     #[arg(long, global = true, env = "CHAINTRAIL_NETWORK", value_enum, value_name = "NET", help_heading = GLOBAL)]
     pub network: Option<Network>,
-    /// Output format [default: table, or `format` in the config file's [query] table].
+    /// Output format [default: json, or `format` in the config file's [query] table].
     #[arg(long, global = true, value_enum, help_heading = GLOBAL)]
     pub format: Option<Format>,
     #[command(subcommand)]
@@ -128,13 +132,17 @@ pub struct TxArgs {
 pub struct AddressArgs {
     /// The address, of the database's network.
     pub address: String,
-    /// History events per page, and the most unspent outputs listed. Allowed: 1..=10000.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
+    /// History events per page. Allowed: 1..=10000.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
     pub limit: u64,
     /// Start the history after this point: a tx number N (events of later txs) or the cursor
     /// printed with the previous page (`next_cursor` in JSON).
     #[arg(long, value_name = "TXNUM|CURSOR")]
     pub after: Option<String>,
+    /// List at most this many unspent outputs (the count and balance always cover all of them).
+    /// Allowed: 0..=1000000.
+    #[arg(long, default_value_t = DEFAULT_MAX_UTXOS, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=HARD_MAX_UTXOS))]
+    pub max_utxos: u64,
 }
 
 #[derive(Debug, Args)]

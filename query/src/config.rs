@@ -32,7 +32,7 @@ struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileQuery {
-    /// Default output format.
+    /// Default output format (JSON when unset).
     format: Option<Format>,
     /// Block cache size in MiB.
     cache_mb: Option<usize>,
@@ -58,7 +58,8 @@ pub struct Settings {
 
 fn read_file(path: &Path) -> Result<FileConfig, UsageError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| UsageError::ConfigRead { path: shown.clone(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError::ConfigRead { path: shown.clone(), reason: e.to_string() })?;
     toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
         let reason = match line {
@@ -73,7 +74,10 @@ fn in_range(path: &Path, key: &str, value: u64, max: u64) -> Result<u64, UsageEr
     if (1..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(UsageError::Config { path: path.display().to_string(), reason: format!("query.{key} must be between 1 and {max}") })
+        Err(UsageError::Config {
+            path: path.display().to_string(),
+            reason: format!("query.{key} must be between 1 and {max}"),
+        })
     }
 }
 
@@ -110,7 +114,7 @@ impl Settings {
         Ok(Settings {
             db,
             network,
-            format: cli.format.or(q.format).unwrap_or(Format::Table),
+            format: cli.format.or(q.format).unwrap_or(Format::Json),
             cache_bytes: cache_mb << 20,
             trace_max_txs,
             path_max_txs,

@@ -47,7 +47,7 @@ pub enum QueryError {
     UnknownTx { txid: String, tip: String },
     #[error("transaction {txid} has no output {vout} (it has {count})")]
     NoSuchOutput { txid: String, vout: u32, count: u32 },
-    #[error("database at {path} indexes '{found}', but --network is '{expected}'")]
+    #[error("database at {path} indexes '{found}', but the network asked for is '{expected}' (--network or `network` in the config file)")]
     NetworkMismatch { path: String, found: String, expected: String },
     #[error("corrupt database: {0}")]
     Corrupt(String),
@@ -58,7 +58,8 @@ pub type Result<T, E = QueryError> = std::result::Result<T, E>;
 /// The process exit code for an error chain: 2 if any link is a usage error, else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let usage = err.chain().any(|cause| {
-        cause.downcast_ref::<UsageError>().is_some() || matches!(cause.downcast_ref::<QueryError>(), Some(QueryError::Usage(_)))
+        cause.downcast_ref::<UsageError>().is_some()
+            || matches!(cause.downcast_ref::<QueryError>(), Some(QueryError::Usage(_)))
     });
     if usage {
         EXIT_USAGE

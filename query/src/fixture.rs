@@ -10,8 +10,8 @@ use bitcoin::hashes::Hash;
 use bitcoin::script::PushBytesBuf;
 use bitcoin::transaction::Version;
 use bitcoin::{
-    Address, Amount, Block, BlockHash, CompactTarget, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxMerkleNode,
-    TxOut, Txid, WPubkeyHash, Witness,
+    Address, Amount, Block, BlockHash, CompactTarget, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn,
+    TxMerkleNode, TxOut, Txid, WPubkeyHash, Witness,
 };
 use indexer::rows::Pending;
 use indexer::schema::{Meta, SCHEMA_VERSION};
@@ -68,7 +68,8 @@ impl TestChain {
             tip: None,
             next_txnum: 0,
         };
-        let mut chain = TestChain { dir, path, store, meta, tip: BlockHash::all_zeros(), height: 0, queued: Vec::new() };
+        let mut chain =
+            TestChain { dir, path, store, meta, tip: BlockHash::all_zeros(), height: 0, queued: Vec::new() };
         chain.apply(&genesis, 0);
         chain
     }
@@ -112,9 +113,17 @@ impl TestChain {
             lock_time: LockTime::ZERO,
             input: inputs
                 .iter()
-                .map(|&previous_output| TxIn { previous_output, script_sig: ScriptBuf::new(), sequence: Sequence::MAX, witness: Witness::new() })
+                .map(|&previous_output| TxIn {
+                    previous_output,
+                    script_sig: ScriptBuf::new(),
+                    sequence: Sequence::MAX,
+                    witness: Witness::new(),
+                })
                 .collect(),
-            output: outputs.iter().map(|(s, v)| TxOut { value: Amount::from_sat(*v), script_pubkey: s.clone() }).collect(),
+            output: outputs
+                .iter()
+                .map(|(s, v)| TxOut { value: Amount::from_sat(*v), script_pubkey: s.clone() })
+                .collect(),
         };
         let txid = tx.compute_txid();
         self.queued.push(tx);

@@ -35,10 +35,12 @@ mod tests {
     #[test]
     fn parts_keep_their_order_and_errors_come_back() {
         let items: Vec<u32> = (0..10_000).collect();
-        let doubled: Vec<u32> = map_parts(&items, 100, |part| Ok::<_, ()>(part.iter().map(|n| n * 2).collect())).unwrap();
+        let doubled: Vec<u32> =
+            map_parts(&items, 100, |part| Ok::<_, ()>(part.iter().map(|n| n * 2).collect())).unwrap();
         assert_eq!(doubled.len(), 10_000);
         assert!(doubled.iter().enumerate().all(|(i, n)| *n == 2 * i as u32));
-        let failed = map_parts(&items, 100, |part| if part.contains(&9_999) { Err("late part") } else { Ok(part.to_vec()) });
+        let failed =
+            map_parts(&items, 100, |part| if part.contains(&9_999) { Err("late part") } else { Ok(part.to_vec()) });
         assert_eq!(failed, Err("late part"));
         let small = map_parts(&items[..10], 100, |part| Ok::<_, ()>(vec![part.len()])).unwrap();
         assert_eq!(small, vec![10]);

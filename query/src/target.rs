@@ -67,7 +67,10 @@ impl TargetSpec {
             }
             TargetSpec::Address(address) => {
                 let script = chain.address_script(address)?;
-                Ok(Target::Script { id: ScriptId::of(script.as_bytes()), address: address.assume_checked_ref().to_string() })
+                Ok(Target::Script {
+                    id: ScriptId::of(script.as_bytes()),
+                    address: address.assume_checked_ref().to_string(),
+                })
             }
         }
     }
@@ -77,9 +80,21 @@ impl TargetSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// `duplicates` counts later occurrences of the same txid (BIP30); the first is used.
-    Tx { num: TxNum, txid: Txid, duplicates: usize },
-    Outpoint { num: TxNum, txid: Txid, vout: u32, duplicates: usize },
-    Script { id: ScriptId, address: String },
+    Tx {
+        num: TxNum,
+        txid: Txid,
+        duplicates: usize,
+    },
+    Outpoint {
+        num: TxNum,
+        txid: Txid,
+        vout: u32,
+        duplicates: usize,
+    },
+    Script {
+        id: ScriptId,
+        address: String,
+    },
 }
 
 /// The hop-0 set of a target in one direction.
@@ -121,11 +136,27 @@ impl Target {
         Ok(Roots { txs, truncated: false })
     }
 
+    /// Why the hop-0 set in `direction` is empty.
+    pub fn empty_note(&self, direction: Direction) -> String {
+        let label = self.label();
+        match (self, direction) {
+            (Target::Outpoint { .. }, _) => format!("output {label} is unspent: nothing spent it yet"),
+            (Target::Script { .. }, Direction::Forward) => {
+                format!("nothing has been spent from {label} on the indexed chain")
+            }
+            (Target::Script { .. }, Direction::Backward) => format!("nothing has paid {label} on the indexed chain"),
+            (Target::Tx { .. }, _) => format!("{label} has nothing to follow"),
+        }
+    }
+
     /// Notes for the reader about how the target was resolved.
     pub fn notes(&self) -> Vec<String> {
         match self {
             Target::Tx { txid, duplicates, .. } | Target::Outpoint { txid, duplicates, .. } if *duplicates > 0 => {
-                vec![format!("txid {txid} occurs {} times in the chain (BIP30 duplicate); using the first", duplicates + 1)]
+                vec![format!(
+                    "txid {txid} occurs {} times in the chain (BIP30 duplicate); using the first",
+                    duplicates + 1
+                )]
             }
             _ => Vec::new(),
         }
@@ -161,7 +192,10 @@ mod tests {
     #[test]
     fn txids_outpoints_and_addresses_are_told_apart() {
         assert_eq!(TargetSpec::parse(TXID).unwrap(), TargetSpec::Tx(parse_txid(TXID).unwrap()));
-        assert_eq!(TargetSpec::parse(&format!("{TXID}:7")).unwrap(), TargetSpec::Outpoint(parse_txid(TXID).unwrap(), 7));
+        assert_eq!(
+            TargetSpec::parse(&format!("{TXID}:7")).unwrap(),
+            TargetSpec::Outpoint(parse_txid(TXID).unwrap(), 7)
+        );
         let addr = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
         assert!(matches!(TargetSpec::parse(addr).unwrap(), TargetSpec::Address(_)));
     }

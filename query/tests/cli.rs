@@ -105,16 +105,24 @@ fn database_and_lookup_failures_exit_1_with_one_line() {
     assert_error(&query(&["--db", &path_str(&missing), "tx", &f.a.to_string()]), 1, "no database at");
     let foreign = tempfile::tempdir().unwrap();
     std::fs::write(foreign.path().join("CURRENT"), "x").unwrap();
-    assert_error(&query(&["--db", &path_str(foreign.path()), "tx", &f.a.to_string()]), 1, "is not a chaintrail database");
+    assert_error(
+        &query(&["--db", &path_str(foreign.path()), "tx", &f.a.to_string()]),
+        1,
+        "is not a chaintrail database",
+    );
     let unknown = "ab".repeat(32);
     assert_error(&query_db(&f.db, &["tx", &unknown]), 1, &format!("transaction {unknown} is not in the index"));
-    assert_error(&query_db(&f.db, &["--network", "signet", "tx", &f.a.to_string()]), 1, "indexes 'regtest', but --network is 'signet'");
+    assert_error(
+        &query_db(&f.db, &["--network", "signet", "tx", &f.a.to_string()]),
+        1,
+        "indexes 'regtest', but the network asked for is 'signet'",
+    );
 }
 
 #[test]
-fn tx_and_address_answer_in_json() {
+fn tx_and_address_answer_in_json_by_default() {
     let f = fixture();
-    let tx = json(&query_db(&f.db, &["tx", &f.a.to_string()]));
+    let tx = json(&query(&["--db", &path_str(&f.db), "tx", &f.a.to_string()]));
     assert_eq!(tx["txid"], f.a.to_string());
     assert_eq!(tx["height"], 2);
     assert_eq!(tx["outputs"][1]["spent_by"]["txid"], f.c.to_string());
@@ -129,8 +137,12 @@ fn tx_and_address_answer_in_json() {
 fn trace_reports_hops_edges_and_truncation() {
     let f = fixture();
     let t = json(&query_db(&f.db, &["trace", "forward", &f.a.to_string(), "--hops", "2"]));
-    let hops: Vec<(String, u64)> =
-        t["txs"].as_array().unwrap().iter().map(|n| (n["txid"].as_str().unwrap().to_string(), n["hop"].as_u64().unwrap())).collect();
+    let hops: Vec<(String, u64)> = t["txs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["txid"].as_str().unwrap().to_string(), n["hop"].as_u64().unwrap()))
+        .collect();
     assert_eq!(hops.len(), 4);
     assert_eq!(hops[0], (f.a.to_string(), 0));
     assert!(hops.contains(&(f.c.to_string(), 1)), "c spends a directly: hop 1, not 2");
@@ -154,7 +166,10 @@ fn path_is_found_at_depth_23_from_address_to_address() {
     assert_eq!(p["found"], true);
     assert_eq!(p["hops"], 23);
     let txs = p["txs"].as_array().unwrap();
-    assert_eq!((txs[0].as_str().unwrap(), txs[23].as_str().unwrap()), (f.a.to_string().as_str(), f.last.to_string().as_str()));
+    assert_eq!(
+        (txs[0].as_str().unwrap(), txs[23].as_str().unwrap()),
+        (f.a.to_string().as_str(), f.last.to_string().as_str())
+    );
     assert_eq!(p["edges"].as_array().unwrap().len(), 23);
     let p = json(&query_db(&f.db, &["path", &f.a.to_string(), &f.last.to_string(), "--max-hops", "22"]));
     assert_eq!(p["found"], false);

@@ -29,7 +29,7 @@ url=http://127.0.0.1:$rpc_port
 cookie=$work/node/regtest/.cookie
 
 # Run a command under /usr/bin/time; prints "seconds max_rss_kib" on the last line of $2.
-timed() { local log=$1; shift; /usr/bin/time -f "%e %M" -o "$log.time" "$@" 2>"$log"; cat "$log.time"; }
+timed() { local log=$1; shift; /usr/bin/time -f "%e %M" -o "$log.time" "$@" >"$log.out" 2>"$log"; cat "$log.time"; }
 field() { grep -o "$2=[^ ]*" "$1" | tail -n1 | cut -d= -f2 | tr -d '"'; }
 
 echo "bench: generating $TXS transactions (seed $SEED)" >&2

@@ -6,7 +6,9 @@
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
-use indexer::schema::{history_seek_key, script_prefix, EventKind, HistoryKey, ScriptId, ScriptStats, TxNum, CF_HISTORY};
+use indexer::schema::{
+    history_seek_key, script_prefix, EventKind, HistoryKey, ScriptId, ScriptStats, TxNum, CF_HISTORY,
+};
 use indexer::store::{hex_hash, StoreError};
 
 use crate::chain::Chain;
@@ -58,6 +60,7 @@ pub struct Request {
     address: Address<NetworkUnchecked>,
     limit: usize,
     after: Option<Cursor>,
+    max_utxos: usize,
 }
 
 impl Request {
@@ -66,6 +69,7 @@ impl Request {
             address: parse_address(args.address.trim())?,
             limit: args.limit as usize,
             after: args.after.as_deref().map(Cursor::parse).transpose()?,
+            max_utxos: usize::try_from(args.max_utxos).unwrap_or(usize::MAX),
         })
     }
 
@@ -78,19 +82,30 @@ impl Request {
         let stats = match store.script_stats(&id)? {
             Some(stats) => stats,
             None => {
-                notes.push(format!("address {address} has never been seen on the indexed chain (up to {})", chain.tip_text()));
+                notes.push(format!(
+                    "address {address} has never been seen on the indexed chain (up to {})",
+                    chain.tip_text()
+                ));
                 ScriptStats::default()
             }
         };
         let seen = stats.tx_count > 0;
         let utxo_count = stats.funded_outputs.saturating_sub(stats.spent_outputs);
         let utxos = store
-            .utxos(&id, self.limit)?
+            .utxos(&id, self.max_utxos)?
             .into_iter()
             .map(|(num, vout, row)| {
-                Ok(UtxoView { txid: hex_hash(&chain.tx_row(num)?.txid), vout, value_sat: row.value, height: row.height })
+                Ok(UtxoView {
+                    txid: hex_hash(&chain.tx_row(num)?.txid),
+                    vout,
+                    value_sat: row.value,
+                    height: row.height,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
+        if (utxos.len() as u64) < u64::from(utxo_count) {
+            notes.push(format!("listing {} of {utxo_count} unspent outputs (raise --max-utxos for more)", utxos.len()));
+        }
         let (history, next_cursor) = self.history_page(chain, &id)?;
         if let Some(cursor) = &next_cursor {
             notes.push(format!("more history: add --after {cursor}"));

@@ -41,9 +41,17 @@ impl Request {
         let ends = to.roots(chain, Direction::Backward, cap)?;
         let mut notes = from.notes();
         notes.extend(to.notes());
-        for (target, roots, what) in [(&from, &starts, "spending from"), (&to, &ends, "paying")] {
+        for (target, roots, direction, what) in
+            [(&from, &starts, Direction::Forward, "spending from"), (&to, &ends, Direction::Backward, "paying")]
+        {
+            if roots.txs.is_empty() {
+                notes.push(target.empty_note(direction));
+            }
             if roots.truncated {
-                notes.push(format!("{} has more than {cap} txs {what} it; searched from the first {cap}", target.label()));
+                notes.push(format!(
+                    "{} has more than {cap} txs {what} it; searched from the first {cap}",
+                    target.label()
+                ));
             }
         }
         let limits = PathLimits { max_hops: self.max_hops, min_value: self.min_value, max_txs: cap };
@@ -51,11 +59,23 @@ impl Request {
         let result = engine::shortest_path(chain.store(), &starts.txs, &ends.txs, &limits)?;
         let engine_ms = started.elapsed().as_secs_f64() * 1e3;
         let found = !result.txs.is_empty();
-        debug!(starts = starts.txs.len(), ends = ends.txs.len(), visited = result.visited, found, engine_ms, "searched");
+        debug!(
+            starts = starts.txs.len(),
+            ends = ends.txs.len(),
+            visited = result.visited,
+            found,
+            engine_ms,
+            "searched"
+        );
         if result.truncated {
             notes.push(format!("gave up after visiting --max-txs {} txs: the search is truncated", self.max_txs));
         } else if !found {
-            notes.push(format!("no flow of funds of at most {} hops from {} to {}", self.max_hops, from.label(), to.label()));
+            notes.push(format!(
+                "no flow of funds of at most {} hops from {} to {}",
+                self.max_hops,
+                from.label(),
+                to.label()
+            ));
         }
         let specs: Vec<NodeSpec> =
             result.txs.iter().enumerate().map(|(i, &num)| NodeSpec { num, hop: i as u32, stopped: false }).collect();

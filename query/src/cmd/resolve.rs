@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use indexer::schema::TxNum;
+use indexer::schema::{OutputRow, TxNum};
 use indexer::store::hex_hash;
 
 use crate::chain::{script_label, Chain, Resolver};
@@ -30,14 +30,21 @@ pub fn tx_nodes(chain: &Chain, specs: &[NodeSpec]) -> Result<Vec<TxNode>> {
         part.iter()
             .map(|s| {
                 let place = resolver.place(s.num)?;
-                Ok(TxNode { txid: place.txid, height: place.height, block_hash: place.block_hash, hop: s.hop, stopped: s.stopped })
+                Ok(TxNode {
+                    txid: place.txid,
+                    height: place.height,
+                    block_hash: place.block_hash,
+                    hop: s.hop,
+                    stopped: s.stopped,
+                })
             })
             .collect()
     })
 }
 
-/// Output edges, in the order given. `nodes` are the resolved txs of `specs`, which should hold
-/// both ends of every edge (others are looked up).
+/// Output edges, in the order given, with values and addresses read from the spent outputs.
+/// `nodes` are the resolved txs of `specs`, which should hold both ends of every edge (others
+/// are looked up).
 pub fn edge_views(chain: &Chain, edges: &[Edge], specs: &[NodeSpec], nodes: &[TxNode]) -> Result<Vec<EdgeView>> {
     let txids: HashMap<TxNum, &str> = specs.iter().zip(nodes).map(|(s, n)| (s.num, n.txid.as_str())).collect();
     let txid = |num: TxNum| -> Result<String> {
@@ -50,13 +57,13 @@ pub fn edge_views(chain: &Chain, edges: &[Edge], specs: &[NodeSpec], nodes: &[Tx
         let mut views = Vec::with_capacity(part.len());
         let mut outputs = OutputCache::default();
         for e in part {
-            let (address, label) = outputs.owner(chain, e)?;
+            let (value_sat, address, label) = outputs.owner(chain, e)?;
             views.push(EdgeView {
                 from_txid: txid(e.from)?,
                 vout: e.vout,
                 to_txid: txid(e.to)?,
                 vin: e.vin,
-                value_sat: e.value,
+                value_sat,
                 address,
                 label,
             });
@@ -65,27 +72,28 @@ pub fn edge_views(chain: &Chain, edges: &[Edge], specs: &[NodeSpec], nodes: &[Tx
     })
 }
 
-/// The output scripts of the last paying tx seen: edges come sorted by paying tx, so one scan
-/// serves all edges leaving it.
+/// The outputs of the last paying tx seen: edges come sorted by paying tx, so one scan serves
+/// all edges leaving it.
 #[derive(Default)]
 struct OutputCache {
     txnum: Option<TxNum>,
-    scripts: Vec<(u32, Vec<u8>)>,
+    outputs: Vec<(u32, OutputRow)>,
 }
 
 impl OutputCache {
-    fn owner(&mut self, chain: &Chain, e: &Edge) -> Result<(Option<String>, String)> {
+    /// The value, address and table label of the output an edge spends.
+    fn owner(&mut self, chain: &Chain, e: &Edge) -> Result<(u64, Option<String>, String)> {
         if self.txnum != Some(e.from) {
-            self.scripts = chain.store().outputs(e.from)?.into_iter().map(|(vout, out)| (vout, out.script)).collect();
+            self.outputs = chain.store().outputs(e.from)?;
             self.txnum = Some(e.from);
         }
-        let script = self
-            .scripts
+        let out = self
+            .outputs
             .binary_search_by_key(&e.vout, |(vout, _)| *vout)
-            .map(|i| &self.scripts[i].1)
+            .map(|i| &self.outputs[i].1)
             .map_err(|_| QueryError::Corrupt(format!("no output row for {}:{}", e.from, e.vout)))?;
-        let address = chain.address_of(script);
-        let label = address.clone().unwrap_or_else(|| script_label(script));
-        Ok((address, label))
+        let address = chain.address_of(&out.script);
+        let label = address.clone().unwrap_or_else(|| script_label(&out.script));
+        Ok((out.value, address, label))
     }
 }

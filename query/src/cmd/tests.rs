@@ -123,6 +123,17 @@ fn address_has_totals_utxos_and_history() {
 }
 
 #[test]
+fn utxos_are_listed_apart_from_the_history_page() {
+    let s = small();
+    let Body::Address(v) = ask(&s.chain, &["address", &address(2), "--limit", "1"]).unwrap().body else { panic!() };
+    assert_eq!((v.history.len(), v.utxos.len(), v.utxos_truncated), (1, 1, false));
+    let report = ask(&s.chain, &["address", &address(2), "--max-utxos", "0"]).unwrap();
+    let Body::Address(v) = &report.body else { panic!() };
+    assert_eq!((v.utxos.len(), v.utxo_count, v.utxos_truncated, v.balance_sat), (0, 1, true, 100));
+    assert!(report.notes.iter().any(|n| n.contains("listing 0 of 1 unspent outputs")), "{:?}", report.notes);
+}
+
+#[test]
 fn history_pages_follow_the_cursor_without_gaps_or_repeats() {
     let s = small();
     let mut seen = Vec::new();
@@ -145,7 +156,9 @@ fn history_pages_follow_the_cursor_without_gaps_or_repeats() {
     assert_eq!(seen, all.history.iter().map(|h| h.cursor.clone()).collect::<Vec<_>>());
     // After a tx number: only later txs.
     let first_txnum = all.history[0].txnum.to_string();
-    let Body::Address(v) = ask(&s.chain, &["address", &address(2), "--after", &first_txnum]).unwrap().body else { panic!() };
+    let Body::Address(v) = ask(&s.chain, &["address", &address(2), "--after", &first_txnum]).unwrap().body else {
+        panic!()
+    };
     assert_eq!(v.history.len(), 2);
 }
 
@@ -183,13 +196,20 @@ fn trace_json_names_and_roots_of_each_target_kind() {
     // An outpoint forward starts at its spender; backward at its creator.
     let Body::Trace(t) = ask(&s.chain, &["trace", "forward", &format!("{}:1", s.a)]).unwrap().body else { panic!() };
     assert_eq!(t.txs[0].txid, s.c.to_string());
-    let Body::Trace(t) = ask(&s.chain, &["trace", "backward", &format!("{}:1", s.a), "--hops", "1"]).unwrap().body else { panic!() };
+    let Body::Trace(t) = ask(&s.chain, &["trace", "backward", &format!("{}:1", s.a), "--hops", "1"]).unwrap().body
+    else {
+        panic!()
+    };
     assert_eq!(t.txs[0].txid, s.a.to_string());
     assert_eq!(t.txs.len(), 2);
     // An address forward starts at every tx spending from it; backward at every tx paying it.
-    let Body::Trace(t) = ask(&s.chain, &["trace", "forward", &address(2), "--hops", "1"]).unwrap().body else { panic!() };
+    let Body::Trace(t) = ask(&s.chain, &["trace", "forward", &address(2), "--hops", "1"]).unwrap().body else {
+        panic!()
+    };
     assert_eq!((t.txs[0].txid.as_str(), t.txs[0].hop), (s.b.to_string().as_str(), 0));
-    let Body::Trace(t) = ask(&s.chain, &["trace", "backward", &address(2), "--hops", "1"]).unwrap().body else { panic!() };
+    let Body::Trace(t) = ask(&s.chain, &["trace", "backward", &address(2), "--hops", "1"]).unwrap().body else {
+        panic!()
+    };
     let roots: Vec<_> = t.txs.iter().filter(|n| n.hop == 0).map(|n| n.txid.clone()).collect();
     assert_eq!(roots, vec![s.a.to_string(), s.c.to_string()]);
 }

@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::engine::{self, Direction, TraceLimits};
 use crate::error::{Result, UsageError};
 use crate::model::{Body, Report, TraceView};
-use crate::target::{parse_address, Target, TargetSpec};
+use crate::target::{parse_address, TargetSpec};
 
 #[derive(Debug)]
 pub struct Request {
@@ -48,21 +48,37 @@ impl Request {
         let roots = target.roots(chain, self.direction, cap)?;
         let mut notes = target.notes();
         if roots.txs.is_empty() {
-            notes.push(empty_note(&target, self.direction));
+            notes.push(target.empty_note(self.direction));
         }
-        let limits = TraceLimits { direction: self.direction, hops: self.hops, min_value: self.min_value, max_txs: cap, stop };
+        let limits = TraceLimits {
+            direction: self.direction,
+            hops: self.hops,
+            min_value: self.min_value,
+            // Output rows are read for the addresses anyway; values come with them.
+            values: false,
+            max_txs: cap,
+            stop,
+        };
         let started = std::time::Instant::now();
         let trace = engine::trace(chain.store(), &roots.txs, &limits)?;
         let engine_ms = started.elapsed().as_secs_f64() * 1e3;
         let truncated = roots.truncated || trace.truncated;
-        debug!(roots = roots.txs.len(), txs = trace.nodes.len(), edges = trace.edges.len(), truncated, engine_ms, "traced");
+        debug!(
+            roots = roots.txs.len(),
+            txs = trace.nodes.len(),
+            edges = trace.edges.len(),
+            truncated,
+            engine_ms,
+            "traced"
+        );
         if truncated {
             notes.push(format!(
                 "stopped at --max-txs {}: the trace is truncated (raise --max-txs, lower --hops or raise --min-value)",
                 self.max_txs
             ));
         }
-        let specs: Vec<NodeSpec> = trace.nodes.iter().map(|n| NodeSpec { num: n.num, hop: n.hop, stopped: n.stopped }).collect();
+        let specs: Vec<NodeSpec> =
+            trace.nodes.iter().map(|n| NodeSpec { num: n.num, hop: n.hop, stopped: n.stopped }).collect();
         let txs = resolve::tx_nodes(chain, &specs)?;
         let edges = resolve::edge_views(chain, &trace.edges, &specs, &txs)?;
         let view = TraceView {
@@ -76,15 +92,5 @@ impl Request {
             truncated,
         };
         Ok(Report { body: Body::Trace(view), notes })
-    }
-}
-
-/// Why a trace found nothing at hop 0.
-fn empty_note(target: &Target, direction: Direction) -> String {
-    match (target, direction) {
-        (Target::Outpoint { .. }, _) => format!("output {} is unspent: nothing to trace forward", target.label()),
-        (Target::Script { .. }, Direction::Forward) => format!("nothing has been spent from {} on the indexed chain", target.label()),
-        (Target::Script { .. }, Direction::Backward) => format!("nothing has paid {} on the indexed chain", target.label()),
-        (Target::Tx { .. }, _) => format!("{} has nothing to trace", target.label()),
     }
 }

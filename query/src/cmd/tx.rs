@@ -32,7 +32,8 @@ impl Request {
         let outputs = outputs(chain, num)?;
         let input_sat: u64 = inputs.iter().map(|i| i.value_sat).sum();
         let output_sat: u64 = outputs.iter().map(|o| o.value_sat).sum();
-        let duplicate_heights = nums[1..].iter().map(|&n| chain.tx_row(n).map(|r| r.height)).collect::<Result<Vec<_>>>()?;
+        let duplicate_heights =
+            nums[1..].iter().map(|&n| chain.tx_row(n).map(|r| r.height)).collect::<Result<Vec<_>>>()?;
         let mut notes = Vec::new();
         if !duplicate_heights.is_empty() {
             notes.push(format!(

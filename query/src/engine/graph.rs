@@ -2,12 +2,12 @@
 //! given scripts. Straight from the store into caller-owned buffers; no strings.
 
 use indexer::schema::{
-    decode_io_key, history_seek_key, io_key, txnum_key, EventKind, HistoryKey, InputRow, IoRef, OutputRow, ScriptId, TxNum,
-    CF_HISTORY, CF_INPUTS, CF_OUTPUTS, CF_SPENDS,
+    decode_io_key, history_seek_key, io_key, txnum_key, EventKind, HistoryKey, InputRow, IoRef, OutputRow, ScriptId,
+    TxNum, CF_HISTORY, CF_INPUTS, CF_OUTPUTS, CF_SPENDS,
 };
 use indexer::store::{Store, StoreError};
 
-use super::{Direction, Edge};
+use super::Edge;
 
 /// Reads spend edges of the index.
 pub struct Graph<'s> {
@@ -17,14 +17,6 @@ pub struct Graph<'s> {
 impl<'s> Graph<'s> {
     pub fn new(store: &'s Store) -> Self {
         Graph { store }
-    }
-
-    /// Appends the edges of `num` in `direction` that carry at least `min_value`, with values.
-    pub fn edges(&self, direction: Direction, num: TxNum, min_value: u64, out: &mut Vec<Edge>) -> Result<(), StoreError> {
-        match direction {
-            Direction::Forward => self.out_edges(num, Some(min_value), out),
-            Direction::Backward => self.in_edges(num, min_value, out),
-        }
     }
 
     /// Appends an edge for each spent output of `num`, in output order. With `min_value`, each

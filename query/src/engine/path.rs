@@ -75,7 +75,13 @@ impl Side {
 
     /// Grows the frontier by one level. A tx the other side has seen is a meeting; the one with
     /// the shortest total distance wins.
-    fn expand(&mut self, graph: &Graph, other: &Side, limits: &PathLimits, visited: &mut usize) -> Result<Step, StoreError> {
+    fn expand(
+        &mut self,
+        graph: &Graph,
+        other: &Side,
+        limits: &PathLimits,
+        visited: &mut usize,
+    ) -> Result<Step, StoreError> {
         let depth = self.depth + 1;
         let mut next = Vec::new();
         let mut best: Option<(u32, TxNum)> = None;
@@ -83,7 +89,9 @@ impl Side {
         for &num in &self.frontier {
             buf.clear();
             match self.direction {
-                Direction::Forward => graph.out_edges(num, (limits.min_value > 0).then_some(limits.min_value), &mut buf)?,
+                Direction::Forward => {
+                    graph.out_edges(num, (limits.min_value > 0).then_some(limits.min_value), &mut buf)?
+                }
                 Direction::Backward => graph.in_edges(num, limits.min_value, &mut buf)?,
             }
             for edge in &buf {
@@ -126,7 +134,12 @@ impl Side {
 }
 
 /// The shortest chain of spends from a tx of `from` to a tx of `to`.
-pub fn shortest_path(store: &Store, from: &[TxNum], to: &[TxNum], limits: &PathLimits) -> Result<PathResult, StoreError> {
+pub fn shortest_path(
+    store: &Store,
+    from: &[TxNum],
+    to: &[TxNum],
+    limits: &PathLimits,
+) -> Result<PathResult, StoreError> {
     let not_found = |visited, truncated| PathResult { txs: Vec::new(), truncated, visited };
     let (Some(&first_start), Some(&last_end)) = (from.iter().min(), to.iter().max()) else {
         return Ok(not_found(0, false));

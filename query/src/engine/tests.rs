@@ -39,7 +39,7 @@ fn diamond() -> Diamond {
 }
 
 fn limits(direction: Direction, hops: u32) -> TraceLimits {
-    TraceLimits { direction, hops, min_value: 0, max_txs: 1000, stop: Vec::new() }
+    TraceLimits { direction, hops, min_value: 0, values: true, max_txs: 1000, stop: Vec::new() }
 }
 
 fn hops_of(t: &Trace) -> Vec<(TxNum, u32)> {
@@ -95,6 +95,19 @@ fn backward_trace_mirrors_hops_over_inputs() {
     // Every edge points the way money flows.
     assert!(t.edges.iter().all(|e| e.from < e.to));
     assert_eq!(t.edges.len(), 8);
+}
+
+#[test]
+fn forward_values_are_left_at_zero_unless_asked_for() {
+    let g = diamond();
+    let mut l = limits(Direction::Forward, 3);
+    l.values = false;
+    let t = trace(g.chain.store(), &[g.a], &l).unwrap();
+    let with = trace(g.chain.store(), &[g.a], &limits(Direction::Forward, 3)).unwrap();
+    assert_eq!(t.nodes, with.nodes);
+    assert!(t.edges.iter().all(|e| e.value == 0));
+    let strip = |e: &Edge| Edge { value: 0, ..*e };
+    assert_eq!(t.edges, with.edges.iter().map(strip).collect::<Vec<_>>());
 }
 
 #[test]
@@ -211,4 +224,63 @@ fn path_search_gives_up_at_its_cap() {
     let p = shortest_path(chain.store(), &[txs[0]], &[txs[24]], &l).unwrap();
     assert!(p.txs.is_empty());
     assert!(p.truncated);
+}
+
+/// A tx paying `width` outputs, each spent by its own tx, whose output 0 is spent again.
+fn fan(width: u32) -> (TestChain, TxNum) {
+    let mut chain = TestChain::new();
+    let coin = chain.coin(script(1), 10_000_000);
+    let outputs: Vec<_> = (0..width).map(|i| (script(1000 + i), 10_000)).collect();
+    let fan = chain.send(&[coin], &outputs);
+    let firsts: Vec<Txid> =
+        (0..width).map(|i| chain.send(&[out(fan, i)], &[(script(5000 + i), 9_000), (script(1), 500)])).collect();
+    chain.mine();
+    for (i, first) in firsts.into_iter().enumerate() {
+        chain.send(&[out(first, 0)], &[(script(9000 + i as u32), 8_000)]);
+    }
+    chain.mine();
+    let root = num(chain.store(), fan);
+    (chain, root)
+}
+
+#[test]
+fn wide_levels_give_the_same_trace_as_a_sequential_walk() {
+    let (chain, root) = fan(300);
+    let t = trace(chain.store(), &[root], &limits(Direction::Forward, 2)).unwrap();
+    assert_eq!(t.nodes.len(), 601);
+    assert_eq!(t.edges.len(), 600);
+    assert_eq!(t.nodes.iter().filter(|n| n.hop == 2).count(), 300);
+    // Hop-2 txs come in chain order; each is reached from the hop-1 tx just before it in order.
+    let hop1: Vec<TxNum> = t.nodes.iter().filter(|n| n.hop == 1).map(|n| n.num).collect();
+    let hop2: Vec<TxNum> = t.nodes.iter().filter(|n| n.hop == 2).map(|n| n.num).collect();
+    for (a, b) in hop1.iter().zip(&hop2) {
+        assert!(t.edges.contains(&edge(*a, 0, *b, 0, 9_000)));
+    }
+}
+
+#[test]
+fn truncation_inside_a_wide_level_keeps_breadth_first_order() {
+    let (chain, root) = fan(300);
+    let mut l = limits(Direction::Forward, 2);
+    l.max_txs = 450;
+    let t = trace(chain.store(), &[root], &l).unwrap();
+    assert!(t.truncated);
+    assert_eq!(t.nodes.len(), 450);
+    let hop1: Vec<TxNum> = t.nodes.iter().filter(|n| n.hop == 1).map(|n| n.num).collect();
+    assert_eq!(hop1.len(), 300);
+    // The first 149 hop-1 txs (in the order they were found) got their spender in.
+    let hop2: Vec<TxNum> = t.nodes.iter().filter(|n| n.hop == 2).map(|n| n.num).collect();
+    assert_eq!(hop2.len(), 149);
+    for (a, b) in hop1.iter().zip(&hop2) {
+        assert!(t.edges.contains(&edge(*a, 0, *b, 0, 9_000)));
+    }
+    assert_eq!(t.edges.len(), 300 + 149);
+    // Backward over the same shape, from every hop-2 tx at once.
+    let mut l = limits(Direction::Backward, 1);
+    l.max_txs = 10_000;
+    let all = trace(chain.store(), &[root], &limits(Direction::Forward, 2)).unwrap();
+    let leaves: Vec<TxNum> = all.nodes.iter().filter(|n| n.hop == 2).map(|n| n.num).collect();
+    let back = trace(chain.store(), &leaves, &l).unwrap();
+    assert_eq!(back.nodes.len(), 600);
+    assert_eq!(back.edges.len(), 300);
 }

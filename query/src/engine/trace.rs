@@ -4,14 +4,14 @@
 //! Each level is read in parallel (the reads are independent) and then merged in order on one
 //! thread, so the result is the same as a sequential walk's, truncation included.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use indexer::schema::{EventKind, ScriptId, TxNum};
 use indexer::store::{Store, StoreError};
 
 use super::graph::keep_from;
-use crate::parallel::map_parts;
 use super::{Direction, Edge, Graph};
+use crate::parallel::map_parts;
 
 /// What a trace follows and where it stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,10 @@ pub struct TraceLimits {
     pub hops: u32,
     /// Edges carrying less are neither followed nor reported.
     pub min_value: u64,
+    /// Whether forward edges must carry their values (read anyway when `min_value` > 0). Without,
+    /// they carry 0, which saves a read per expanded tx for callers that read outputs later.
+    /// Backward edges always carry their values.
+    pub values: bool,
     /// At most this many txs; more makes the trace truncated.
     pub max_txs: usize,
     /// Txs paying (forward) or spending from (backward) one of these are reported, not expanded.
@@ -58,7 +62,8 @@ struct Walk<'a> {
     graph: Graph<'a>,
     limits: &'a TraceLimits,
     nodes: Vec<TraceNode>,
-    index: HashMap<TxNum, usize>,
+    /// The txs in `nodes`.
+    found: HashSet<TxNum>,
     edges: Vec<Edge>,
     truncated: bool,
 }
@@ -76,10 +81,16 @@ const MIN_PART: usize = 64;
 
 impl<'a> Walk<'a> {
     fn new(store: &'a Store, roots: &[TxNum], limits: &'a TraceLimits) -> Self {
-        let mut walk =
-            Walk { graph: Graph::new(store), limits, nodes: Vec::new(), index: HashMap::new(), edges: Vec::new(), truncated: false };
+        let mut walk = Walk {
+            graph: Graph::new(store),
+            limits,
+            nodes: Vec::new(),
+            found: HashSet::new(),
+            edges: Vec::new(),
+            truncated: false,
+        };
         for &root in roots {
-            if !walk.index.contains_key(&root) && !walk.add(root, 0) {
+            if !walk.found.contains(&root) && !walk.add(root, 0) {
                 break;
             }
         }
@@ -92,7 +103,7 @@ impl<'a> Walk<'a> {
             self.truncated = true;
             return false;
         }
-        self.index.insert(num, self.nodes.len());
+        self.found.insert(num);
         self.nodes.push(TraceNode { num, hop, stopped: false });
         true
     }
@@ -115,7 +126,7 @@ impl<'a> Walk<'a> {
                 }
                 for edge in &edges[read.start..read.end] {
                     let other = edge.next(self.limits.direction);
-                    if self.index.contains_key(&other) || self.add(other, hop + 1) {
+                    if self.found.contains(&other) || self.add(other, hop + 1) {
                         self.edges.push(*edge);
                     }
                 }
@@ -137,7 +148,10 @@ impl<'a> Walk<'a> {
                 let start = edges.len();
                 let stopped = self.stops_at(num)?;
                 if !stopped {
-                    self.graph.edges(self.limits.direction, num, self.limits.min_value, &mut edges)?;
+                    match self.limits.direction {
+                        Direction::Forward => self.graph.out_edges(num, self.value_filter(), &mut edges)?,
+                        Direction::Backward => self.graph.in_edges(num, self.limits.min_value, &mut edges)?,
+                    }
                 }
                 reads.push(Read { start, end: edges.len(), stopped });
             }
@@ -148,9 +162,18 @@ impl<'a> Walk<'a> {
         for (edges, reads) in parts {
             let offset = all_edges.len();
             all_edges.extend(edges);
-            all_reads.extend(reads.into_iter().map(|r| Read { start: r.start + offset, end: r.end + offset, stopped: r.stopped }));
+            all_reads.extend(reads.into_iter().map(|r| Read {
+                start: r.start + offset,
+                end: r.end + offset,
+                stopped: r.stopped,
+            }));
         }
         Ok((all_edges, all_reads))
+    }
+
+    /// The smallest value of a forward edge, when values are read at all.
+    fn value_filter(&self) -> Option<u64> {
+        (self.limits.values || self.limits.min_value > 0).then_some(self.limits.min_value)
     }
 
     /// Whether `num` pays (forward) or spends from (backward) a stop script.
@@ -188,13 +211,15 @@ impl<'a> Walk<'a> {
         match self.limits.direction {
             Direction::Forward => {
                 self.graph.spent_outputs(num, out)?;
-                keep_from(out, start, |e| self.index.contains_key(&e.to));
-                self.graph.fill_values(num, &mut out[start..])?;
-                keep_from(out, start, |e| e.value >= self.limits.min_value);
+                keep_from(out, start, |e| self.found.contains(&e.to));
+                if let Some(min_value) = self.value_filter() {
+                    self.graph.fill_values(num, &mut out[start..])?;
+                    keep_from(out, start, |e| e.value >= min_value);
+                }
             }
             Direction::Backward => {
                 self.graph.in_edges(num, self.limits.min_value, out)?;
-                keep_from(out, start, |e| self.index.contains_key(&e.from));
+                keep_from(out, start, |e| self.found.contains(&e.from));
             }
         }
         Ok(())

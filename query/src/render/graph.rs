@@ -32,7 +32,12 @@ impl<'a> Graph<'a> {
             Some(h) => format!("{h} hop(s)"),
             None => "not found".into(),
         };
-        Graph { kind: "path", title: format!("path from {} to {}: {outcome}", p.from, p.to), nodes: &p.nodes, edges: &p.edges }
+        Graph {
+            kind: "path",
+            title: format!("path from {} to {}: {outcome}", p.from, p.to),
+            nodes: &p.nodes,
+            edges: &p.edges,
+        }
     }
 }
 
@@ -67,7 +72,14 @@ pub fn dot(out: &mut String, g: &Graph) -> fmt::Result {
     for e in g.edges {
         let lines = [format!("{} BTC", btc(e.value_sat)), e.label.clone()];
         let tooltip = format!("{}:{} -> {}:{}", e.from_txid, e.vout, e.to_txid, e.vin);
-        writeln!(out, "  {} -> {} [label={}, tooltip={}];", quoted(&e.from_txid), quoted(&e.to_txid), label(&lines), quoted(&tooltip))?;
+        writeln!(
+            out,
+            "  {} -> {} [label={}, tooltip={}];",
+            quoted(&e.from_txid),
+            quoted(&e.to_txid),
+            label(&lines),
+            quoted(&tooltip)
+        )?;
     }
     writeln!(out, "}}")
 }

@@ -24,7 +24,9 @@ pub fn render(report: &Report, format: Format) -> Result<String, UsageError> {
         (Format::Dot, Body::Path(p)) => graph::dot(&mut out, &graph::Graph::of_path(p)),
         (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Graph::of_trace(t)),
         (Format::Graphml, Body::Path(p)) => graph::graphml(&mut out, &graph::Graph::of_path(p)),
-        (Format::Dot | Format::Graphml, Body::Tx(_)) => return Err(UsageError::GraphFormat { format: format.name(), command: "tx" }),
+        (Format::Dot | Format::Graphml, Body::Tx(_)) => {
+            return Err(UsageError::GraphFormat { format: format.name(), command: "tx" })
+        }
         (Format::Dot | Format::Graphml, Body::Address(_)) => {
             return Err(UsageError::GraphFormat { format: format.name(), command: "address" })
         }

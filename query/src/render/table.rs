@@ -15,7 +15,11 @@ struct Table {
 impl Table {
     /// Columns as (title, right-aligned).
     fn new(columns: &[(&'static str, bool)]) -> Self {
-        Table { header: columns.iter().map(|c| c.0).collect(), right: columns.iter().map(|c| c.1).collect(), rows: Vec::new() }
+        Table {
+            header: columns.iter().map(|c| c.0).collect(),
+            right: columns.iter().map(|c| c.1).collect(),
+            rows: Vec::new(),
+        }
     }
 
     fn row(&mut self, cells: Vec<String>) {
@@ -136,9 +140,16 @@ fn address(out: &mut String, v: &AddressView) -> fmt::Result {
     writeln!(out)?;
     writeln!(out, "History: {} event(s) on this page", v.history.len())?;
     if !v.history.is_empty() {
-        let mut t = Table::new(&[("HEIGHT", true), ("TXID", false), ("KIND", false), ("INDEX", true), ("VALUE (BTC)", true)]);
+        let mut t =
+            Table::new(&[("HEIGHT", true), ("TXID", false), ("KIND", false), ("INDEX", true), ("VALUE (BTC)", true)]);
         for h in &v.history {
-            t.row(vec![h.height.to_string(), h.txid.clone(), h.kind.to_string(), h.index.to_string(), btc(h.value_sat)]);
+            t.row(vec![
+                h.height.to_string(),
+                h.txid.clone(),
+                h.kind.to_string(),
+                h.index.to_string(),
+                btc(h.value_sat),
+            ]);
         }
         t.write(out)?;
     }
@@ -149,15 +160,29 @@ fn address(out: &mut String, v: &AddressView) -> fmt::Result {
 }
 
 fn edges(out: &mut String, edges: &[EdgeView]) -> fmt::Result {
-    let mut t = Table::new(&[("FROM (TXID:VOUT)", false), ("TO (TXID:VIN)", false), ("VALUE (BTC)", true), ("ADDRESS", false)]);
+    let mut t =
+        Table::new(&[("FROM (TXID:VOUT)", false), ("TO (TXID:VIN)", false), ("VALUE (BTC)", true), ("ADDRESS", false)]);
     for e in edges {
-        t.row(vec![format!("{}:{}", e.from_txid, e.vout), format!("{}:{}", e.to_txid, e.vin), btc(e.value_sat), e.label.clone()]);
+        t.row(vec![
+            format!("{}:{}", e.from_txid, e.vout),
+            format!("{}:{}", e.to_txid, e.vin),
+            btc(e.value_sat),
+            e.label.clone(),
+        ]);
     }
     t.write(out)
 }
 
 fn trace(out: &mut String, v: &TraceView) -> fmt::Result {
-    write!(out, "Trace {} from {}: {} tx(s), {} edge(s), hops 0..={}", v.direction, v.root, v.txs.len(), v.edges.len(), v.hops)?;
+    write!(
+        out,
+        "Trace {} from {}: {} tx(s), {} edge(s), hops 0..={}",
+        v.direction,
+        v.root,
+        v.txs.len(),
+        v.edges.len(),
+        v.hops
+    )?;
     if v.min_value_sat > 0 {
         write!(out, ", edges of at least {} BTC", btc(v.min_value_sat))?;
     }
@@ -187,7 +212,11 @@ fn path(out: &mut String, v: &PathView) -> fmt::Result {
             "No path found from {} to {}: the search gave up after visiting {} txs (TRUNCATED)",
             v.from, v.to, v.visited_txs
         )?,
-        None => writeln!(out, "No path from {} to {} within {} hops ({} txs visited)", v.from, v.to, v.max_hops, v.visited_txs)?,
+        None => writeln!(
+            out,
+            "No path from {} to {} within {} hops ({} txs visited)",
+            v.from, v.to, v.max_hops, v.visited_txs
+        )?,
     }
     if v.nodes.is_empty() {
         return Ok(());

@@ -15,7 +15,15 @@ fn node(c: char, height: u32, hop: u32) -> TxNode {
 
 fn edge(from: char, to: char, value: u64, label: &str) -> EdgeView {
     let address = (!label.starts_with("script:")).then(|| label.to_string());
-    EdgeView { from_txid: txid(from), vout: 1, to_txid: txid(to), vin: 0, value_sat: value, address, label: label.into() }
+    EdgeView {
+        from_txid: txid(from),
+        vout: 1,
+        to_txid: txid(to),
+        vin: 0,
+        value_sat: value,
+        address,
+        label: label.into(),
+    }
 }
 
 fn trace_report() -> Report {
@@ -62,7 +70,10 @@ fn dot_is_a_digraph_with_labelled_nodes_and_edges() {
     assert!(out.starts_with("digraph trace {\n"), "{out}");
     assert!(out.trim_end().ends_with('}'));
     assert!(out.contains(&format!("\"{}\" [label=\"aaaaaaaaaaaa...\\nheight 101\\nhop 0\"", txid('a'))), "{out}");
-    assert!(out.contains(&format!("\"{}\" -> \"{}\" [label=\"1.50000000 BTC\\nbcrt1qexample\"", txid('a'), txid('b'))), "{out}");
+    assert!(
+        out.contains(&format!("\"{}\" -> \"{}\" [label=\"1.50000000 BTC\\nbcrt1qexample\"", txid('a'), txid('b'))),
+        "{out}"
+    );
     assert_eq!(out.matches("\" -> \"").count(), 2, "{out}");
 }
 
