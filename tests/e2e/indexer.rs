@@ -185,7 +185,10 @@ fn sigkill_during_initial_sync_then_restart_equals_an_uninterrupted_run() {
     for (i, settings) in [["--bulk-threshold", "1"], ["--bulk-threshold", "100000"]].iter().enumerate() {
         let db = tempfile::tempdir().expect("tempdir");
         let mut kills = 0;
-        for delay_ms in [150u64, 400, 700, 1_100] {
+        let mut partial_tips = Vec::new();
+        // Kill ever later until a run gets to finish by itself: early kills land during start-up
+        // and the first batches, later ones deeper into the sync (or, with the WAL, after resumes).
+        for delay_ms in [40u64, 80, 150, 250, 400, 600, 900, 1_400] {
             let mut child = indexer(&env, db.path())
                 .args(["--once", "--batch-txs", "100", "--fetch-workers", "2"])
                 .args(settings)
@@ -194,11 +197,24 @@ fn sigkill_during_initial_sync_then_restart_equals_an_uninterrupted_run() {
                 .spawn()
                 .expect("indexer starts");
             std::thread::sleep(Duration::from_millis(delay_ms));
-            if child.try_wait().expect("wait").is_none() {
+            let finished = child.try_wait().expect("wait").is_some();
+            if !finished {
                 child.kill().expect("SIGKILL");
                 kills += 1;
             }
             child.wait().expect("reaped");
+            if finished {
+                break;
+            }
+            if let Ok(store) = Store::open_follower(db.path(), 1 << 20) {
+                partial_tips.extend(store.meta().expect("meta").and_then(|m| m.tip).map(|t| t.0));
+            }
+        }
+        if settings[1] != "1" {
+            // With the write-ahead log every committed batch survives: some kill left a
+            // partial index that the next start resumed from.
+            let final_tip = open(reference.path()).meta().unwrap().unwrap().tip.unwrap().0;
+            assert!(partial_tips.iter().any(|t| *t > 0 && *t < final_tip), "no kill landed mid-sync: {partial_tips:?}");
         }
         assert!(kills >= 2, "settings {i}: the indexer finished before it could be killed");
         index_once(&env, db.path(), settings);
