@@ -137,7 +137,8 @@ pub(crate) fn payment(w: &mut World<'_>) -> Result<()> {
         return miner_payout(w);
     };
     let receiver = other_user(w, payer);
-    let to = w.receive_script(receiver);
+    // One payment in five goes to a merchant through the payment processor's hub address.
+    let to = if w.rng.gen_bool(0.2) { w.hub_script() } else { w.receive_script(receiver) };
     pay(w, TxKind::Payment, payer, to, None)
 }
 

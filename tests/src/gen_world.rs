@@ -210,6 +210,13 @@ impl<'s> World<'s> {
         id
     }
 
+    /// The one static address a payment processor (the first exchange) takes payments on for all
+    /// its merchants: a script paid by very many, the hub an investigator keeps running into.
+    pub fn hub_script(&mut self) -> u32 {
+        let processor = self.layout.exchanges.start;
+        self.deposit_script(processor, u32::MAX)
+    }
+
     pub fn balance(&self, owner: u32) -> u64 {
         self.actors[owner as usize].utxos.iter().map(|u| u.value).sum()
     }

@@ -1,0 +1,188 @@
+//! `query-bench`: query timings on an indexed generated chain, printed as Markdown. Engine calls
+//! are timed warm (the database opened once, each query run several times, the median kept); the
+//! `query` binary is timed end to end as an investigator runs it; and a backward trace is timed
+//! through the node's own RPC (`getrawtransaction` with `-txindex`) for comparison.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::Command;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use bitcoin::hashes::Hash;
+use bitcoin::Txid;
+use bitcoincore_rpc::RpcApi;
+use chaintrail_tests::node::connect_cookie;
+use chaintrail_tests::Truth;
+use clap::Parser;
+use indexer::schema::{ScriptId, TxNum};
+use indexer::store::Store;
+use query::engine::{shortest_path, trace, Direction, PathLimits, TraceLimits};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long)]
+    db: PathBuf,
+    #[arg(long)]
+    truth: PathBuf,
+    #[arg(long)]
+    rpc_url: String,
+    #[arg(long)]
+    rpc_cookie: PathBuf,
+    /// Timed repetitions of each warm query.
+    #[arg(long, default_value_t = 15)]
+    runs: usize,
+}
+
+/// Median and minimum of `runs` calls of `f`, after one untimed warm-up call.
+fn timed<T>(runs: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(Duration, Duration, T)> {
+    let mut out = f()?;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        out = f()?;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    Ok((times[times.len() / 2], times[0], out))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn num_of(store: &Store, txid: &str) -> anyhow::Result<TxNum> {
+    let txid = Txid::from_str(txid)?;
+    store.txnums(txid.as_byte_array())?.last().copied().with_context(|| format!("{txid} not indexed"))
+}
+
+fn limits(direction: Direction, hops: u32) -> TraceLimits {
+    TraceLimits { direction, hops, min_value: 0, values: true, max_txs: 10_000_000, stop: Vec::new() }
+}
+
+/// The `query` binary next to this one, run once untimed and then `runs` times.
+fn cli(db: &PathBuf, args: &[&str], runs: usize) -> anyhow::Result<Duration> {
+    let exe = std::env::current_exe()?.with_file_name("query");
+    let (median, _, _) = timed(runs, || {
+        let out = Command::new(&exe).arg("--db").arg(db).args(args).output()?;
+        ensure!(out.status.success(), "query {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(())
+    })?;
+    Ok(median)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let truth = Truth::load(&args.truth)?;
+    let store = Store::open_follower(&args.db, 512 << 20)?;
+    let mut rows: Vec<[String; 4]> = Vec::new();
+
+    // A root whose 6-hop forward trace is large: the biggest among early non-coinbase txs.
+    let candidates: Vec<&str> = truth.txs.iter().filter(|t| t.kind != "coinbase").take(400).step_by(8).map(|t| t.txid.as_str()).collect();
+    let mut best = (0usize, "");
+    for txid in &candidates {
+        let n = trace(&store, &[num_of(&store, txid)?], &limits(Direction::Forward, 6))?.nodes.len();
+        if n > best.0 {
+            best = (n, txid);
+        }
+    }
+    let root = num_of(&store, best.1)?;
+    let (med, min, t) = timed(args.runs, || Ok(trace(&store, &[root], &limits(Direction::Forward, 6))?))?;
+    let cli_t = cli(&args.db, &["trace", "forward", best.1, "--hops", "6", "--max-txs", "1000000"], 5)?;
+    rows.push([
+        "6-hop forward trace".into(),
+        format!("{} txs, {} edges", t.nodes.len(), t.edges.len()),
+        format!("{} (min {})", ms(med), ms(min)),
+        ms(cli_t),
+    ]);
+
+    // A path of depth >= 20: a tx first reached at hop >= 20 from the same root.
+    let deep = trace(&store, &[root], &TraceLimits { max_txs: 2_000_000, ..limits(Direction::Forward, 40) })?;
+    let first_deep = deep.nodes.iter().filter(|n| n.hop >= 20).min_by_key(|n| n.hop).context("no tx 20 hops from the root")?;
+    let deepest = deep.nodes.iter().max_by_key(|n| n.hop).context("empty trace")?;
+    let path_limits = PathLimits { max_hops: 40, min_value: 0, max_txs: 10_000_000 };
+    for target in [first_deep, deepest] {
+        let (med, min, p) = timed(args.runs, || Ok(shortest_path(&store, &[root], &[target.num], &path_limits)?))?;
+        ensure!(p.txs.len() as u32 == target.hop + 1, "path length {} but BFS depth {}", p.txs.len(), target.hop);
+        let target_txid = Txid::from_byte_array(store.tx(target.num)?.context("tx")?.txid).to_string();
+        let cli_p = cli(&args.db, &["path", best.1, &target_txid, "--max-hops", "40"], 5)?;
+        rows.push([
+            format!("path search, depth {}", target.hop),
+            format!("{} txs visited", p.visited),
+            format!("{} (min {})", ms(med), ms(min)),
+            ms(cli_p),
+        ]);
+    }
+
+    // The address with the longest history.
+    let mut events: HashMap<&str, usize> = HashMap::new();
+    let script_of: HashMap<(&str, u32), &str> =
+        truth.txs.iter().flat_map(|t| t.outputs.iter().enumerate().map(move |(v, o)| ((t.txid.as_str(), v as u32), o.script_hex.as_str()))).collect();
+    for tx in &truth.txs {
+        tx.outputs.iter().for_each(|o| *events.entry(o.script_hex.as_str()).or_default() += 1);
+        tx.inputs.iter().filter_map(|i| script_of.get(&(i.txid.as_str(), i.vout))).for_each(|s| *events.entry(s).or_default() += 1);
+    }
+    let info = truth.scripts.iter().filter(|s| s.address.is_some()).max_by_key(|s| events.get(s.script_hex.as_str()).copied().unwrap_or(0)).context("no scripts")?;
+    let address = info.address.clone().context("address")?;
+    let id = ScriptId::of(&hex::decode(&info.script_hex)?);
+    let (med, min, n) = timed(args.runs, || Ok(store.history(&id, 0, usize::MAX)?.len()))?;
+    let cli_a = cli(&args.db, &["address", &address, "--limit", "100"], 5)?;
+    rows.push([
+        "address: full history scan".into(),
+        format!("{n} history entries, {} UTXOs", store.utxos(&id, usize::MAX)?.len()),
+        format!("{} (min {})", ms(med), ms(min)),
+        format!("{} (`address --limit 100`)", ms(cli_a)),
+    ]);
+
+    // A backward trace, ours and through the node's RPC: the same set of txs.
+    let back_root = num_of(&store, &truth.case.consolidation_txid)?;
+    let (med, min, ours) = timed(args.runs, || Ok(trace(&store, &[back_root], &limits(Direction::Backward, 6))?))?;
+    let rpc = connect_cookie(&args.rpc_url, &args.rpc_cookie, Duration::from_secs(60))?;
+    let start = Instant::now();
+    let theirs = rpc_backward(&rpc, &truth.case.consolidation_txid, 6)?;
+    let rpc_time = start.elapsed();
+    let ours_set: BTreeMap<String, u32> =
+        ours.nodes.iter().map(|n| Ok((Txid::from_byte_array(store.tx(n.num)?.context("tx")?.txid).to_string(), n.hop))).collect::<anyhow::Result<_>>()?;
+    ensure!(ours_set == theirs, "backward trace differs from the node's: {} vs {} txs", ours_set.len(), theirs.len());
+    rows.push([
+        "6-hop backward trace".into(),
+        format!("{} txs", ours.nodes.len()),
+        format!("{} (min {})", ms(med), ms(min)),
+        format!("node RPC, same trace: {}", ms(rpc_time)),
+    ]);
+
+    println!("\n| query | size | engine, warm (median of {}) | end to end |", args.runs);
+    println!("|---|---|---|---|");
+    for r in rows {
+        println!("| {} | {} | {} | {} |", r[0], r[1], r[2], r[3]);
+    }
+    Ok(())
+}
+
+/// The backward trace done the way a tool without an index must: one `getrawtransaction` per tx.
+fn rpc_backward(rpc: &bitcoincore_rpc::Client, root: &str, hops: u32) -> anyhow::Result<BTreeMap<String, u32>> {
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    let mut frontier = vec![Txid::from_str(root)?];
+    seen.insert(root.to_string(), 0);
+    for hop in 1..=hops {
+        let mut next = HashSet::new();
+        for txid in &frontier {
+            let tx = rpc.get_raw_transaction(txid, None)?;
+            if tx.is_coinbase() {
+                continue;
+            }
+            for input in &tx.input {
+                let parent = input.previous_output.txid;
+                if !seen.contains_key(&parent.to_string()) {
+                    next.insert(parent);
+                }
+            }
+        }
+        frontier = next.into_iter().collect();
+        for t in &frontier {
+            seen.insert(t.to_string(), hop);
+        }
+    }
+    Ok(seen)
+}
