@@ -24,7 +24,7 @@ mkdir -p "$work/node"
 
 echo "== starting bitcoind (regtest) in $work/node" >&2
 "$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -listen=0 -server -txindex \
-    -printtoconsole=0 -daemonwait
+    -printtoconsole=0 -daemonwait >&2
 cookie=$work/node/regtest/.cookie
 url=http://127.0.0.1:$rpc_port
 
@@ -40,8 +40,11 @@ thief=$(case_field thief_address)
 exchange=$(case_field exchange_deposit_address)
 
 echo
-echo "== where did the stolen coins go? query trace forward $theft --hops 20"
-"$target/query" --db "$work/db" --format table trace forward "$theft" --hops 20
+echo "== where did the bulk of the stolen coins go? query trace forward $theft --hops 20 --min-value 1000000000"
+"$target/query" --db "$work/db" --format table trace forward "$theft" --hops 20 --min-value 1000000000
 echo
 echo "== how did they reach the exchange? query path $thief $exchange"
 "$target/query" --db "$work/db" --format table path "$thief" "$exchange"
+echo
+echo "== the exchange deposit address they reached: query address $exchange"
+"$target/query" --db "$work/db" --format table address "$exchange" --limit 10
