@@ -67,7 +67,7 @@ impl Fetcher {
     }
 
     /// The next block in height order; `None` once `end` has been passed, or on shutdown.
-    pub fn next(&mut self) -> Option<(u32, Result<Fetched, NodeError>)> {
+    pub fn next_block(&mut self) -> Option<(u32, Result<Fetched, NodeError>)> {
         if self.next > self.end {
             return None;
         }

@@ -346,7 +346,7 @@ mod tests {
         pending.commit(WriteMode::Tip).unwrap();
     }
 
-    fn dump(store: &Store) -> Vec<(Box<[u8]>, Box<[u8]>)> {
+    fn dump(store: &Store) -> Vec<crate::store::Row> {
         COLUMN_FAMILIES.iter().filter(|cf| **cf != CF_UNDO).flat_map(|cf| store.scan(cf, &[], &[]).map(|r| r.unwrap())).collect()
     }
 

@@ -36,6 +36,9 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// A raw key and value.
+pub type Row = (Box<[u8]>, Box<[u8]>);
+
 /// Tuning chosen for how the database is being written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
@@ -192,7 +195,7 @@ impl Store {
         cf: &str,
         prefix: &'a [u8],
         start: &[u8],
-    ) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>)>> + 'a {
+    ) -> impl Iterator<Item = Result<Row>> + 'a {
         self.db
             .iterator_cf(self.cf(cf), IteratorMode::From(start, Direction::Forward))
             .map(|r| r.map_err(StoreError::from))
@@ -200,7 +203,7 @@ impl Store {
     }
 
     /// Last row of `cf` whose key starts with `prefix`.
-    pub fn last_with_prefix(&self, cf: &str, prefix: &[u8]) -> Result<Option<(Box<[u8]>, Box<[u8]>)>> {
+    pub fn last_with_prefix(&self, cf: &str, prefix: &[u8]) -> Result<Option<Row>> {
         let mut upper = prefix.to_vec();
         upper.extend_from_slice(&[0xff; 16]);
         let mut it = self.db.iterator_cf(self.cf(cf), IteratorMode::From(&upper, Direction::Reverse));
@@ -291,7 +294,7 @@ impl Store {
 
     /// Every output of a transaction, by index.
     pub fn outputs(&self, num: TxNum) -> Result<Vec<(u32, OutputRow)>> {
-        self.io_rows(CF_OUTPUTS, num, |b| OutputRow::decode(b))
+        self.io_rows(CF_OUTPUTS, num, OutputRow::decode)
     }
 
     /// Every non-coinbase input of a transaction, by index.

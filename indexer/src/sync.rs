@@ -128,7 +128,7 @@ fn catch_up(
     let mut fetcher = Fetcher::start(&config.rpc, start, end, config.fetch_workers, config.fetch_window, shutdown.clone());
     let mut pending = Pending::new(store, meta.clone());
     let mut last_flush = Instant::now();
-    while let Some((height, fetched)) = fetcher.next() {
+    while let Some((height, fetched)) = fetcher.next_block() {
         let block = match fetched {
             Ok(Fetched::Block(block)) => block,
             Ok(Fetched::Gone) | Err(NodeError::Stopped) => break,
@@ -178,7 +178,7 @@ fn fetch_only(config: &Config, tip: u32, shutdown: &Arc<AtomicBool>) -> anyhow::
     let started = Instant::now();
     let mut fetcher = Fetcher::start(&config.rpc, 0, tip, config.fetch_workers, config.fetch_window, shutdown.clone());
     let (mut blocks, mut txs, mut bytes) = (0u64, 0u64, 0u64);
-    while let Some((_, fetched)) = fetcher.next() {
+    while let Some((_, fetched)) = fetcher.next_block() {
         match fetched? {
             Fetched::Block(block) => {
                 blocks += 1;

@@ -169,6 +169,22 @@ mod tests {
     }
 
     #[test]
+    fn every_example_config_is_read_with_its_query_section() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+        let mut networks = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let s = Settings::resolve(&cli(&["--config", path.to_str().unwrap(), "tx", "t"])).unwrap();
+            assert_eq!(s.format, Format::Table, "{}", path.display());
+            assert_eq!((s.trace_max_txs, s.path_max_txs, s.cache_bytes), (10_000, 1_000_000, 256 << 20));
+            assert!(s.db.starts_with("/var/lib/chaintrail"));
+            networks.push(s.network.unwrap().core_name());
+        }
+        networks.sort();
+        assert_eq!(networks, ["main", "regtest", "signet", "testnet4"]);
+    }
+
+    #[test]
     fn without_db_or_network_there_is_no_database() {
         let err = Settings::resolve(&cli(&["tx", "t"])).unwrap_err();
         assert!(matches!(err, UsageError::NoDatabase));

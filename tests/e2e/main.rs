@@ -1,5 +1,7 @@
 //! End-to-end tests against a real regtest bitcoind: one test binary for the whole workspace.
 
+#![allow(clippy::unwrap_used)]
+
 mod generator;
 mod indexer;
 mod node;

@@ -56,7 +56,7 @@ pub fn open(db: &Path) -> Store {
 }
 
 /// Every row of every column family but `undo`: what any query can see.
-pub fn dump(db: &Path) -> Vec<(&'static str, Vec<(Box<[u8]>, Box<[u8]>)>)> {
+pub fn dump(db: &Path) -> Vec<(&'static str, Vec<indexer::store::Row>)> {
     let store = open(db);
     COLUMN_FAMILIES
         .iter()
