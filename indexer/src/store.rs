@@ -24,6 +24,8 @@ pub enum StoreError {
     Scratch(std::io::Error),
     #[error("no database at {0} (run the indexer first, or pass --db)")]
     Missing(PathBuf),
+    #[error("database at {0} holds no indexed block yet (the indexer is starting, or its first bulk batch is not flushed yet)")]
+    Empty(PathBuf),
     #[error("{0} is not a chaintrail database (its column families are not ours)")]
     Foreign(PathBuf),
     #[error("database at {path} has schema version {found}, this build reads version {expected}; re-index into a new directory")]
@@ -133,7 +135,7 @@ impl Store {
         let db = DB::open_cf_descriptors_as_secondary(&opts, path, scratch.path(), descriptors(&cache))?;
         let store = Store { db, path: path.to_owned(), _secondary: Some(scratch) };
         if store.meta()?.is_none() {
-            return Err(StoreError::Foreign(path.to_owned()));
+            return Err(StoreError::Empty(path.to_owned()));
         }
         store.check_schema()?;
         Ok(store)
@@ -381,4 +383,41 @@ pub fn default_db_dir(network: &str) -> std::io::Result<PathBuf> {
         .join(".local/share"),
     };
     Ok(base.join("chaintrail").join(network))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_follower_tells_a_foreign_an_empty_and_a_missing_database_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none");
+        assert!(matches!(Store::open_follower(&missing, 1 << 20), Err(StoreError::Missing(_))));
+        let foreign = dir.path().join("foreign");
+        std::fs::create_dir(&foreign).unwrap();
+        std::fs::write(foreign.join("CURRENT"), "not rocksdb").unwrap();
+        assert!(matches!(Store::open_follower(&foreign, 1 << 20), Err(StoreError::Foreign(_))));
+        assert!(matches!(Store::open_writable(&foreign, 1 << 20), Err(StoreError::Foreign(_))));
+        assert_eq!(std::fs::read_to_string(foreign.join("CURRENT")).unwrap(), "not rocksdb");
+        let empty = dir.path().join("empty");
+        let writer = Store::open_writable(&empty, 1 << 20).unwrap();
+        assert!(matches!(Store::open_follower(&empty, 1 << 20), Err(StoreError::Empty(_))));
+        drop(writer);
+    }
+
+    #[test]
+    fn identity_checks_name_what_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
+        let meta = Meta { schema_version: SCHEMA_VERSION, network: "signet".into(), genesis_hash: [1; 32], tip: None, next_txnum: 0 };
+        let mut batch = WriteBatch::default();
+        store.batch_set(&mut batch, CF_META, META_KEY, Some(&meta.encode()));
+        store.write(batch, WriteMode::Tip).unwrap();
+        let err = store.check_identity("main", &[1; 32]).unwrap_err().to_string();
+        assert!(err.contains("built for network 'signet', but the node is on 'main'"), "{err}");
+        let err = store.check_identity("signet", &[2; 32]).unwrap_err().to_string();
+        assert!(err.contains("genesis"), "{err}");
+        store.check_identity("signet", &[1; 32]).unwrap();
+    }
 }
