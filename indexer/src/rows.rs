@@ -35,7 +35,8 @@ const READ_BACK: [&str; 4] = [CF_TXIDS, CF_OUTPUTS, CF_SCRIPTS, CF_UTXOS];
 /// Writes of one or more blocks not yet committed, readable before they are.
 pub struct Pending<'s> {
     store: &'s Store,
-    batch: WriteBatch,
+    /// Every write of the pending blocks in order: (column family id, key, value or delete).
+    writes: Vec<(u8, Vec<u8>, Option<Vec<u8>>)>,
     overlay: HashMap<(u8, Vec<u8>), Option<Vec<u8>>>,
     undo: Option<Vec<UndoEntry>>,
     meta: Meta,
@@ -54,7 +55,7 @@ pub struct BatchSummary {
 
 impl<'s> Pending<'s> {
     pub fn new(store: &'s Store, meta: Meta) -> Self {
-        Pending { store, batch: WriteBatch::default(), overlay: HashMap::new(), undo: None, meta, blocks: 0, txs: 0, bytes: 0 }
+        Pending { store, writes: Vec::new(), overlay: HashMap::new(), undo: None, meta, blocks: 0, txs: 0, bytes: 0 }
     }
 
     pub fn meta(&self) -> &Meta {
@@ -90,10 +91,10 @@ impl<'s> Pending<'s> {
                 undo.push(UndoEntry { cf: cf_id(cf), key: key.to_vec(), old });
             }
         }
-        self.store.batch_set(&mut self.batch, cf, key, value.as_deref());
         if READ_BACK.contains(&cf) {
-            self.overlay.insert((cf_id(cf), key.to_vec()), value);
+            self.overlay.insert((cf_id(cf), key.to_vec()), value.clone());
         }
+        self.writes.push((cf_id(cf), key.to_vec(), value));
         Ok(())
     }
 
@@ -103,8 +104,21 @@ impl<'s> Pending<'s> {
     }
 
     /// Commits everything pending in one atomic write, tip included.
+    ///
+    /// The writes go into the batch sorted by column family and key, keeping only the last write
+    /// of each key: the same end state as writing them in order, but RocksDB's memtable inserts
+    /// sorted keys far faster than random ones.
     pub fn commit(&mut self, mode: WriteMode) -> Result<BatchSummary, StoreError> {
-        let batch = std::mem::take(&mut self.batch);
+        let mut writes = std::mem::take(&mut self.writes);
+        writes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut batch = WriteBatch::default();
+        for (i, (cf, key, value)) in writes.iter().enumerate() {
+            let superseded = writes.get(i + 1).is_some_and(|next| next.0 == *cf && next.1 == *key);
+            if !superseded {
+                self.store.batch_set(&mut batch, COLUMN_FAMILIES[*cf as usize], key, value.as_deref());
+            }
+        }
+        drop(writes);
         self.store.write(batch, mode)?;
         self.overlay.clear();
         let summary = BatchSummary { blocks: self.blocks, txs: self.txs, bytes: self.bytes };
@@ -140,13 +154,13 @@ impl<'s> Pending<'s> {
         self.insert(CF_BLOCK_HEIGHTS, &hash, height_key(height).to_vec())?;
         self.meta.tip = Some((height, hash));
         self.meta.next_txnum = first.checked_add(count).ok_or(ApplyError::TxNumOverflow(height))?;
-        self.store.batch_set(&mut self.batch, CF_META, META_KEY, Some(&self.meta.encode()));
+        self.writes.push((cf_id(CF_META), META_KEY.to_vec(), Some(self.meta.encode())));
         if let Some(entries) = self.undo.take() {
             let undo = BlockUndo { entries, meta_before };
-            self.store.batch_set(&mut self.batch, CF_UNDO, &height_key(height), Some(&undo.encode()));
+            self.writes.push((cf_id(CF_UNDO), height_key(height).to_vec(), Some(undo.encode())));
         }
         if let Some(stale) = height.checked_sub(undo_depth) {
-            self.store.batch_set(&mut self.batch, CF_UNDO, &height_key(stale), None);
+            self.writes.push((cf_id(CF_UNDO), height_key(stale).to_vec(), None));
         }
         self.blocks += 1;
         self.txs += u64::from(count);
