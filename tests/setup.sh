@@ -12,6 +12,8 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 [[ -e /usr/include/boost/version.hpp ]] || missing+=(libboost-dev)
 [[ -e /usr/include/event2/event.h ]] || missing+=(libevent-dev)
 command -v python3 >/dev/null || missing+=(python3)
+# Graphviz renders `query --format dot` in the end-to-end tests.
+command -v dot >/dev/null || missing+=(graphviz)
 if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}" >&2
     SUDO=""

@@ -186,6 +186,7 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     assert!(ends.contains(txs.last().unwrap()));
     let shortest = graph.bfs(&starts, 60, true).iter().filter(|(t, _)| ends.contains(t.as_str())).map(|(_, h)| *h).min();
     assert_eq!(path["hops"], shortest.expect("the truth has a path") as u64);
+    assert_graph_formats_render(db, &["path", &case.thief_address, &case.exchange_deposit_address, "--max-hops", "40"], &txs);
     // Along the peel chain end to end: at least as many hops as the chain is long.
     let first = case.peel_chain.first().unwrap();
     let last = case.peel_chain.last().unwrap();
@@ -260,4 +261,30 @@ fn bad_input_gives_one_line_and_the_documented_exit_code() {
     let (code, err) = failing(c);
     assert_eq!(code, 1);
     assert!(err.contains("no database"), "{err}");
+}
+
+/// `--format dot` renders with Graphviz to one SVG node per tx, and `--format graphml` holds the
+/// same txs as nodes.
+fn assert_graph_formats_render(db: &std::path::Path, args: &[&str], txs: &[&str]) {
+    let output = |format: &str| {
+        let out = Command::new(bin("query")).arg("--db").arg(db).args(["--format", format]).args(args).output().expect("query runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let dot = output("dot");
+    let mut render = Command::new("dot").arg("-Tsvg").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("graphviz installed");
+    std::io::Write::write_all(&mut render.stdin.take().expect("stdin"), dot.as_bytes()).expect("write");
+    let svg = render.wait_with_output().expect("dot runs");
+    assert!(svg.status.success(), "dot rejected the output: {}", String::from_utf8_lossy(&svg.stderr));
+    let svg = String::from_utf8_lossy(&svg.stdout);
+    assert_eq!(svg.matches("class=\"node\"").count(), txs.len());
+    for txid in txs {
+        assert!(svg.contains(&txid[..12]), "{txid} not drawn");
+    }
+    let graphml = output("graphml");
+    assert!(graphml.starts_with("<?xml") && graphml.contains("<graphml"));
+    assert_eq!(graphml.matches("<node ").count(), txs.len());
+    for txid in txs {
+        assert!(graphml.contains(txid), "{txid} not in the GraphML");
+    }
 }
