@@ -37,13 +37,17 @@ pub struct Pending<'s> {
     store: &'s Store,
     /// Every write of the pending blocks in order: (column family id, key, value or delete).
     writes: Vec<(u8, Vec<u8>, Option<Vec<u8>>)>,
-    overlay: HashMap<(u8, Vec<u8>), Option<Vec<u8>>>,
+    overlay: Overlay,
+    /// The overlay of a batch taken by [`Pending::take_batch`] whose write has not landed yet.
+    settling: Overlay,
     undo: Option<Vec<UndoEntry>>,
     meta: Meta,
     blocks: u32,
     txs: u64,
     bytes: u64,
 }
+
+type Overlay = HashMap<(u8, Vec<u8>), Option<Vec<u8>>>;
 
 /// What a committed batch held, for progress reports.
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,7 +59,17 @@ pub struct BatchSummary {
 
 impl<'s> Pending<'s> {
     pub fn new(store: &'s Store, meta: Meta) -> Self {
-        Pending { store, writes: Vec::new(), overlay: HashMap::new(), undo: None, meta, blocks: 0, txs: 0, bytes: 0 }
+        Pending {
+            store,
+            writes: Vec::new(),
+            overlay: HashMap::new(),
+            settling: HashMap::new(),
+            undo: None,
+            meta,
+            blocks: 0,
+            txs: 0,
+            bytes: 0,
+        }
     }
 
     pub fn meta(&self) -> &Meta {
@@ -72,9 +86,12 @@ impl<'s> Pending<'s> {
 
     fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         debug_assert!(READ_BACK.contains(&cf));
-        match self.overlay.get(&(cf_id(cf), key.to_vec())) {
+        let key = (cf_id(cf), key.to_vec());
+        // Only read-back column families are ever read, and both overlays hold every write to
+        // those: a key in neither is not in a batch still being written, so the store is exact.
+        match self.overlay.get(&key).or_else(|| self.settling.get(&key)) {
             Some(v) => Ok(v.clone()),
-            None => self.store.get(cf, key),
+            None => self.store.get(cf, &key.1),
         }
     }
 
@@ -104,28 +121,27 @@ impl<'s> Pending<'s> {
     }
 
     /// Commits everything pending in one atomic write, tip included.
-    ///
-    /// The writes go into the batch sorted by column family and key, keeping only the last write
-    /// of each key: the same end state as writing them in order, but RocksDB's memtable inserts
-    /// sorted keys far faster than random ones.
     pub fn commit(&mut self, mode: WriteMode) -> Result<BatchSummary, StoreError> {
-        let mut writes = std::mem::take(&mut self.writes);
-        writes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        let mut batch = WriteBatch::default();
-        for (i, (cf, key, value)) in writes.iter().enumerate() {
-            let superseded = writes.get(i + 1).is_some_and(|next| next.0 == *cf && next.1 == *key);
-            if !superseded {
-                self.store.batch_set(&mut batch, COLUMN_FAMILIES[*cf as usize], key, value.as_deref());
-            }
-        }
-        drop(writes);
-        self.store.write(batch, mode)?;
-        self.overlay.clear();
-        let summary = BatchSummary { blocks: self.blocks, txs: self.txs, bytes: self.bytes };
-        (self.blocks, self.txs, self.bytes) = (0, 0, 0);
+        let summary = self.take_batch().write(self.store, mode)?;
+        self.settled();
         Ok(summary)
     }
 
+    /// Takes everything pending as one batch to write, possibly on another thread, while more
+    /// blocks are applied. Until [`Pending::settled`] is called, reads still see the batch.
+    /// Call `settled` once the batch's write has landed, before taking the next batch.
+    pub fn take_batch(&mut self) -> Batch {
+        debug_assert!(self.settling.is_empty(), "the previous batch has not settled");
+        self.settling = std::mem::take(&mut self.overlay);
+        let summary = BatchSummary { blocks: self.blocks, txs: self.txs, bytes: self.bytes };
+        (self.blocks, self.txs, self.bytes) = (0, 0, 0);
+        Batch { writes: std::mem::take(&mut self.writes), summary }
+    }
+
+    /// The batch last taken is in the store.
+    pub fn settled(&mut self) {
+        self.settling.clear();
+    }
     /// Adds one block on top of the pending tip. Undo data is kept when `keep_undo` is set and
     /// undo rows more than `undo_depth` blocks below it are dropped.
     pub fn apply(&mut self, block: &Block, height: u32, keep_undo: bool, undo_depth: u32) -> Result<(), ApplyError> {
@@ -229,6 +245,31 @@ impl Pending<'_> {
         self.insert(CF_HISTORY, &key.encode(), encode_value(out.value).to_vec())?;
         self.set(CF_UTXOS, &utxo_key(&script, prev_num, prev.vout), None, Known::Read)?;
         Ok((script, out.value))
+    }
+}
+
+/// The writes of one or more blocks, to be committed in one atomic write.
+pub struct Batch {
+    writes: Vec<(u8, Vec<u8>, Option<Vec<u8>>)>,
+    summary: BatchSummary,
+}
+
+impl Batch {
+    /// Writes the batch. The writes go in sorted by column family and key, keeping only the last
+    /// write of each key: the same end state as writing them in order, but RocksDB's memtable
+    /// inserts sorted keys far faster than random ones.
+    pub fn write(mut self, store: &Store, mode: WriteMode) -> Result<BatchSummary, StoreError> {
+        self.writes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut batch = WriteBatch::default();
+        for (i, (cf, key, value)) in self.writes.iter().enumerate() {
+            let superseded = self.writes.get(i + 1).is_some_and(|next| next.0 == *cf && next.1 == *key);
+            if !superseded {
+                store.batch_set(&mut batch, COLUMN_FAMILIES[*cf as usize], key, value.as_deref());
+            }
+        }
+        drop(self.writes);
+        store.write(batch, mode)?;
+        Ok(self.summary)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -13,9 +14,9 @@ use crate::config::Config;
 use crate::fetch::{Fetched, Fetcher};
 use crate::node::{sleep_unless_stopped, Node, NodeError};
 use crate::progress::Progress;
-use crate::rows::{undo_tip, ApplyError, Pending};
+use crate::rows::{undo_tip, ApplyError, BatchSummary, Pending};
 use crate::schema::{Meta, SCHEMA_VERSION};
-use crate::store::{hex_hash, Store, WriteMode};
+use crate::store::{hex_hash, Store, StoreError, WriteMode};
 
 /// How long bulk mode may run without a flush: bounds the work a hard kill can lose.
 const BULK_FLUSH_EVERY: Duration = Duration::from_secs(60);
@@ -125,42 +126,11 @@ fn catch_up(
     let mode = if end - start + 1 > config.bulk_threshold { WriteMode::Bulk } else { WriteMode::Tip };
     store.set_mode(mode)?;
     progress.begin(start, end);
-    let mut fetcher = Fetcher::start(&config.rpc, start, end, config.fetch_workers, config.fetch_window, shutdown.clone());
     let mut pending = Pending::new(store, meta.clone());
-    let mut last_flush = Instant::now();
-    while let Some((height, fetched)) = fetcher.next_block() {
-        let block = match fetched {
-            Ok(Fetched::Block(block)) => block,
-            Ok(Fetched::Gone) | Err(NodeError::Stopped) => break,
-            Err(e) => return Err(e.into()),
-        };
-        let keep_undo = mode == WriteMode::Tip || height + config.undo_depth > end;
-        match pending.apply(&block, height, keep_undo, config.undo_depth) {
-            Ok(()) => {}
-            // The node switched branches while we fetched: commit what is good, then reconcile.
-            Err(ApplyError::NotOnTip { .. }) => break,
-            Err(e) => return Err(e).with_context(|| format!("indexing block {height}")),
-        }
-        let stopping = shutdown.load(Ordering::Relaxed);
-        if mode == WriteMode::Tip || pending.txs() >= config.batch_txs || stopping {
-            let summary = pending.commit(mode)?;
-            progress.committed(summary, height);
-            if mode == WriteMode::Bulk && last_flush.elapsed() > BULK_FLUSH_EVERY {
-                store.flush()?;
-                last_flush = Instant::now();
-            }
-        }
-        if stopping {
-            break;
-        }
-    }
-    drop(fetcher);
-    if !pending.is_empty() {
-        let height = pending.meta().tip.map(|t| t.0).unwrap_or(0);
-        let summary = pending.commit(mode)?;
-        progress.committed(summary, height);
-    }
+    let range = Range { start, end, mode };
+    let result = std::thread::scope(|scope| apply_range(config, store, &mut pending, range, shutdown, progress, scope));
     *meta = pending.meta().clone();
+    result?;
     if mode == WriteMode::Bulk {
         store.flush()?;
         store.set_mode(WriteMode::Tip)?;
@@ -168,6 +138,85 @@ fn catch_up(
             info!("compacting after bulk load");
             store.compact();
         }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct Range {
+    start: u32,
+    end: u32,
+    mode: WriteMode,
+}
+
+/// A batch being written on a second thread, and the height it ends at.
+struct Flight<'scope> {
+    handle: ScopedJoinHandle<'scope, Result<BatchSummary, StoreError>>,
+    height: u32,
+}
+
+/// Waits for the batch in flight, if any, to be in the store.
+fn land(flight: &mut Option<Flight<'_>>, pending: &mut Pending<'_>, progress: &mut Progress) -> anyhow::Result<()> {
+    if let Some(f) = flight.take() {
+        let summary = f.handle.join().map_err(|_| anyhow::anyhow!("the batch writer thread panicked"))??;
+        pending.settled();
+        progress.committed(summary, f.height);
+    }
+    Ok(())
+}
+
+/// Applies the blocks of `range` in order. Following the tip, every block is committed as it
+/// comes; in bulk mode a full batch is written on a second thread while the next one is built,
+/// with at most one batch in flight.
+fn apply_range<'scope, 'env>(
+    config: &Config,
+    store: &'env Store,
+    pending: &mut Pending<'env>,
+    range: Range,
+    shutdown: &Arc<AtomicBool>,
+    progress: &mut Progress,
+    scope: &'scope Scope<'scope, 'env>,
+) -> anyhow::Result<()> {
+    let mode = range.mode;
+    let mut fetcher = Fetcher::start(&config.rpc, range.start, range.end, config.fetch_workers, config.fetch_window, shutdown.clone());
+    let mut flight: Option<Flight<'scope>> = None;
+    let mut last_flush = Instant::now();
+    while let Some((height, fetched)) = fetcher.next_block() {
+        let block = match fetched {
+            Ok(Fetched::Block(block)) => block,
+            Ok(Fetched::Gone) | Err(NodeError::Stopped) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let keep_undo = mode == WriteMode::Tip || height + config.undo_depth > range.end;
+        match pending.apply(&block, height, keep_undo, config.undo_depth) {
+            Ok(()) => {}
+            // The node switched branches while we fetched: commit what is good, then reconcile.
+            Err(ApplyError::NotOnTip { .. }) => break,
+            Err(e) => return Err(e).with_context(|| format!("indexing block {height}")),
+        }
+        let stopping = shutdown.load(Ordering::Relaxed);
+        if mode == WriteMode::Tip {
+            let summary = pending.commit(mode)?;
+            progress.committed(summary, height);
+        } else if pending.txs() >= config.batch_txs || stopping {
+            land(&mut flight, pending, progress)?;
+            if last_flush.elapsed() > BULK_FLUSH_EVERY {
+                store.flush()?;
+                last_flush = Instant::now();
+            }
+            let batch = pending.take_batch();
+            flight = Some(Flight { handle: scope.spawn(move || batch.write(store, mode)), height });
+        }
+        if stopping {
+            break;
+        }
+    }
+    drop(fetcher);
+    land(&mut flight, pending, progress)?;
+    if !pending.is_empty() {
+        let height = pending.meta().tip.map(|t| t.0).unwrap_or(0);
+        let summary = pending.commit(mode)?;
+        progress.committed(summary, height);
     }
     Ok(())
 }

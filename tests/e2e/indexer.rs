@@ -95,6 +95,13 @@ fn indexed_balances_utxos_and_spend_edges_equal_the_nodes() {
         }
     }
     assert!(edges > 2_000, "only {edges} edges checked");
+
+    // Bulk-load settings (no WAL, batches written on a second thread while the next is built)
+    // give exactly the same index as committing block by block.
+    drop(store);
+    let bulk = tempfile::tempdir().expect("tempdir");
+    index_once(&env, bulk.path(), &["--bulk-threshold", "1", "--batch-txs", "150"]);
+    assert_same_index(bulk.path(), db.path());
 }
 
 fn scan_descriptor(script_hex: &str, address: Option<&str>) -> String {
