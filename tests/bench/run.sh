@@ -2,7 +2,7 @@
 # Benchmarks on a generated regtest chain from a real node. Writes a Markdown report to stdout
 # (BENCHMARKS.md holds the last one) and keeps nothing unless KEEP=1.
 #
-#   TXS=100000 SEED=1 bash tests/bench/run.sh
+#   TXS=100000 SEED=1 bash tests/bench/run.sh          (INDEXER_ARGS="--batch-txs N" to vary the indexer)
 #
 # Measures: the chain generator's rate; the node's serving rate (fetch and decode only, the
 # ceiling); the indexer's initial sync (blocks/s, tx/s, MB/s, peak memory, database bytes per
@@ -42,7 +42,7 @@ read fetch_s _ < <(timed "$work/fetch.log" "$rel/indexer" --network regtest --rp
 block_bytes=$(field "$work/fetch.log" bytes)
 
 echo "bench: indexing" >&2
-read index_s index_rss < <(timed "$work/index.log" "$rel/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --db "$work/db" --once --progress log)
+read index_s index_rss < <(timed "$work/index.log" "$rel/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --db "$work/db" --once --progress log ${INDEXER_ARGS:-})
 db_bytes=$(du -sb "$work/db" | cut -f1)
 
 python3 - "$blocks" "$chain_txs" "$block_bytes" "$fetch_s" "$index_s" "$index_rss" "$db_bytes" "$gen_s" "$TXS" <<'PY'
