@@ -171,7 +171,7 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     // Truncation is said, not silent: also from a hub address whose own root set is over the cap.
     let capped = query(db, &["trace", "forward", &case.theft_txid, "--hops", "20", "--max-txs", "5"]);
     assert_eq!(capped["truncated"], true);
-    let hub = busiest_address(&truth);
+    let hub = truth.busiest_script().and_then(|(s, _)| s.address.clone()).expect("a hub address");
     let spenders = graph.spenders_of(&hub).len();
     assert!(spenders > 20, "the hub has only {spenders} spending txs");
     let out = Command::new(bin("query")).arg("--db").arg(db).args(["trace", "forward", &hub, "--max-txs", "20"]).output().expect("runs");
@@ -298,17 +298,3 @@ fn assert_graph_formats_render(db: &std::path::Path, args: &[&str], txs: &[&str]
     }
 }
 
-/// The address paid or spent from most often in the truth: the payment processor's hub.
-fn busiest_address(truth: &Truth) -> String {
-    let mut events: HashMap<&str, usize> = HashMap::new();
-    let address_of: HashMap<(&str, u32), &str> = truth
-        .txs
-        .iter()
-        .flat_map(|t| t.outputs.iter().enumerate().filter_map(move |(v, o)| o.address.as_deref().map(|a| ((t.txid.as_str(), v as u32), a))))
-        .collect();
-    for tx in &truth.txs {
-        tx.outputs.iter().filter_map(|o| o.address.as_deref()).for_each(|a| *events.entry(a).or_default() += 1);
-        tx.inputs.iter().filter_map(|i| address_of.get(&(i.txid.as_str(), i.vout))).for_each(|a| *events.entry(a).or_default() += 1);
-    }
-    events.into_iter().max_by_key(|(a, n)| (*n, *a)).map(|(a, _)| a.to_string()).expect("addresses")
-}

@@ -163,6 +163,26 @@ impl Truth {
     pub fn tx_index(&self) -> HashMap<&str, usize> {
         self.txs.iter().enumerate().map(|(i, t)| (t.txid.as_str(), i)).collect()
     }
+
+    /// The script with the longest history (outputs paying it plus inputs spending from it),
+    /// among those with an address, and that count: the generator's hub.
+    pub fn busiest_script(&self) -> Option<(&ScriptInfo, usize)> {
+        let script_of: HashMap<(&str, u32), &str> = self
+            .txs
+            .iter()
+            .flat_map(|t| t.outputs.iter().enumerate().map(move |(v, o)| ((t.txid.as_str(), v as u32), o.script_hex.as_str())))
+            .collect();
+        let mut events: HashMap<&str, usize> = HashMap::new();
+        for tx in &self.txs {
+            tx.outputs.iter().for_each(|o| *events.entry(o.script_hex.as_str()).or_default() += 1);
+            tx.inputs.iter().filter_map(|i| script_of.get(&(i.txid.as_str(), i.vout))).for_each(|s| *events.entry(s).or_default() += 1);
+        }
+        self.scripts
+            .iter()
+            .filter(|s| s.address.is_some())
+            .map(|s| (s, events.get(s.script_hex.as_str()).copied().unwrap_or(0)))
+            .max_by_key(|(s, n)| (*n, s.script_hex.clone()))
+    }
 }
 
 #[cfg(test)]

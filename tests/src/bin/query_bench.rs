@@ -3,7 +3,7 @@
 //! `query` binary is timed end to end as an investigator runs it; and a backward trace is timed
 //! through the node's own RPC (`getrawtransaction` with `-txindex`) for comparison.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::process::Command;
 use std::str::FromStr;
@@ -116,14 +116,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     // The address with the longest history.
-    let mut events: HashMap<&str, usize> = HashMap::new();
-    let script_of: HashMap<(&str, u32), &str> =
-        truth.txs.iter().flat_map(|t| t.outputs.iter().enumerate().map(move |(v, o)| ((t.txid.as_str(), v as u32), o.script_hex.as_str()))).collect();
-    for tx in &truth.txs {
-        tx.outputs.iter().for_each(|o| *events.entry(o.script_hex.as_str()).or_default() += 1);
-        tx.inputs.iter().filter_map(|i| script_of.get(&(i.txid.as_str(), i.vout))).for_each(|s| *events.entry(s).or_default() += 1);
-    }
-    let info = truth.scripts.iter().filter(|s| s.address.is_some()).max_by_key(|s| events.get(s.script_hex.as_str()).copied().unwrap_or(0)).context("no scripts")?;
+    let (info, _) = truth.busiest_script().context("no scripts")?;
     let address = info.address.clone().context("address")?;
     let id = ScriptId::of(&hex::decode(&info.script_hex)?);
     let (med, min, n) = timed(args.runs, || Ok(store.history(&id, 0, usize::MAX)?.len()))?;
