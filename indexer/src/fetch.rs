@@ -111,8 +111,8 @@ fn fetch_one(node: &mut Node, stop: &AtomicBool, height: u32) -> Result<Fetched,
     match node.block_hash(stop, height)? {
         Some(hash) => match node.block(stop, &hash) {
             Ok(block) => Ok(Fetched::Block(block)),
-            // Pruned or reorganised away between the two calls.
-            Err(NodeError::Rpc { code: -5, .. }) | Err(NodeError::Rpc { code: -1, .. }) => Ok(Fetched::Gone),
+            // Reorganised away between the two calls. (A pruned block is error -1, and stays one.)
+            Err(NodeError::Rpc { code: -5, .. }) => Ok(Fetched::Gone),
             Err(e) => Err(e),
         },
         None => Ok(Fetched::Gone),

@@ -46,6 +46,13 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
         tip: None,
         next_txnum: 0,
     });
+    let next = meta.tip.map(|(h, _)| h + 1).unwrap_or(0);
+    if let Some(pruned_below) = info.prune_height.filter(|p| *p > next && next <= info.blocks) {
+        bail!(
+            "node at {} is pruned: it no longer has blocks below height {pruned_below}, and the index needs every block from height {next}; use a node without pruning",
+            node.url()
+        );
+    }
     info!(db = %config.db.display(), network = %network, tip = ?meta.tip.map(|t| t.0), node_blocks = info.blocks, "starting");
     let mut progress = Progress::new(config.progress);
     let result = follow(config, &store, &mut node, &mut meta, &shutdown, &mut progress);

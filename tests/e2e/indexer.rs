@@ -353,3 +353,19 @@ fn bad_configurations_fail_with_one_clear_line_and_lose_nothing() {
 fn rocksdb_batch() -> indexer::store::WriteBatch {
     indexer::store::WriteBatch::default()
 }
+
+#[test]
+fn a_pruned_node_is_refused_with_the_height_it_lacks() {
+    let env = TestEnv::builder().arg("-prune=1").arg("-fastprune").build().expect("node starts");
+    env.mine_to_new(1_000).expect("mine");
+    let pruned: u64 = env.rpc().call("pruneblockchain", &[serde_json::json!(600)]).expect("pruneblockchain");
+    assert!(pruned > 0, "nothing was pruned");
+    let db = tempfile::tempdir().expect("tempdir");
+    let (code, err) = failing({
+        let mut c = indexer(&env, db.path());
+        c.arg("--once");
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("is pruned") && err.contains("needs every block from height 0"), "{err}");
+}
