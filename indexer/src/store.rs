@@ -20,6 +20,8 @@ pub enum StoreError {
     Decode(#[from] DecodeError),
     #[error("corrupt {0} row: {1}")]
     Bincode(&'static str, bincode::Error),
+    #[error("database at {0} is in use by another indexer (only one may write to it; `query` can read it meanwhile)")]
+    Locked(PathBuf),
     #[error("cannot create a scratch directory for a read-only follower: {0}")]
     Scratch(std::io::Error),
     #[error("no database at {0} (run the indexer first, or pass --db)")]
@@ -112,7 +114,13 @@ impl Store {
             check_ours(path)?;
         }
         let cache = Cache::new_lru_cache(cache_bytes);
-        let db = DB::open_cf_descriptors(&db_options(), path, descriptors(&cache))?;
+        let db = DB::open_cf_descriptors(&db_options(), path, descriptors(&cache)).map_err(|e| {
+            if e.as_ref().contains("LOCK") {
+                StoreError::Locked(path.to_owned())
+            } else {
+                StoreError::Rocks(e)
+            }
+        })?;
         let store = Store { db, path: path.to_owned(), _secondary: None };
         store.check_schema()?;
         Ok(store)
@@ -404,6 +412,20 @@ mod tests {
         let writer = Store::open_writable(&empty, 1 << 20).unwrap();
         assert!(matches!(Store::open_follower(&empty, 1 << 20), Err(StoreError::Empty(_))));
         drop(writer);
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_and_a_follower_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open_writable(dir.path(), 1 << 20).unwrap();
+        let meta = Meta { schema_version: SCHEMA_VERSION, network: "regtest".into(), genesis_hash: [1; 32], tip: None, next_txnum: 0 };
+        let mut batch = WriteBatch::default();
+        first.batch_set(&mut batch, CF_META, META_KEY, Some(&meta.encode()));
+        first.write(batch, WriteMode::Tip).unwrap();
+        let err = Store::open_writable(dir.path(), 1 << 20).err().expect("refused");
+        assert!(matches!(err, StoreError::Locked(_)), "{err}");
+        assert!(err.to_string().contains("in use by another indexer"));
+        assert_eq!(Store::open_follower(dir.path(), 1 << 20).unwrap().meta().unwrap(), Some(meta));
     }
 
     #[test]
