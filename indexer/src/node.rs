@@ -79,7 +79,6 @@ pub struct Node {
 pub struct ChainInfo {
     pub chain: String,
     pub blocks: u32,
-    pub best_hash: BlockHash,
     /// The lowest height whose block the node still stores, if it prunes.
     pub prune_height: Option<u32>,
 }
@@ -178,7 +177,6 @@ fn chain_info_of(c: &Client) -> Result<ChainInfo, bitcoincore_rpc::Error> {
     Ok(ChainInfo {
         chain: info.chain.to_core_arg().to_owned(),
         blocks: info.blocks as u32,
-        best_hash: info.best_block_hash,
         prune_height: if info.pruned { Some(info.prune_height.unwrap_or(0) as u32) } else { None },
     })
 }

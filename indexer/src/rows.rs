@@ -35,8 +35,8 @@ const READ_BACK: [&str; 4] = [CF_TXIDS, CF_OUTPUTS, CF_SCRIPTS, CF_UTXOS];
 /// Writes of one or more blocks not yet committed, readable before they are.
 pub struct Pending<'s> {
     store: &'s Store,
-    /// Every write of the pending blocks in order: (column family id, key, value or delete).
-    writes: Vec<(u8, Vec<u8>, Option<Vec<u8>>)>,
+    /// Every write of the pending blocks, in order.
+    writes: Vec<Write>,
     overlay: Overlay,
     /// The overlay of a batch taken by [`Pending::take_batch`] whose write has not landed yet.
     settling: Overlay,
@@ -48,6 +48,9 @@ pub struct Pending<'s> {
 }
 
 type Overlay = HashMap<(u8, Vec<u8>), Option<Vec<u8>>>;
+
+/// One write: column family id, key, and the new value (`None` deletes).
+type Write = (u8, Vec<u8>, Option<Vec<u8>>);
 
 /// What a committed batch held, for progress reports.
 #[derive(Debug, Clone, Copy, Default)]
@@ -98,6 +101,7 @@ impl<'s> Pending<'s> {
     /// Writes `value` (`None` deletes). `old` is what the key held, when the caller knows it;
     /// otherwise it is read.
     fn set(&mut self, cf: &str, key: &[u8], value: Option<Vec<u8>>, old: Known) -> Result<(), StoreError> {
+        let id = cf_id(cf);
         if self.undo.is_some() {
             let old = match old {
                 Known::Absent => None,
@@ -105,13 +109,13 @@ impl<'s> Pending<'s> {
                 Known::Read => self.get(cf, key)?,
             };
             if let Some(undo) = self.undo.as_mut() {
-                undo.push(UndoEntry { cf: cf_id(cf), key: key.to_vec(), old });
+                undo.push(UndoEntry { cf: id, key: key.to_vec(), old });
             }
         }
         if READ_BACK.contains(&cf) {
-            self.overlay.insert((cf_id(cf), key.to_vec()), value.clone());
+            self.overlay.insert((id, key.to_vec()), value.clone());
         }
-        self.writes.push((cf_id(cf), key.to_vec(), value));
+        self.writes.push((id, key.to_vec(), value));
         Ok(())
     }
 
@@ -147,7 +151,7 @@ impl<'s> Pending<'s> {
     pub fn apply(&mut self, block: &Block, height: u32, keep_undo: bool, undo_depth: u32) -> Result<(), ApplyError> {
         let hash = block.block_hash().to_byte_array();
         let expected_prev = self.meta.tip.map(|(_, h)| h).unwrap_or([0; 32]);
-        let expected_height = self.meta.tip.map(|(h, _)| h + 1).unwrap_or(0);
+        let expected_height = self.meta.next_height();
         if block.header.prev_blockhash.to_byte_array() != expected_prev || height != expected_height {
             return Err(ApplyError::NotOnTip {
                 height,
@@ -250,7 +254,7 @@ impl Pending<'_> {
 
 /// The writes of one or more blocks, to be committed in one atomic write.
 pub struct Batch {
-    writes: Vec<(u8, Vec<u8>, Option<Vec<u8>>)>,
+    writes: Vec<Write>,
     summary: BatchSummary,
 }
 

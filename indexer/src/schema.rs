@@ -120,6 +120,11 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// Height of the next block to index: one above the tip, or 0 for an empty database.
+    pub fn next_height(&self) -> u32 {
+        self.tip.map(|(h, _)| h + 1).unwrap_or(0)
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         bincode::serialize(self).expect("serializing a plain struct into memory cannot fail")
     }
@@ -197,11 +202,6 @@ pub fn decode_txnums(b: &[u8]) -> Result<Vec<TxNum>, DecodeError> {
 
 pub fn txnum_key(num: TxNum) -> [u8; 4] {
     num.to_be_bytes()
-}
-
-pub fn decode_txnum_key(b: &[u8]) -> Result<TxNum, DecodeError> {
-    check_len("txnum key", b, 4)?;
-    Ok(u32_at(b, 0))
 }
 
 /// Where a transaction sits and its shape.

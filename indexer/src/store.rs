@@ -127,7 +127,7 @@ impl Store {
     }
 
     /// Opens the database read-only as a follower of the writer: works while the indexer runs,
-    /// and [`Store::catch_up`] brings in what it has written since.
+    /// and sees what it had made durable when opened.
     pub fn open_follower(path: &Path, cache_bytes: usize) -> Result<Store> {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_owned()));
@@ -147,14 +147,6 @@ impl Store {
         }
         store.check_schema()?;
         Ok(store)
-    }
-
-    /// Brings a follower up to date with what the writer has made durable.
-    pub fn catch_up(&self) -> Result<()> {
-        if self._secondary.is_some() {
-            self.db.try_catch_up_with_primary()?;
-        }
-        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -210,18 +202,6 @@ impl Store {
             .iterator_cf(self.cf(cf), IteratorMode::From(start, Direction::Forward))
             .map(|r| r.map_err(StoreError::from))
             .take_while(move |r| r.as_ref().map(|(k, _)| k.starts_with(prefix)).unwrap_or(true))
-    }
-
-    /// Last row of `cf` whose key starts with `prefix`.
-    pub fn last_with_prefix(&self, cf: &str, prefix: &[u8]) -> Result<Option<Row>> {
-        let mut upper = prefix.to_vec();
-        upper.extend_from_slice(&[0xff; 16]);
-        let mut it = self.db.iterator_cf(self.cf(cf), IteratorMode::From(&upper, Direction::Reverse));
-        match it.next() {
-            Some(Ok((k, v))) if k.starts_with(prefix) => Ok(Some((k, v))),
-            Some(Err(e)) => Err(e.into()),
-            _ => Ok(None),
-        }
     }
 
     /// Commits a batch. In [`WriteMode::Bulk`] the write-ahead log is skipped.
@@ -397,6 +377,16 @@ pub fn default_db_dir(network: &str) -> std::io::Result<PathBuf> {
 mod tests {
     use super::*;
 
+    fn meta_of(network: &str) -> Meta {
+        Meta { schema_version: SCHEMA_VERSION, network: network.into(), genesis_hash: [1; 32], tip: None, next_txnum: 0 }
+    }
+
+    fn put_meta(store: &Store, meta: &Meta) {
+        let mut batch = WriteBatch::default();
+        store.batch_set(&mut batch, CF_META, META_KEY, Some(&meta.encode()));
+        store.write(batch, WriteMode::Tip).unwrap();
+    }
+
     #[test]
     fn a_follower_tells_a_foreign_an_empty_and_a_missing_database_apart() {
         let dir = tempfile::tempdir().unwrap();
@@ -418,10 +408,8 @@ mod tests {
     fn a_second_writer_is_refused_and_a_follower_still_reads() {
         let dir = tempfile::tempdir().unwrap();
         let first = Store::open_writable(dir.path(), 1 << 20).unwrap();
-        let meta = Meta { schema_version: SCHEMA_VERSION, network: "regtest".into(), genesis_hash: [1; 32], tip: None, next_txnum: 0 };
-        let mut batch = WriteBatch::default();
-        first.batch_set(&mut batch, CF_META, META_KEY, Some(&meta.encode()));
-        first.write(batch, WriteMode::Tip).unwrap();
+        let meta = meta_of("regtest");
+        put_meta(&first, &meta);
         let err = Store::open_writable(dir.path(), 1 << 20).err().expect("refused");
         assert!(matches!(err, StoreError::Locked(_)), "{err}");
         assert!(err.to_string().contains("in use by another indexer"));
@@ -432,10 +420,7 @@ mod tests {
     fn identity_checks_name_what_differs() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
-        let meta = Meta { schema_version: SCHEMA_VERSION, network: "signet".into(), genesis_hash: [1; 32], tip: None, next_txnum: 0 };
-        let mut batch = WriteBatch::default();
-        store.batch_set(&mut batch, CF_META, META_KEY, Some(&meta.encode()));
-        store.write(batch, WriteMode::Tip).unwrap();
+        put_meta(&store, &meta_of("signet"));
         let err = store.check_identity("main", &[1; 32]).unwrap_err().to_string();
         assert!(err.contains("built for network 'signet', but the node is on 'main'"), "{err}");
         let err = store.check_identity("signet", &[2; 32]).unwrap_err().to_string();

@@ -46,7 +46,7 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
         tip: None,
         next_txnum: 0,
     });
-    let next = meta.tip.map(|(h, _)| h + 1).unwrap_or(0);
+    let next = meta.next_height();
     if let Some(pruned_below) = info.prune_height.filter(|p| *p > next && next <= info.blocks) {
         bail!(
             "node at {} is pruned: it no longer has blocks below height {pruned_below}, and the index needs every block from height {next}; use a node without pruning",
@@ -78,7 +78,7 @@ fn follow(
     while !shutdown.load(Ordering::Relaxed) {
         let info = node.chain_info_retrying(shutdown)?;
         reconcile(store, node, meta, shutdown)?;
-        let next = meta.tip.map(|(h, _)| h + 1).unwrap_or(0);
+        let next = meta.next_height();
         if next <= info.blocks {
             catch_up(config, store, meta, next, info.blocks, shutdown, progress)?;
             reported_idle = false;

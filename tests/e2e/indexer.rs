@@ -322,7 +322,7 @@ fn bad_configurations_fail_with_one_clear_line_and_lose_nothing() {
             tip: None,
             next_txnum: 0,
         };
-        let mut batch = rocksdb_batch();
+        let mut batch = indexer::store::WriteBatch::default();
         store.batch_set(&mut batch, indexer::schema::CF_META, indexer::schema::META_KEY, Some(&meta.encode()));
         store.write(batch, indexer::store::WriteMode::Tip).expect("write");
     }
@@ -348,10 +348,6 @@ fn bad_configurations_fail_with_one_clear_line_and_lose_nothing() {
 
     // Nothing already indexed was lost, and every error was one line.
     assert_eq!(crate::support::dump(db.path()), before);
-}
-
-fn rocksdb_batch() -> indexer::store::WriteBatch {
-    indexer::store::WriteBatch::default()
 }
 
 #[test]
