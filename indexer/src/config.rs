@@ -50,6 +50,10 @@ pub struct Args {
     /// Transactions per write batch during bulk load [default: 50000].
     #[arg(long)]
     pub batch_txs: Option<u64>,
+    /// Longest stretch of bulk load between flushes to disk, in seconds: what a hard kill can
+    /// lose; 0 flushes after every batch [default: 60].
+    #[arg(long)]
+    pub flush_secs: Option<u64>,
     /// Block cache size in MiB [default: 512].
     #[arg(long)]
     pub cache_mb: Option<usize>,
@@ -59,9 +63,22 @@ pub struct Args {
     /// Measure the node's serving rate: fetch and decode blocks up to its tip, write nothing.
     #[arg(long)]
     pub fetch_only: bool,
+    /// Where blocks come from: REST when the node serves it (auto), or always JSON-RPC.
+    #[arg(long, value_enum)]
+    pub feed: Option<FeedChoice>,
     /// Progress display: a bar on a terminal, log lines otherwise.
     #[arg(long, value_enum, default_value_t = ProgressStyle::Auto)]
     pub progress: ProgressStyle,
+}
+
+/// Which block feed to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedChoice {
+    /// REST (binary blocks and spent outputs) when the node serves it, else JSON-RPC.
+    Auto,
+    /// JSON-RPC only.
+    Rpc,
 }
 
 /// The TOML file. Sections other binaries read are accepted and ignored here.
@@ -95,6 +112,8 @@ struct FileIndexer {
     poll_ms: Option<u64>,
     bulk_threshold: Option<u32>,
     batch_txs: Option<u64>,
+    flush_secs: Option<u64>,
+    feed: Option<FeedChoice>,
     cache_mb: Option<usize>,
     compact_after_bulk: Option<bool>,
 }
@@ -112,9 +131,12 @@ pub struct Config {
     pub poll: Duration,
     pub bulk_threshold: u32,
     pub batch_txs: u64,
+    /// Bulk load flushes at least this often.
+    pub flush_every: Duration,
     pub cache_bytes: usize,
     pub compact_after_bulk: bool,
     pub fetch_only: bool,
+    pub feed: FeedChoice,
     pub progress: ProgressStyle,
 }
 
@@ -178,9 +200,11 @@ impl Config {
             poll: Duration::from_millis(args.poll_ms.or(f.poll_ms).unwrap_or(1000).max(10)),
             bulk_threshold: args.bulk_threshold.or(f.bulk_threshold).unwrap_or(1000),
             batch_txs: args.batch_txs.or(f.batch_txs).unwrap_or(50_000).max(1),
+            flush_every: Duration::from_secs(args.flush_secs.or(f.flush_secs).unwrap_or(60)),
             cache_bytes: args.cache_mb.or(f.cache_mb).unwrap_or(512) << 20,
             compact_after_bulk: args.compact_after_bulk || f.compact_after_bulk.unwrap_or(false),
             fetch_only: args.fetch_only,
+            feed: args.feed.or(f.feed).unwrap_or(FeedChoice::Auto),
             progress: args.progress,
         })
     }

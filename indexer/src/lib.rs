@@ -5,6 +5,7 @@ pub mod config;
 pub mod fetch;
 pub mod node;
 pub mod progress;
+pub mod rest;
 pub mod rows;
 pub mod schema;
 pub mod store;

@@ -130,20 +130,8 @@ impl Node {
         stop: &AtomicBool,
         f: impl Fn(&Client) -> Result<T, bitcoincore_rpc::Error>,
     ) -> Result<T, NodeError> {
-        let mut delay = Duration::from_millis(250);
-        loop {
-            match self.call(&f) {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() || (matches!(e, NodeError::Auth { .. }) && self.uses_cookie()) => {
-                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "node unavailable, retrying");
-                    if sleep_unless_stopped(stop, delay) {
-                        return Err(NodeError::Stopped);
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(15));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let cookie = self.uses_cookie();
+        retry(stop, cookie, || self.call(&f))
     }
 
     fn uses_cookie(&self) -> bool {
@@ -208,6 +196,30 @@ fn classify(url: &str, e: bitcoincore_rpc::Error) -> NodeError {
         },
         E::Io(io) => NodeError::Unreachable { url: url.into(), reason: io.to_string() },
         other => NodeError::Other(other.to_string()),
+    }
+}
+
+/// Runs `f` until it succeeds or fails for good, waiting out transient failures (node down,
+/// restarting, warming up) with backoff until `stop` is set.
+pub fn retry_transient<T>(stop: &AtomicBool, f: impl FnMut() -> Result<T, NodeError>) -> Result<T, NodeError> {
+    retry(stop, false, f)
+}
+
+/// [`retry_transient`]; with `retry_auth`, a rejected cookie is retried too.
+fn retry<T>(stop: &AtomicBool, retry_auth: bool, mut f: impl FnMut() -> Result<T, NodeError>) -> Result<T, NodeError> {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() || (retry_auth && matches!(e, NodeError::Auth { .. })) => {
+                warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "node unavailable, retrying");
+                if sleep_unless_stopped(stop, delay) {
+                    return Err(NodeError::Stopped);
+                }
+                delay = (delay * 2).min(Duration::from_secs(15));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

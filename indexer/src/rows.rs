@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use bitcoin::hashes::Hash;
-use bitcoin::{consensus, Block, Transaction};
+use bitcoin::{consensus, Block, Transaction, TxOut};
 use rocksdb::WriteBatch;
 
 use crate::schema::*;
@@ -146,9 +146,17 @@ impl<'s> Pending<'s> {
     pub fn settled(&mut self) {
         self.settling.clear();
     }
-    /// Adds one block on top of the pending tip. Undo data is kept when `keep_undo` is set and
-    /// undo rows more than `undo_depth` blocks below it are dropped.
-    pub fn apply(&mut self, block: &Block, height: u32, keep_undo: bool, undo_depth: u32) -> Result<(), ApplyError> {
+    /// Adds one block on top of the pending tip. `spent`, when the feed gives it, holds the
+    /// outputs each transaction spends (saving a read of each). Undo data is kept when
+    /// `keep_undo` is set and undo rows more than `undo_depth` blocks below it are dropped.
+    pub fn apply(
+        &mut self,
+        block: &Block,
+        spent: Option<&[Vec<TxOut>]>,
+        height: u32,
+        keep_undo: bool,
+        undo_depth: u32,
+    ) -> Result<(), ApplyError> {
         let hash = block.block_hash().to_byte_array();
         let expected_prev = self.meta.tip.map(|(_, h)| h).unwrap_or([0; 32]);
         let expected_height = self.meta.next_height();
@@ -164,7 +172,7 @@ impl<'s> Pending<'s> {
         let first = self.meta.next_txnum;
         for (pos, tx) in block.txdata.iter().enumerate() {
             let num = first.checked_add(pos as u32).ok_or(ApplyError::TxNumOverflow(height))?;
-            self.apply_tx(tx, num, height, pos as u32)?;
+            self.apply_tx(tx, spent.map(|s| s[pos].as_slice()), num, height, pos as u32)?;
         }
         let count = block.txdata.len() as u32;
         let size = block.total_size() as u32;
@@ -188,7 +196,7 @@ impl<'s> Pending<'s> {
         Ok(())
     }
 
-    fn apply_tx(&mut self, tx: &Transaction, num: TxNum, height: u32, position: u32) -> Result<(), ApplyError> {
+    fn apply_tx(&mut self, tx: &Transaction, spent: Option<&[TxOut]>, num: TxNum, height: u32, position: u32) -> Result<(), ApplyError> {
         let txid = tx.compute_txid().to_byte_array();
         let mut nums = self.get(CF_TXIDS, &txid)?.map(|b| decode_txnums(&b)).transpose().map_err(StoreError::from)?.unwrap_or_default();
         let old = (!nums.is_empty()).then(|| encode_txnums(&nums));
@@ -200,7 +208,8 @@ impl<'s> Pending<'s> {
         let mut touched: HashMap<ScriptId, StatsDelta> = HashMap::new();
         if position != 0 {
             for (vin, input) in tx.input.iter().enumerate() {
-                let (script, value) = self.spend_input(&txid, num, vin as u32, &input.previous_output)?;
+                let given = spent.map(|s| &s[vin]);
+                let (script, value) = self.spend_input(&txid, num, vin as u32, &input.previous_output, given)?;
                 touched.entry(script).or_default().spent(value);
             }
         }
@@ -232,15 +241,28 @@ impl<'s> Pending<'s> {
 
 impl Pending<'_> {
     /// Records input `vin` of tx `num` spending `prev`: the input row, the spend edge, the spent
-    /// script's history event, and the UTXO's removal. Returns the spent script and value.
-    fn spend_input(&mut self, txid: &[u8; 32], num: TxNum, vin: u32, prev: &bitcoin::OutPoint) -> Result<(ScriptId, u64), ApplyError> {
+    /// script's history event, and the UTXO's removal. The spent output is `given` by the feed,
+    /// or read. Returns the spent script and value.
+    fn spend_input(
+        &mut self,
+        txid: &[u8; 32],
+        num: TxNum,
+        vin: u32,
+        prev: &bitcoin::OutPoint,
+        given: Option<&TxOut>,
+    ) -> Result<(ScriptId, u64), ApplyError> {
         let missing = || ApplyError::MissingPrevout { txid: hex_hash(txid), prev_txid: prev.txid.to_string(), vout: prev.vout };
         let prev_nums = self.get(CF_TXIDS, prev.txid.as_byte_array())?.map(|b| decode_txnums(&b)).transpose().map_err(StoreError::from)?;
         // A BIP30 duplicate txid: the latest occurrence is the spendable one, as in Core.
         let prev_num = prev_nums.and_then(|n| n.last().copied()).ok_or_else(missing)?;
         let out_key = io_key(prev_num, prev.vout);
-        let out = self.get(CF_OUTPUTS, &out_key)?.ok_or_else(missing)?;
-        let out = OutputRow::decode(&out).map_err(StoreError::from)?;
+        let out = match given {
+            Some(o) => OutputRow { value: o.value.to_sat(), script: o.script_pubkey.to_bytes() },
+            None => {
+                let bytes = self.get(CF_OUTPUTS, &out_key)?.ok_or_else(missing)?;
+                OutputRow::decode(&bytes).map_err(StoreError::from)?
+            }
+        };
         let spent = IoRef { txnum: prev_num, index: prev.vout };
         self.insert(CF_INPUTS, &io_key(num, vin), InputRow { prev: spent, value: out.value }.encode())?;
         self.insert(CF_SPENDS, &out_key, IoRef { txnum: num, index: vin }.encode().to_vec())?;
@@ -400,7 +422,7 @@ mod tests {
         let mut pending = Pending::new(store, store.meta().unwrap().unwrap_or_else(fresh_meta));
         let start = pending.meta().tip.map(|t| t.0 + 1).unwrap_or(0);
         for (i, b) in blocks.iter().enumerate() {
-            pending.apply(b, start + i as u32, true, 100).unwrap();
+            pending.apply(b, None, start + i as u32, true, 100).unwrap();
         }
         pending.commit(WriteMode::Tip).unwrap();
     }
@@ -463,6 +485,30 @@ mod tests {
     }
 
     #[test]
+    fn spent_outputs_given_by_the_feed_give_the_same_rows_as_reading_them() {
+        let blocks = chain();
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let read = Store::open_writable(a.path(), 1 << 20).unwrap();
+        apply_all(&read, &blocks);
+        let given = Store::open_writable(b.path(), 1 << 20).unwrap();
+        let mut outputs: HashMap<bitcoin::OutPoint, TxOut> = HashMap::new();
+        let mut pending = Pending::new(&given, fresh_meta());
+        for (height, block) in blocks.iter().enumerate() {
+            let mut spent: Vec<Vec<TxOut>> = Vec::new();
+            for tx in &block.txdata {
+                let prevouts = tx.input.iter().filter(|_| !tx.is_coinbase()).map(|i| outputs[&i.previous_output].clone());
+                spent.push(prevouts.collect());
+                for (vout, out) in tx.output.iter().enumerate() {
+                    outputs.insert(bitcoin::OutPoint::new(tx.compute_txid(), vout as u32), out.clone());
+                }
+            }
+            pending.apply(block, Some(&spent), height as u32, true, 100).unwrap();
+        }
+        pending.commit(WriteMode::Tip).unwrap();
+        assert_eq!(dump(&read), dump(&given));
+    }
+
+    #[test]
     fn a_duplicated_coinbase_txid_keeps_both_occurrences_and_spends_resolve_to_the_latest() {
         let genesis = bitcoin::constants::genesis_block(bitcoin::Network::Regtest);
         let dup = tx(vec![], vec![(script(9), 50)], Some(9));
@@ -491,9 +537,9 @@ mod tests {
         let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
         apply_all(&store, &blocks[..2]);
         let mut pending = Pending::new(&store, store.meta().unwrap().unwrap());
-        assert!(matches!(pending.apply(&blocks[3], 2, true, 100), Err(ApplyError::NotOnTip { height: 2, .. })));
+        assert!(matches!(pending.apply(&blocks[3], None, 2, true, 100), Err(ApplyError::NotOnTip { height: 2, .. })));
         assert!(pending.is_empty());
-        let err = pending.apply(&blocks[2], 5, true, 100).unwrap_err();
+        let err = pending.apply(&blocks[2], None, 5, true, 100).unwrap_err();
         assert!(err.to_string().contains("does not extend the indexed tip 1"), "{err}");
     }
 }

@@ -4,22 +4,19 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{Scope, ScopedJoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bitcoin::hashes::Hash;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use crate::config::Config;
-use crate::fetch::{Fetched, Fetcher};
+use crate::config::{Config, FeedChoice};
+use crate::fetch::{Feed, Fetched, Fetcher};
 use crate::node::{sleep_unless_stopped, Node, NodeError};
 use crate::progress::Progress;
 use crate::rows::{undo_tip, ApplyError, BatchSummary, Pending};
 use crate::schema::{Meta, SCHEMA_VERSION};
 use crate::store::{hex_hash, Store, StoreError, WriteMode};
-
-/// How long bulk mode may run without a flush: bounds the work a hard kill can lose.
-const BULK_FLUSH_EVERY: Duration = Duration::from_secs(60);
 
 /// Indexes until the node's tip (with `once`) or until `shutdown` is set.
 pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
@@ -33,8 +30,16 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
     if genesis != network.genesis() {
         bail!("node at {} has genesis {}, which is not {network}'s", node.url(), hex_hash(&genesis));
     }
+    let feed = match config.feed {
+        FeedChoice::Auto => Feed::detect(&config.rpc, &bitcoin::BlockHash::from_byte_array(genesis)).context("cannot start")?,
+        FeedChoice::Rpc => Feed::Rpc,
+    };
+    info!(%feed, "block feed");
+    if config.feed == FeedChoice::Auto && feed == Feed::Rpc {
+        warn!("the node does not serve REST: start bitcoind with -rest=1 for a faster sync");
+    }
     if config.fetch_only {
-        return fetch_only(config, info.blocks, &shutdown);
+        return fetch_only(config, feed, info.blocks, &shutdown);
     }
     let store = Store::open_writable(&config.db, config.cache_bytes)
         .with_context(|| format!("cannot open database {}", config.db.display()))?;
@@ -55,7 +60,7 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
     }
     info!(db = %config.db.display(), network = %network, tip = ?meta.tip.map(|t| t.0), node_blocks = info.blocks, "starting");
     let mut progress = Progress::new(config.progress);
-    let result = follow(config, &store, &mut node, &mut meta, &shutdown, &mut progress);
+    let result = follow(config, feed, &store, &mut node, &mut meta, &shutdown, &mut progress);
     progress.finish();
     store.flush().context("final flush")?;
     match result {
@@ -68,6 +73,7 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
 
 fn follow(
     config: &Config,
+    feed: Feed,
     store: &Store,
     node: &mut Node,
     meta: &mut Meta,
@@ -80,7 +86,7 @@ fn follow(
         reconcile(store, node, meta, shutdown)?;
         let next = meta.next_height();
         if next <= info.blocks {
-            catch_up(config, store, meta, next, info.blocks, shutdown, progress)?;
+            catch_up(config, store, meta, Range::new(next, info.blocks, feed, config), shutdown, progress)?;
             reported_idle = false;
             continue;
         }
@@ -125,21 +131,20 @@ fn catch_up(
     config: &Config,
     store: &Store,
     meta: &mut Meta,
-    start: u32,
-    end: u32,
+    range: Range,
     shutdown: &Arc<AtomicBool>,
     progress: &mut Progress,
 ) -> anyhow::Result<()> {
-    let mode = if end - start + 1 > config.bulk_threshold { WriteMode::Bulk } else { WriteMode::Tip };
+    let mode = range.mode;
     store.set_mode(mode)?;
-    progress.begin(start, end);
+    progress.begin(range.start, range.end);
     let mut pending = Pending::new(store, meta.clone());
-    let range = Range { start, end, mode };
     let result = std::thread::scope(|scope| apply_range(config, store, &mut pending, range, shutdown, progress, scope));
     *meta = pending.meta().clone();
     result?;
     if mode == WriteMode::Bulk {
         store.flush()?;
+        durable(meta);
         store.set_mode(WriteMode::Tip)?;
         if config.compact_after_bulk {
             info!("compacting after bulk load");
@@ -149,11 +154,21 @@ fn catch_up(
     Ok(())
 }
 
+/// Heights to index, where from, and how to write them.
 #[derive(Clone, Copy)]
 struct Range {
     start: u32,
     end: u32,
+    feed: Feed,
     mode: WriteMode,
+}
+
+impl Range {
+    /// Catching up more than the bulk threshold uses bulk-load settings.
+    fn new(start: u32, end: u32, feed: Feed, config: &Config) -> Range {
+        let mode = if end - start + 1 > config.bulk_threshold { WriteMode::Bulk } else { WriteMode::Tip };
+        Range { start, end, feed, mode }
+    }
 }
 
 /// A batch being written on a second thread, and the height it ends at.
@@ -162,14 +177,21 @@ struct Flight<'scope> {
     height: u32,
 }
 
-/// Waits for the batch in flight, if any, to be in the store.
-fn land(flight: &mut Option<Flight<'_>>, pending: &mut Pending<'_>, progress: &mut Progress) -> anyhow::Result<()> {
-    if let Some(f) = flight.take() {
-        let summary = f.handle.join().map_err(|_| anyhow::anyhow!("the batch writer thread panicked"))??;
-        pending.settled();
-        progress.committed(summary, f.height);
+/// Waits for the batch in flight, if any, to be in the store; returns the height it ends at.
+fn land(flight: &mut Option<Flight<'_>>, pending: &mut Pending<'_>, progress: &mut Progress) -> anyhow::Result<Option<u32>> {
+    let Some(f) = flight.take() else { return Ok(None) };
+    let summary = f.handle.join().map_err(|_| anyhow::anyhow!("the batch writer thread panicked"))??;
+    pending.settled();
+    progress.committed(summary, f.height);
+    Ok(Some(f.height))
+}
+
+/// Reports that everything up to the tip of `meta` is on disk and survives a hard kill: a
+/// flushed bulk batch, or a block written through the write-ahead log.
+fn durable(meta: &Meta) {
+    if let Some((height, _)) = meta.tip {
+        debug!(height, "durable");
     }
-    Ok(())
 }
 
 /// Applies the blocks of `range` in order. Following the tip, every block is committed as it
@@ -185,17 +207,18 @@ fn apply_range<'scope, 'env>(
     scope: &'scope Scope<'scope, 'env>,
 ) -> anyhow::Result<()> {
     let mode = range.mode;
-    let mut fetcher = Fetcher::start(&config.rpc, range.start, range.end, config.fetch_workers, config.fetch_window, shutdown.clone());
+    let mut fetcher =
+        Fetcher::start(&config.rpc, range.feed, (range.start, range.end), config.fetch_workers, config.fetch_window, shutdown.clone());
     let mut flight: Option<Flight<'scope>> = None;
     let mut last_flush = Instant::now();
     while let Some((height, fetched)) = fetcher.next_block() {
-        let block = match fetched {
-            Ok(Fetched::Block(block)) => block,
+        let fetched = match fetched {
+            Ok(Fetched::Block(fetched)) => fetched,
             Ok(Fetched::Gone) | Err(NodeError::Stopped) => break,
             Err(e) => return Err(e.into()),
         };
         let keep_undo = mode == WriteMode::Tip || height + config.undo_depth > range.end;
-        match pending.apply(&block, height, keep_undo, config.undo_depth) {
+        match pending.apply(&fetched.block, fetched.spent.as_deref(), height, keep_undo, config.undo_depth) {
             Ok(()) => {}
             // The node switched branches while we fetched: commit what is good, then reconcile.
             Err(ApplyError::NotOnTip { .. }) => break,
@@ -205,11 +228,13 @@ fn apply_range<'scope, 'env>(
         if mode == WriteMode::Tip {
             let summary = pending.commit(mode)?;
             progress.committed(summary, height);
+            durable(pending.meta());
         } else if pending.txs() >= config.batch_txs || stopping {
-            land(&mut flight, pending, progress)?;
-            if last_flush.elapsed() > BULK_FLUSH_EVERY {
+            let landed = land(&mut flight, pending, progress)?;
+            if let Some(landed) = landed.filter(|_| last_flush.elapsed() >= config.flush_every) {
                 store.flush()?;
                 last_flush = Instant::now();
+                debug!(height = landed, "durable");
             }
             let batch = pending.take_batch();
             flight = Some(Flight { handle: scope.spawn(move || batch.write(store, mode)), height });
@@ -224,22 +249,29 @@ fn apply_range<'scope, 'env>(
         let height = pending.meta().tip.map(|t| t.0).unwrap_or(0);
         let summary = pending.commit(mode)?;
         progress.committed(summary, height);
+        if mode == WriteMode::Tip {
+            durable(pending.meta());
+        }
     }
     Ok(())
 }
 
 /// Fetches and decodes every block up to `tip` the way a sync does, writing nothing: the rate the
 /// node can serve blocks at, which bounds the indexer's.
-fn fetch_only(config: &Config, tip: u32, shutdown: &Arc<AtomicBool>) -> anyhow::Result<()> {
+fn fetch_only(config: &Config, feed: Feed, tip: u32, shutdown: &Arc<AtomicBool>) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut fetcher = Fetcher::start(&config.rpc, 0, tip, config.fetch_workers, config.fetch_window, shutdown.clone());
+    let mut fetcher = Fetcher::start(&config.rpc, feed, (0, tip), config.fetch_workers, config.fetch_window, shutdown.clone());
     let (mut blocks, mut txs, mut bytes) = (0u64, 0u64, 0u64);
     while let Some((_, fetched)) = fetcher.next_block() {
         match fetched? {
-            Fetched::Block(block) => {
+            Fetched::Block(fetched) => {
                 blocks += 1;
-                txs += block.txdata.len() as u64;
-                bytes += block.total_size() as u64;
+                // The writer needs every txid: computing them is part of the ceiling.
+                for tx in &fetched.block.txdata {
+                    std::hint::black_box(tx.compute_txid());
+                }
+                txs += fetched.block.txdata.len() as u64;
+                bytes += fetched.block.total_size() as u64;
             }
             Fetched::Gone => break,
         }

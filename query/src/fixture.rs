@@ -99,7 +99,7 @@ impl TestChain {
 
     fn apply(&mut self, block: &Block, height: u32) {
         let mut pending = Pending::new(&self.store, self.meta.clone());
-        pending.apply(block, height, true, 100).expect("apply a test block");
+        pending.apply(block, None, height, true, 100).expect("apply a test block");
         pending.commit(WriteMode::Tip).expect("commit a test block");
         self.meta = pending.meta().clone();
         self.tip = block.block_hash();

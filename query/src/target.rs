@@ -34,20 +34,27 @@ pub fn parse_address(s: &str) -> Result<Address<NetworkUnchecked>, UsageError> {
 }
 
 impl TargetSpec {
+    /// Tells the kinds apart by content, not length: a regtest taproot address is 64 characters
+    /// long, like a txid. A valid address (its checksum holds) is an address; otherwise a run of
+    /// hex digits is taken for a txid; otherwise the input is reported as a malformed address.
     pub fn parse(s: &str) -> Result<TargetSpec, UsageError> {
         if let Some((txid, vout)) = s.rsplit_once(':') {
             let txid = parse_txid(txid).map_err(|_| UsageError::Outpoint(s.into()))?;
             let vout = vout.parse().map_err(|_| UsageError::Outpoint(s.into()))?;
             return Ok(TargetSpec::Outpoint(txid, vout));
         }
-        if s.len() == 64 || (s.len() > 40 && s.bytes().all(|b| b.is_ascii_hexdigit())) {
+        let address = parse_address(s);
+        if let Ok(address) = address {
+            return Ok(TargetSpec::Address(address));
+        }
+        let hex = s.bytes().all(|b| b.is_ascii_hexdigit());
+        if hex && s.len() >= 40 {
             return parse_txid(s).map(TargetSpec::Tx);
         }
-        match parse_address(s) {
-            Ok(address) => Ok(TargetSpec::Address(address)),
-            Err(_) if s.is_empty() || s.len() < 14 => Err(UsageError::Target(s.into())),
-            Err(e) => Err(e),
+        if s.len() < 14 {
+            return Err(UsageError::Target(s.into()));
         }
+        address.map(TargetSpec::Address)
     }
 
     /// Resolves the target against the database.
@@ -198,6 +205,54 @@ mod tests {
         );
         let addr = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
         assert!(matches!(TargetSpec::parse(addr).unwrap(), TargetSpec::Address(_)));
+    }
+
+    /// Every address kind of every network, built from fixed keys and hashes.
+    fn every_address() -> Vec<Address> {
+        use bitcoin::key::{Secp256k1, UntweakedPublicKey};
+        use bitcoin::{CompressedPublicKey, Network, PubkeyHash, ScriptBuf};
+        let secp = Secp256k1::new();
+        let secret = bitcoin::secp256k1::SecretKey::from_slice(&[7; 32]).unwrap();
+        let key = CompressedPublicKey(secret.public_key(&secp));
+        let xonly = UntweakedPublicKey::from(secret.public_key(&secp));
+        let witness_script = ScriptBuf::from_bytes(vec![0x51]);
+        let mut all = Vec::new();
+        for network in [Network::Bitcoin, Network::Testnet, Network::Testnet4, Network::Signet, Network::Regtest] {
+            all.push(Address::p2pkh(PubkeyHash::from(key), network));
+            all.push(Address::p2sh(&witness_script, network).unwrap());
+            all.push(Address::p2shwpkh(&key, network));
+            all.push(Address::p2wpkh(&key, network));
+            all.push(Address::p2wsh(&witness_script, network));
+            all.push(Address::p2tr(&secp, xonly, None, network));
+        }
+        all
+    }
+
+    #[test]
+    fn every_address_kind_of_every_network_is_read_as_an_address() {
+        let all = every_address();
+        assert_eq!(all.len(), 30);
+        for address in all {
+            let text = address.to_string();
+            let parsed = TargetSpec::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(parsed, TargetSpec::Address(address.as_unchecked().clone()), "{text}");
+        }
+        // The case that was misread: regtest taproot addresses are exactly txid-length.
+        let regtest_taproot = every_address().into_iter().rfind(|a| a.address_type() == Some(bitcoin::AddressType::P2tr)).unwrap();
+        assert_eq!(regtest_taproot.to_string().len(), 64);
+    }
+
+    #[test]
+    fn a_txid_is_never_taken_for_an_address_nor_an_address_for_a_txid() {
+        for txid in [TXID, "0000000000000000000000000000000000000000000000000000000000000000", &TXID.to_uppercase()] {
+            assert!(matches!(TargetSpec::parse(txid).unwrap(), TargetSpec::Tx(_)), "{txid}");
+        }
+        // One character off in a regtest taproot address: a malformed address, not a txid.
+        let taproot = every_address().into_iter().rfind(|a| a.address_type() == Some(bitcoin::AddressType::P2tr)).unwrap().to_string();
+        let last = if taproot.ends_with('q') { "p" } else { "q" };
+        let broken = format!("{}{last}", &taproot[..63]);
+        let err = TargetSpec::parse(&broken).unwrap_err();
+        assert!(matches!(err, UsageError::Address { .. }), "{err}");
     }
 
     #[test]

@@ -2,9 +2,7 @@
 //! balances and spend edges, reorgs, hard kills, node restarts and bad configurations.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Stdio;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
 use bitcoin::{Amount, OutPoint, ScriptBuf, TxOut, Txid};
@@ -14,7 +12,7 @@ use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
 use indexer::schema::{IoRef, ScriptId};
 use indexer::store::Store;
 
-use crate::support::{assert_same_index, failing, index_once, indexer, open};
+use crate::support::{assert_same_index, failing, index_once, indexer, kill_after_durable, open, tip, wait_for_tip, wait_while_running};
 
 fn generated(env: &TestEnv, seed: u64, txs: usize) -> Truth {
     generate(env.rpc(), &GenParams { seed, target_txs: txs, txs_per_block: 150, ..GenParams::default() })
@@ -31,7 +29,8 @@ fn indexed_balances_utxos_and_spend_edges_equal_the_nodes() {
     let env = TestEnv::builder().txindex(true).build().expect("node starts");
     let truth = generated(&env, 11, 2_500);
     let db = tempfile::tempdir().expect("tempdir");
-    index_once(&env, db.path(), &[]);
+    let out = index_once(&env, db.path(), &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("feed=REST: binary blocks with their spent outputs"), "REST feed not used");
     let store = open(db.path());
 
     let meta = store.meta().expect("meta").expect("meta row");
@@ -97,11 +96,33 @@ fn indexed_balances_utxos_and_spend_edges_equal_the_nodes() {
     assert!(edges > 2_000, "only {edges} edges checked");
 
     // Bulk-load settings (no WAL, batches written on a second thread while the next is built)
-    // give exactly the same index as committing block by block.
+    // give exactly the same index as committing block by block; so does the JSON-RPC feed
+    // (blocks as hex, spent outputs read back from the index) as the REST feed.
     drop(store);
     let bulk = tempfile::tempdir().expect("tempdir");
     index_once(&env, bulk.path(), &["--bulk-threshold", "1", "--batch-txs", "150"]);
     assert_same_index(bulk.path(), db.path());
+    let rpc = tempfile::tempdir().expect("tempdir");
+    let out = index_once(&env, rpc.path(), &["--feed", "rpc"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("feed=JSON-RPC"), "feed not logged");
+    assert_same_index(rpc.path(), db.path());
+}
+
+#[test]
+fn a_node_without_rest_is_indexed_over_json_rpc_and_the_log_says_so() {
+    let env = TestEnv::builder().arg("-rest=0").build().expect("node starts");
+    let truth = generated(&env, 14, 400);
+    let db = tempfile::tempdir().expect("tempdir");
+    let out = index_once(&env, db.path(), &[]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("feed=JSON-RPC") && log.contains("start bitcoind with -rest=1"), "{log}");
+    let store = open(db.path());
+    assert_eq!(store.meta().unwrap().unwrap().tip.map(|t| t.0), Some(truth.tip_height));
+    for info in &truth.scripts {
+        let id = ScriptId::of(&hex::decode(&info.script_hex).expect("hex"));
+        let balance = store.script_stats(&id).expect("read").unwrap_or_default().balance;
+        assert_eq!(balance, truth.balances.get(&info.script_hex).copied().unwrap_or(0), "balance of {}", info.script_hex);
+    }
 }
 
 fn scan_descriptor(script_hex: &str, address: Option<&str>) -> String {
@@ -187,44 +208,29 @@ fn sigkill_during_initial_sync_then_restart_equals_an_uninterrupted_run() {
     generated(&env, 13, 2_500);
     let reference = tempfile::tempdir().expect("tempdir");
     index_once(&env, reference.path(), &[]);
+    let final_tip = tip(reference.path()).expect("reference tip");
 
-    // Small batches make many commit points; alternate bulk (no WAL) and tip (WAL) settings.
-    for (i, settings) in [["--bulk-threshold", "1"], ["--bulk-threshold", "100000"]].iter().enumerate() {
+    // Small batches make many commit points. Bulk mode (no write-ahead log) is made durable by
+    // its flushes, here after every batch; tip mode writes each block through the log.
+    let bulk = ["--bulk-threshold", "1", "--flush-secs", "0"];
+    let logged = ["--bulk-threshold", "100000", "--flush-secs", "60"];
+    for settings in [bulk, logged] {
         let db = tempfile::tempdir().expect("tempdir");
-        let mut kills = 0;
-        let mut partial_tips = Vec::new();
-        // Kill ever later until a run gets to finish by itself: early kills land during start-up
-        // and the first batches, later ones deeper into the sync (or, with the WAL, after resumes).
-        for delay_ms in [40u64, 80, 150, 250, 400, 600, 900, 1_400] {
-            let mut child = indexer(&env, db.path())
-                .args(["--once", "--batch-txs", "100", "--fetch-workers", "2"])
-                .args(settings)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("indexer starts");
-            std::thread::sleep(Duration::from_millis(delay_ms));
-            let finished = child.try_wait().expect("wait").is_some();
-            if !finished {
-                child.kill().expect("SIGKILL");
-                kills += 1;
-            }
-            child.wait().expect("reaped");
-            if finished {
-                break;
-            }
-            if let Ok(store) = Store::open_follower(db.path(), 1 << 20) {
-                partial_tips.extend(store.meta().expect("meta").and_then(|m| m.tip).map(|t| t.0));
-            }
+        let mut tips = Vec::new();
+        // Each run is killed right after its k-th durable point, so every kill lands mid-sync
+        // and every restart resumes from what the previous run made durable.
+        for k in [1, 2, 3] {
+            let before = tip(db.path());
+            let mut cmd = indexer(&env, db.path());
+            cmd.args(["--once", "--batch-txs", "100", "--fetch-workers", "2"]).args(settings);
+            let reported = kill_after_durable(cmd, k).unwrap_or_else(|| panic!("{settings:?}: the indexer finished before its durable point {k}"));
+            let after = tip(db.path()).expect("a durable point leaves a readable tip");
+            assert!(after >= reported, "{settings:?}: logged durable height {reported}, but the database holds {after} after SIGKILL");
+            assert!(before.is_none_or(|b| reported > b), "{settings:?}: run {k} did not resume past {before:?}");
+            tips.push(after);
         }
-        if settings[1] != "1" {
-            // With the write-ahead log every committed batch survives: some kill left a
-            // partial index that the next start resumed from.
-            let final_tip = open(reference.path()).meta().unwrap().unwrap().tip.unwrap().0;
-            assert!(partial_tips.iter().any(|t| *t > 0 && *t < final_tip), "no kill landed mid-sync: {partial_tips:?}");
-        }
-        assert!(kills >= 2, "settings {i}: the indexer finished before it could be killed");
-        index_once(&env, db.path(), settings);
+        assert!(tips.iter().any(|t| *t < final_tip), "{settings:?}: no kill landed before the end: {tips:?}");
+        index_once(&env, db.path(), &settings);
         assert_same_index(db.path(), reference.path());
     }
 }
@@ -240,37 +246,23 @@ fn follows_the_tip_survives_a_node_restart_and_stops_cleanly_on_sigterm() {
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("indexer starts");
-    let reaches = |height: u64| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(store) = Store::open_follower(db.path(), 1 << 20) {
-                if store.meta().ok().flatten().and_then(|m| m.tip).map(|t| u64::from(t.0)) == Some(height) {
-                    return true;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
-    };
-    assert!(reaches(120), "initial sync did not finish");
-
-    let mined = Instant::now();
+    wait_for_tip(&mut child, db.path(), 120);
     env.mine_to_new(1).expect("mine");
-    assert!(reaches(121), "new block not indexed");
-    assert!(mined.elapsed() < Duration::from_secs(10));
+    wait_for_tip(&mut child, db.path(), 121);
 
+    // The node goes away under the indexer, which says so, and comes back with new blocks.
     env.stop().expect("stop node");
-    std::thread::sleep(Duration::from_secs(2));
+    let log_says = |needle: &str| std::fs::read_to_string(&log).expect("log").contains(needle);
+    wait_while_running(&mut child, "the indexer to notice the node is down", || log_says("node unavailable, retrying"));
     env.start().expect("start node");
     env.mine_to_new(3).expect("mine");
-    assert!(reaches(124), "blocks after the node restart not indexed");
+    wait_for_tip(&mut child, db.path(), 124);
 
     let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
     let exit = child.wait().expect("wait");
     let stderr = std::fs::read_to_string(&log).expect("log");
     assert!(exit.success(), "indexer exit {exit:?}: {stderr}");
-    assert!(stderr.contains("node unavailable, retrying"), "no retry logged: {stderr}");
     let fresh = tempfile::tempdir().expect("tempdir");
     index_once(&env, fresh.path(), &[]);
     crate::support::assert_same_index(db.path(), fresh.path());

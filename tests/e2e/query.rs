@@ -4,12 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
 use serde_json::Value;
 
-use crate::support::{bin, failing, index_once, indexer};
+use crate::support::{bin, failing, index_once, indexer, wait_for_tip};
 
 fn query(db: &std::path::Path, args: &[&str]) -> Value {
     let out = Command::new(bin("query")).arg("--db").arg(db).args(args).output().expect("query runs");
@@ -196,6 +195,35 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     let shortest = graph.bfs(&starts, 60, true).iter().filter(|(t, _)| ends.contains(t.as_str())).map(|(_, h)| *h).min();
     assert_eq!(path["hops"], shortest.expect("the truth has a path") as u64);
     assert_graph_formats_render(db, &["path", &case.thief_address, &case.exchange_deposit_address, "--max-hops", "40"], &txs);
+    // A regtest taproot address is 64 characters long, like a txid: as a trace or path target
+    // it is read as the address it is.
+    let taproot = truth
+        .scripts
+        .iter()
+        .filter(|s| s.kind == "p2tr")
+        .filter_map(|s| s.address.as_deref())
+        .find(|a| !graph.spenders_of(a).is_empty() && !graph.payers_of(a).is_empty())
+        .expect("a taproot address that was paid and spent from");
+    assert_eq!(taproot.len(), 64);
+    let from_taproot = query(db, &["trace", "forward", taproot, "--hops", "3", "--max-txs", "100000"]);
+    assert_eq!(trace_hops(&from_taproot), graph.bfs(&graph.spenders_of(taproot), 3, true));
+    let to_taproot = query(db, &["trace", "backward", taproot, "--hops", "3", "--max-txs", "100000"]);
+    assert_eq!(trace_hops(&to_taproot), graph.bfs(&graph.payers_of(taproot), 3, false));
+    let payer = graph.payers_of(taproot).into_iter().find(|t| !truth.txs[graph.by_txid[t]].inputs.is_empty()).expect("a payer that is not a coinbase");
+    let payer_input = &truth.txs[graph.by_txid[payer]].inputs[0];
+    let funder = truth.txs[graph.by_txid[payer_input.txid.as_str()]].outputs[payer_input.vout as usize].address.clone().expect("an address");
+    for (from, to) in [(funder.as_str(), taproot), (taproot, case.exchange_deposit_address.as_str())] {
+        let path = query(db, &["path", from, to, "--max-hops", "40"]);
+        let starts = graph.spenders_of(from);
+        let ends: HashSet<&str> = graph.payers_of(to).into_iter().collect();
+        let shortest = graph.bfs(&starts, 40, true).iter().filter(|(t, _)| ends.contains(t.as_str())).map(|(_, h)| *h).min();
+        assert_eq!(path["found"], shortest.is_some(), "path {from} -> {to}");
+        if let Some(hops) = shortest {
+            assert_eq!(path["hops"], hops as u64, "path {from} -> {to}");
+        }
+    }
+    assert_eq!(query(db, &["path", &funder, taproot])["found"], true);
+
     // Along the peel chain end to end: at least as many hops as the chain is long.
     let first = case.peel_chain.first().unwrap();
     let last = case.peel_chain.last().unwrap();
@@ -217,21 +245,11 @@ fn query_answers_while_the_indexer_follows_the_tip_and_sees_new_blocks() {
         let v: Value = serde_json::from_slice(&out.stdout).ok()?;
         v["balance_sat"].as_u64()
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while balance(db.path()).is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_tip(&mut child, db.path(), 110);
     assert_eq!(balance(db.path()), Some(0), "query could not read the database while the indexer runs");
     env.mine(1, &watched).expect("mine");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut seen = None;
-    while Instant::now() < deadline {
-        seen = balance(db.path()).filter(|b| *b > 0);
-        if seen.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_tip(&mut child, db.path(), 111);
+    let seen = balance(db.path());
     child.kill().expect("kill");
     child.wait().expect("wait");
     assert_eq!(seen, Some(50 * 100_000_000), "the coinbase of block 111 (50 BTC before the halving at 150) was not seen");

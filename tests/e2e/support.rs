@@ -1,8 +1,10 @@
 //! Shared helpers of the end-to-end tests: the built binaries, running the indexer against a test
 //! node, and reading a database back for comparison.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 use chaintrail_tests::TestEnv;
 use indexer::schema::{COLUMN_FAMILIES, CF_UNDO};
@@ -49,6 +51,57 @@ pub fn failing(mut cmd: Command) -> (i32, String) {
     let errors = stderr.lines().filter(|l| l.starts_with("error:")).count();
     assert_eq!(errors, 1, "expected exactly one `error:` line: {stderr}");
     (out.status.code().unwrap_or(-1), stderr)
+}
+
+/// The indexed tip height, read as a follower; `None` while there is no database or block yet.
+pub fn tip(db: &Path) -> Option<u32> {
+    let store = Store::open_follower(db, 1 << 20).ok()?;
+    store.meta().ok().flatten().and_then(|m| m.tip).map(|t| t.0)
+}
+
+/// Polls until `done` holds, failing if the indexer exits first. There is no deadline: the test
+/// moves on when the indexer has made the progress it waits for, however busy the machine is.
+pub fn wait_while_running(child: &mut Child, what: &str, mut done: impl FnMut() -> bool) {
+    while !done() {
+        if let Some(status) = child.try_wait().expect("poll the indexer") {
+            panic!("the indexer exited ({status}) while the test waited for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until the running indexer has indexed `height` (as seen by a follower).
+pub fn wait_for_tip(child: &mut Child, db: &Path, height: u32) {
+    wait_while_running(child, &format!("the indexed tip to reach {height}"), || tip(db) == Some(height));
+}
+
+/// Starts the indexer and SIGKILLs it right after it has logged its `k`-th durable point of this
+/// run (a flushed bulk batch, or a block written through the log). Returns the height of that
+/// point, or `None` if the indexer finished first.
+pub fn kill_after_durable(mut cmd: Command, k: usize) -> Option<u32> {
+    let mut child = cmd.env("RUST_LOG", "info,indexer=debug").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("indexer starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut seen = 0;
+    let mut reported = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("read the indexer's log");
+        if let Some(height) = durable_height(&line) {
+            seen += 1;
+            if seen == k {
+                reported = Some(height);
+                child.kill().expect("SIGKILL");
+                break;
+            }
+        }
+    }
+    child.wait().expect("reaped");
+    reported
+}
+
+/// The height of a `durable` log line.
+fn durable_height(line: &str) -> Option<u32> {
+    let rest = line.split_once(" durable height=")?.1;
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 pub fn open(db: &Path) -> Store {
