@@ -63,6 +63,9 @@ pub struct Args {
     /// Measure the node's serving rate: fetch and decode blocks up to its tip, write nothing.
     #[arg(long)]
     pub fetch_only: bool,
+    /// Rebuild a derived stage from the rows already indexed, without the node, then exit.
+    #[arg(long, value_enum, value_name = "STAGE")]
+    pub rebuild_stage: Option<crate::schema::StageId>,
     /// Where blocks come from: REST when the node serves it (auto), or always JSON-RPC.
     #[arg(long, value_enum)]
     pub feed: Option<FeedChoice>,
@@ -137,6 +140,8 @@ pub struct Config {
     pub compact_after_bulk: bool,
     pub fetch_only: bool,
     pub feed: FeedChoice,
+    /// A derived stage to rebuild from the indexed rows before anything else (then exit).
+    pub rebuild: Option<crate::schema::StageId>,
     pub progress: ProgressStyle,
 }
 
@@ -205,6 +210,7 @@ impl Config {
             compact_after_bulk: args.compact_after_bulk || f.compact_after_bulk.unwrap_or(false),
             fetch_only: args.fetch_only,
             feed: args.feed.or(f.feed).unwrap_or(FeedChoice::Auto),
+            rebuild: args.rebuild_stage,
             progress: args.progress,
         })
     }

@@ -1,110 +1,230 @@
-//! The on-disk format: column families, key layouts and row encodings. Nothing else builds a key.
+//! The on-disk format: every table's name, key type and value type, and their byte layouts.
+//! Nothing else builds a key or decodes a row.
 //!
-//! Keys are fixed-width and big-endian so that byte order is numeric order and prefix scans work.
-//! Values use a hand layout (little-endian integers) except `meta` and `undo`, which use bincode.
-//! `docs/schema.md` describes every column family in one table; keep the two in step.
+//! Keys are fixed-width and big-endian, so byte order is numeric order and prefix scans work.
+//! Transactions and scripts are named by dense numbers (40 bits on disk) everywhere but in the
+//! tables that map their hashes to numbers. Values are compact: varints, and one row per
+//! transaction for its outputs and its inputs. `docs/schema.md` describes every table; keep the
+//! two in step.
 
 use bitcoin::hashes::{sha256, Hash};
 use serde::{Deserialize, Serialize};
 
 /// Bump when any key or value layout changes; a database of another version refuses to open.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A transaction's position in the whole chain: 0 is the genesis coinbase, counting up in block
-/// and in-block order. Smaller numbers are earlier in chain order.
-pub type TxNum = u32;
+/// and in-block order. 40 bits on disk: room for a trillion transactions.
+pub type TxNum = u64;
 
-pub const CF_META: &str = "meta";
-pub const CF_HEADERS: &str = "headers";
-pub const CF_BLOCK_HEIGHTS: &str = "block_heights";
-pub const CF_TXIDS: &str = "txids";
-pub const CF_TXS: &str = "txs";
-pub const CF_OUTPUTS: &str = "outputs";
-pub const CF_SPENDS: &str = "spends";
-pub const CF_INPUTS: &str = "inputs";
-pub const CF_HISTORY: &str = "history";
-pub const CF_UTXOS: &str = "utxos";
-pub const CF_SCRIPTS: &str = "scripts";
-pub const CF_UNDO: &str = "undo";
+/// A distinct output script's number, in order of first appearance. 40 bits on disk.
+pub type ScriptNum = u64;
 
-/// Every column family, in a fixed order; the index of a name here is its id in undo records.
-pub const COLUMN_FAMILIES: [&str; 12] = [
-    CF_META,
-    CF_HEADERS,
-    CF_BLOCK_HEIGHTS,
-    CF_TXIDS,
-    CF_TXS,
-    CF_OUTPUTS,
-    CF_SPENDS,
-    CF_INPUTS,
-    CF_HISTORY,
-    CF_UTXOS,
-    CF_SCRIPTS,
-    CF_UNDO,
-];
-
-/// Id of a column family in undo records.
-pub fn cf_id(name: &str) -> u8 {
-    COLUMN_FAMILIES
-        .iter()
-        .position(|cf| *cf == name)
-        .expect("column family names are the constants above") as u8
-}
+/// Largest number a 40-bit field holds.
+pub const MAX_NUM: u64 = (1 << 40) - 1;
 
 /// A row could not be decoded: the database is corrupt or of another format.
 #[derive(Debug, thiserror::Error)]
-#[error("corrupt {what} row: expected {expected} bytes, found {found}")]
+#[error("corrupt {what} row: {why}")]
 pub struct DecodeError {
     pub what: &'static str,
-    pub expected: usize,
-    pub found: usize,
+    pub why: String,
 }
+
+fn corrupt(what: &'static str, why: impl Into<String>) -> DecodeError {
+    DecodeError { what, why: why.into() }
+}
+
+/// A key or value with a byte layout.
+pub trait Codec: Sized {
+    fn encode_to(&self, out: &mut Vec<u8>);
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError>;
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_to(&mut out);
+        out
+    }
+}
+
+/// A table: one column family, its key and value types.
+pub trait Table {
+    /// The column family's name.
+    const NAME: &'static str;
+    /// Its id in undo records: its index in [`TABLES`].
+    const ID: u8;
+    type Key: Codec;
+    type Value: Codec;
+}
+
+macro_rules! tables {
+    ($($(#[$doc:meta])* $id:literal $name:ident = $cf:literal: $key:ty => $value:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+            impl Table for $name {
+                const NAME: &'static str = $cf;
+                const ID: u8 = $id;
+                type Key = $key;
+                type Value = $value;
+            }
+        )*
+        /// Every table's column family, by id.
+        pub const TABLES: &[&str] = &[$($cf),*];
+    };
+}
+
+tables! {
+    /// Identity and progress of the database: one row.
+    0 MetaTable = "meta": MetaKey => Meta;
+    /// How far each derived stage has indexed.
+    1 Stages = "stages": StageId => Checkpoint;
+    /// Indexed blocks by height.
+    2 Headers = "headers": u32 => HeaderRow;
+    /// Block hash → height.
+    3 BlockHeights = "block_heights": BlockHashKey => u32;
+    /// Transaction number → txid and place.
+    4 Txs = "txs": TxNum => TxRow;
+    /// Txid prefix → transaction numbers (the one table keyed by txid).
+    5 Txids = "txids": TxidKey => Empty;
+    /// Every output of a transaction, in one row.
+    6 Outputs = "outputs": TxNum => OutputsRow;
+    /// Every input of a non-coinbase transaction: the output it spent and its value, in one row.
+    7 Inputs = "inputs": TxNum => InputsRow;
+    /// Spent output → the input that spent it.
+    8 Spends = "spends": OutKey => InRef;
+    /// Script number → script bytes (every spendable script, once).
+    9 Scripts = "scripts": ScriptNum => ScriptBytes;
+    /// Script hash prefix → script numbers (the one table keyed by script).
+    10 ScriptIds = "script_ids": ScriptIdKey => Empty;
+    /// A script's history: every output paying it and input spending from it, in chain order.
+    11 History = "history": HistoryKey => Sats;
+    /// A script's unspent outputs.
+    12 Utxos = "utxos": UtxoKey => Sats;
+    /// What each recent block changed, to take it back out on a reorg.
+    13 Undo = "undo": u32 => BlockUndo;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field codecs
 
 fn check_len(what: &'static str, bytes: &[u8], expected: usize) -> Result<(), DecodeError> {
     if bytes.len() == expected {
         Ok(())
     } else {
-        Err(DecodeError { what, expected, found: bytes.len() })
+        Err(corrupt(what, format!("expected {expected} bytes, found {}", bytes.len())))
     }
+}
+
+fn put_num(out: &mut Vec<u8>, n: u64) {
+    debug_assert!(n <= MAX_NUM, "numbers are 40 bits on disk");
+    out.extend_from_slice(&n.to_be_bytes()[3..]);
+}
+
+fn num_at(b: &[u8], at: usize) -> u64 {
+    let mut buf = [0u8; 8];
+    buf[3..].copy_from_slice(&b[at..at + 5]);
+    u64::from_be_bytes(buf)
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().expect("caller checked the length"))
 }
 
-fn u32_le_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("caller checked the length"))
+fn array<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    b[at..at + N].try_into().expect("caller checked the length")
 }
 
-fn u64_le_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("caller checked the length"))
+/// LEB128, as in protobuf: 7 bits a byte, low first.
+pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
-fn array32(b: &[u8], at: usize) -> [u8; 32] {
-    b[at..at + 32].try_into().expect("caller checked the length")
+/// Reads one varint from the front of `b`, advancing it.
+pub fn take_varint(what: &'static str, b: &mut &[u8]) -> Result<u64, DecodeError> {
+    let mut n = 0u64;
+    for (i, byte) in b.iter().enumerate().take(10) {
+        n |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            *b = &b[i + 1..];
+            return Ok(n);
+        }
+    }
+    Err(corrupt(what, "truncated varint"))
 }
 
-/// The identity of an output script: SHA-256 of its bytes. Addresses, bare multisig and
-/// non-standard scripts are all indexed by this id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ScriptId(pub [u8; 32]);
-
-impl ScriptId {
-    pub fn of(script: &[u8]) -> Self {
-        ScriptId(sha256::Hash::hash(script).to_byte_array())
+impl Codec for u32 {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_be_bytes());
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("height", b, 4)?;
+        Ok(u32_at(b, 0))
     }
 }
 
-impl std::fmt::Debug for ScriptId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ScriptId({})", hex::encode(self.0))
+/// Transaction and script numbers: 40-bit big-endian.
+impl Codec for u64 {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_num(out, *self);
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("number", b, 5)?;
+        Ok(num_at(b, 0))
+    }
+}
+
+/// A value-less row: the key says it all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Empty;
+
+impl Codec for Empty {
+    fn encode_to(&self, _: &mut Vec<u8>) {}
+    fn decode(_: &[u8]) -> Result<Self, DecodeError> {
+        Ok(Empty)
+    }
+}
+
+/// An amount in satoshis, as a varint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Sats(pub u64);
+
+impl Codec for Sats {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.0);
+    }
+    fn decode(mut b: &[u8]) -> Result<Self, DecodeError> {
+        let v = take_varint("amount", &mut b)?;
+        if !b.is_empty() {
+            return Err(corrupt("amount", "trailing bytes"));
+        }
+        Ok(Sats(v))
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// meta: b"meta" -> Meta (bincode)
+// meta, stages
 
-pub const META_KEY: &[u8] = b"meta";
+/// The key of the single `meta` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetaKey;
+
+impl Codec for MetaKey {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"meta");
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        if b == b"meta" {
+            Ok(MetaKey)
+        } else {
+            Err(corrupt("meta key", "not \"meta\""))
+        }
+    }
+}
 
 /// Identity and progress of a database. Written with every block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,34 +237,80 @@ pub struct Meta {
     pub tip: Option<(u32, [u8; 32])>,
     /// The number the next indexed transaction gets.
     pub next_txnum: TxNum,
+    /// The number the next new script gets.
+    pub next_scriptnum: ScriptNum,
 }
 
 impl Meta {
+    /// A database that has indexed nothing yet.
+    pub fn empty(network: &str, genesis_hash: [u8; 32]) -> Meta {
+        Meta { schema_version: SCHEMA_VERSION, network: network.into(), genesis_hash, tip: None, next_txnum: 0, next_scriptnum: 0 }
+    }
+
     /// Height of the next block to index: one above the tip, or 0 for an empty database.
     pub fn next_height(&self) -> u32 {
         self.tip.map(|(h, _)| h + 1).unwrap_or(0)
     }
+}
 
-    pub fn encode(&self) -> Vec<u8> {
-        bincode::serialize(self).expect("serializing a plain struct into memory cannot fail")
+impl Codec for Meta {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        bincode::serialize_into(out, self).expect("serializing a plain struct into memory cannot fail");
     }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        bincode::deserialize(b).map_err(|e| corrupt("meta", e.to_string()))
+    }
+}
 
-    pub fn decode(bytes: &[u8]) -> Result<Self, bincode::Error> {
-        bincode::deserialize(bytes)
+/// The stages derived from the transaction graph, each with its own checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum StageId {
+    /// Per-script history and unspent outputs (`history`, `utxos`).
+    Addresses = 1,
+}
+
+impl StageId {
+    pub const ALL: [StageId; 1] = [StageId::Addresses];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StageId::Addresses => "addresses",
+        }
+    }
+}
+
+impl Codec for StageId {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.push(*self as u8);
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        match b {
+            [1] => Ok(StageId::Addresses),
+            _ => Err(corrupt("stage id", format!("unknown stage {b:?}"))),
+        }
+    }
+}
+
+/// The last block a stage has indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub height: u32,
+    pub hash: [u8; 32],
+}
+
+impl Codec for Checkpoint {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.height.to_be_bytes());
+        out.extend_from_slice(&self.hash);
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("stages", b, 36)?;
+        Ok(Checkpoint { height: u32_at(b, 0), hash: array(b, 4) })
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// headers: height u32 -> HeaderRow; block_heights: block hash -> height u32
-
-pub fn height_key(height: u32) -> [u8; 4] {
-    height.to_be_bytes()
-}
-
-pub fn decode_height(bytes: &[u8]) -> Result<u32, DecodeError> {
-    check_len("height", bytes, 4)?;
-    Ok(u32_at(bytes, 0))
-}
+// headers, block_heights
 
 /// One indexed block.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,136 +324,176 @@ pub struct HeaderRow {
     pub size: u32,
 }
 
-impl HeaderRow {
-    const LEN: usize = 32 + 80 + 4 + 4 + 4;
-
-    pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::LEN);
-        v.extend_from_slice(&self.hash);
-        v.extend_from_slice(&self.header);
-        v.extend_from_slice(&self.first_txnum.to_le_bytes());
-        v.extend_from_slice(&self.tx_count.to_le_bytes());
-        v.extend_from_slice(&self.size.to_le_bytes());
-        v
+impl Codec for HeaderRow {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.hash);
+        out.extend_from_slice(&self.header);
+        put_num(out, self.first_txnum);
+        out.extend_from_slice(&self.tx_count.to_be_bytes());
+        out.extend_from_slice(&self.size.to_be_bytes());
     }
-
-    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        check_len("headers", b, Self::LEN)?;
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("headers", b, 32 + 80 + 5 + 8)?;
         Ok(HeaderRow {
-            hash: array32(b, 0),
-            header: b[32..112].try_into().expect("length checked"),
-            first_txnum: u32_le_at(b, 112),
-            tx_count: u32_le_at(b, 116),
-            size: u32_le_at(b, 120),
+            hash: array(b, 0),
+            header: array(b, 32),
+            first_txnum: num_at(b, 112),
+            tx_count: u32_at(b, 117),
+            size: u32_at(b, 121),
         })
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// txids: txid -> [TxNum] (one per occurrence, ascending; two only for BIP30 duplicates)
+/// A block hash as a key (internal byte order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockHashKey(pub [u8; 32]);
 
-pub fn encode_txnums(nums: &[TxNum]) -> Vec<u8> {
-    nums.iter().flat_map(|n| n.to_le_bytes()).collect()
-}
-
-pub fn decode_txnums(b: &[u8]) -> Result<Vec<TxNum>, DecodeError> {
-    if b.is_empty() || b.len() % 4 != 0 {
-        return Err(DecodeError { what: "txids", expected: 4 * (b.len() / 4 + 1), found: b.len() });
+impl Codec for BlockHashKey {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
     }
-    Ok(b.chunks_exact(4).map(|c| u32_le_at(c, 0)).collect())
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("block hash", b, 32)?;
+        Ok(BlockHashKey(array(b, 0)))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
-// txs: txnum u32 -> TxRow
+// txs, txids
 
-pub fn txnum_key(num: TxNum) -> [u8; 4] {
-    num.to_be_bytes()
-}
-
-/// Where a transaction sits and its shape.
+/// Where a transaction sits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxRow {
     pub txid: [u8; 32],
     pub height: u32,
     /// Position inside its block; 0 is the coinbase.
     pub position: u32,
-    pub inputs: u32,
-    pub outputs: u32,
 }
 
 impl TxRow {
-    const LEN: usize = 32 + 4 * 4;
-
     pub fn is_coinbase(&self) -> bool {
         self.position == 0
     }
+}
 
-    pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::LEN);
-        v.extend_from_slice(&self.txid);
-        for n in [self.height, self.position, self.inputs, self.outputs] {
-            v.extend_from_slice(&n.to_le_bytes());
-        }
-        v
+impl Codec for TxRow {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.txid);
+        out.extend_from_slice(&self.height.to_be_bytes());
+        put_varint(out, u64::from(self.position));
     }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        if b.len() < 37 {
+            return Err(corrupt("txs", format!("{} bytes", b.len())));
+        }
+        let mut rest = &b[36..];
+        let position = take_varint("txs", &mut rest)?;
+        Ok(TxRow { txid: array(b, 0), height: u32_at(b, 32), position: position as u32 })
+    }
+}
 
-    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        check_len("txs", b, Self::LEN)?;
-        Ok(TxRow {
-            txid: array32(b, 0),
-            height: u32_le_at(b, 32),
-            position: u32_le_at(b, 36),
-            inputs: u32_le_at(b, 40),
-            outputs: u32_le_at(b, 44),
-        })
+/// The first 8 bytes of a txid (internal order), then the transaction's number. A prefix can be
+/// shared by several txids: readers check the full txid in `txs` when it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TxidKey {
+    pub prefix: [u8; 8],
+    pub txnum: TxNum,
+}
+
+impl TxidKey {
+    pub fn prefix_of(txid: &[u8; 32]) -> [u8; 8] {
+        array(txid, 0)
+    }
+}
+
+impl Codec for TxidKey {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.prefix);
+        put_num(out, self.txnum);
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("txids key", b, 13)?;
+        Ok(TxidKey { prefix: array(b, 0), txnum: num_at(b, 8) })
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// outputs / spends: (txnum u32, vout u32) -> row; inputs: (txnum u32, vin u32) -> row
+// outputs, inputs, spends
 
-/// Key of an output (`outputs`, `spends`) or an input (`inputs`): the tx number, then the index.
-pub fn io_key(num: TxNum, index: u32) -> [u8; 8] {
-    let mut k = [0u8; 8];
-    k[..4].copy_from_slice(&num.to_be_bytes());
-    k[4..].copy_from_slice(&index.to_be_bytes());
-    k
-}
-
-pub fn decode_io_key(b: &[u8]) -> Result<(TxNum, u32), DecodeError> {
-    check_len("output/input key", b, 8)?;
-    Ok((u32_at(b, 0), u32_at(b, 4)))
-}
-
-/// An output: its value and its script. Unspendable outputs (OP_RETURN) are stored too.
+/// An output's script: a number for spendable scripts, the bytes themselves for unspendable
+/// ones (OP_RETURN), which nothing ever looks up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputRow {
-    pub value: u64,
-    pub script: Vec<u8>,
+pub enum OutScript {
+    Num(ScriptNum),
+    Unspendable(Vec<u8>),
 }
 
-impl OutputRow {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(8 + self.script.len());
-        v.extend_from_slice(&self.value.to_le_bytes());
-        v.extend_from_slice(&self.script);
-        v
-    }
+/// OP_RETURN outputs (any script starting with it) can never be spent.
+pub fn is_unspendable(script: &[u8]) -> bool {
+    script.first() == Some(&0x6a)
+}
 
-    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        if b.len() < 8 {
-            return Err(DecodeError { what: "outputs", expected: 8, found: b.len() });
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputEntry {
+    pub value: u64,
+    pub script: OutScript,
+}
+
+/// Every output of a transaction, by index: per output, a varint value, then a varint tag
+/// (script number × 2, or byte length × 2 + 1 followed by the bytes of an unspendable script).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutputsRow(pub Vec<OutputEntry>);
+
+impl Codec for OutputsRow {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        for o in &self.0 {
+            put_varint(out, o.value);
+            match &o.script {
+                OutScript::Num(n) => put_varint(out, n << 1),
+                OutScript::Unspendable(bytes) => {
+                    put_varint(out, ((bytes.len() as u64) << 1) | 1);
+                    out.extend_from_slice(bytes);
+                }
+            }
         }
-        Ok(OutputRow { value: u64_le_at(b, 0), script: b[8..].to_vec() })
     }
-
-    pub fn script_id(&self) -> ScriptId {
-        ScriptId::of(&self.script)
+    fn decode(mut b: &[u8]) -> Result<Self, DecodeError> {
+        let mut outs = Vec::new();
+        while !b.is_empty() {
+            let value = take_varint("outputs", &mut b)?;
+            let tag = take_varint("outputs", &mut b)?;
+            let script = if tag & 1 == 0 {
+                OutScript::Num(tag >> 1)
+            } else {
+                let len = (tag >> 1) as usize;
+                if b.len() < len {
+                    return Err(corrupt("outputs", "script runs past the row"));
+                }
+                let (bytes, rest) = b.split_at(len);
+                b = rest;
+                OutScript::Unspendable(bytes.to_vec())
+            };
+            outs.push(OutputEntry { value, script });
+        }
+        Ok(OutputsRow(outs))
     }
+}
 
-    /// OP_RETURN outputs (and any script starting with it) can never be spent.
-    pub fn is_unspendable(&self) -> bool {
-        self.script.first() == Some(&0x6a)
+/// An output by transaction number and index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OutKey {
+    pub txnum: TxNum,
+    pub vout: u32,
+}
+
+impl Codec for OutKey {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_num(out, self.txnum);
+        out.extend_from_slice(&self.vout.to_be_bytes());
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("output key", b, 9)?;
+        Ok(OutKey { txnum: num_at(b, 0), vout: u32_at(b, 5) })
     }
 }
 
@@ -298,58 +504,139 @@ pub struct IoRef {
     pub index: u32,
 }
 
-impl IoRef {
-    pub fn encode(&self) -> [u8; 8] {
-        let mut v = [0u8; 8];
-        v[..4].copy_from_slice(&self.txnum.to_le_bytes());
-        v[4..].copy_from_slice(&self.index.to_le_bytes());
-        v
-    }
+/// The input that spent an output: two varints.
+pub type InRef = IoRef;
 
-    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        check_len("spends", b, 8)?;
-        Ok(IoRef { txnum: u32_le_at(b, 0), index: u32_le_at(b, 4) })
+impl Codec for IoRef {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.txnum);
+        put_varint(out, u64::from(self.index));
+    }
+    fn decode(mut b: &[u8]) -> Result<Self, DecodeError> {
+        let txnum = take_varint("spends", &mut b)?;
+        let index = take_varint("spends", &mut b)?;
+        if !b.is_empty() {
+            return Err(corrupt("spends", "trailing bytes"));
+        }
+        Ok(IoRef { txnum, index: index as u32 })
     }
 }
 
 /// An input: the output it spent, and that output's value, so backward traces need no second
-/// lookup. Coinbase inputs have no row.
+/// lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputRow {
     pub prev: IoRef,
     pub value: u64,
 }
 
-impl InputRow {
-    const LEN: usize = 16;
+/// One input as stored: the spent output relative to the spending transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputEntry {
+    /// The spending txnum minus the spent one (at least 1).
+    pub back: u64,
+    pub vout: u32,
+    pub value: u64,
+}
 
-    pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::LEN);
-        v.extend_from_slice(&self.prev.encode());
-        v.extend_from_slice(&self.value.to_le_bytes());
-        v
+/// Every input of a transaction, by index: per input, varints of `back`, `vout` and `value`.
+/// Small numbers, since most inputs spend recent transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InputsRow(pub Vec<InputEntry>);
+
+impl InputsRow {
+    /// The row of transaction `txnum`, whose inputs all spend earlier transactions.
+    pub fn of(txnum: TxNum, inputs: &[InputRow]) -> InputsRow {
+        InputsRow(inputs.iter().map(|i| InputEntry { back: txnum - i.prev.txnum, vout: i.prev.index, value: i.value }).collect())
     }
 
-    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        check_len("inputs", b, Self::LEN)?;
-        Ok(InputRow { prev: IoRef::decode(&b[..8])?, value: u64_le_at(b, 8) })
+    /// The inputs of transaction `txnum`, with absolute numbers.
+    pub fn resolve(&self, txnum: TxNum) -> Result<Vec<InputRow>, DecodeError> {
+        self.0
+            .iter()
+            .map(|e| match txnum.checked_sub(e.back) {
+                Some(prev) if e.back > 0 => Ok(InputRow { prev: IoRef { txnum: prev, index: e.vout }, value: e.value }),
+                _ => Err(corrupt("inputs", format!("transaction {txnum} spends a later one"))),
+            })
+            .collect()
+    }
+}
+
+impl Codec for InputsRow {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        for e in &self.0 {
+            put_varint(out, e.back);
+            put_varint(out, u64::from(e.vout));
+            put_varint(out, e.value);
+        }
+    }
+    fn decode(mut b: &[u8]) -> Result<Self, DecodeError> {
+        let mut entries = Vec::new();
+        while !b.is_empty() {
+            let back = take_varint("inputs", &mut b)?;
+            let vout = take_varint("inputs", &mut b)?;
+            let value = take_varint("inputs", &mut b)?;
+            entries.push(InputEntry { back, vout: vout as u32, value });
+        }
+        Ok(InputsRow(entries))
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// history: (script id, txnum u32, kind u8, index u32) -> value u64
+// scripts, script_ids
+
+/// A script's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptBytes(pub Vec<u8>);
+
+impl Codec for ScriptBytes {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        Ok(ScriptBytes(b.to_vec()))
+    }
+}
+
+/// The first 8 bytes of a script's SHA-256, then its number. A prefix can be shared by several
+/// scripts: readers check the bytes in `scripts` when it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ScriptIdKey {
+    pub prefix: [u8; 8],
+    pub script: ScriptNum,
+}
+
+impl ScriptIdKey {
+    pub fn prefix_of(script: &[u8]) -> [u8; 8] {
+        array(&sha256::Hash::hash(script).to_byte_array(), 0)
+    }
+}
+
+impl Codec for ScriptIdKey {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.prefix);
+        put_num(out, self.script);
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("script_ids key", b, 13)?;
+        Ok(ScriptIdKey { prefix: array(b, 0), script: num_at(b, 8) })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// history, utxos
 
 /// Whether a history event paid the script (an output) or spent from it (an input).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EventKind {
     Funded = 0,
     Spent = 1,
 }
 
 /// One event in a script's history; keys sort in chain order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HistoryKey {
-    pub script: ScriptId,
+    pub script: ScriptNum,
     pub txnum: TxNum,
     pub kind: EventKind,
     /// The output index for `Funded`, the input index for `Spent`.
@@ -357,141 +644,57 @@ pub struct HistoryKey {
 }
 
 impl HistoryKey {
-    pub const LEN: usize = 32 + 4 + 1 + 4;
-
-    pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut k = [0u8; Self::LEN];
-        k[..32].copy_from_slice(&self.script.0);
-        k[32..36].copy_from_slice(&self.txnum.to_be_bytes());
-        k[36] = self.kind as u8;
-        k[37..].copy_from_slice(&self.index.to_be_bytes());
-        k
+    /// The first event of `script` at or after `txnum`.
+    pub fn first_at(script: ScriptNum, txnum: TxNum) -> HistoryKey {
+        HistoryKey { script, txnum, kind: EventKind::Funded, index: 0 }
     }
+}
 
-    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        check_len("history key", b, Self::LEN)?;
-        let kind = match b[36] {
+impl Codec for HistoryKey {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_num(out, self.script);
+        put_num(out, self.txnum);
+        out.push(self.kind as u8);
+        out.extend_from_slice(&self.index.to_be_bytes());
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("history key", b, 15)?;
+        let kind = match b[10] {
             0 => EventKind::Funded,
             1 => EventKind::Spent,
-            _ => return Err(DecodeError { what: "history kind", expected: 1, found: 0 }),
+            k => return Err(corrupt("history key", format!("event kind {k}"))),
         };
-        Ok(HistoryKey { script: ScriptId(array32(b, 0)), txnum: u32_at(b, 32), kind, index: u32_at(b, 37) })
+        Ok(HistoryKey { script: num_at(b, 0), txnum: num_at(b, 5), kind, index: u32_at(b, 11) })
     }
 }
 
-/// Prefix of every history or UTXO key of one script.
-pub fn script_prefix(script: &ScriptId) -> [u8; 32] {
-    script.0
+/// An unspent output of a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UtxoKey {
+    pub script: ScriptNum,
+    pub txnum: TxNum,
+    pub vout: u32,
 }
 
-/// The first history key at or after `txnum` for a script: seek here to page through history.
-pub fn history_seek_key(script: &ScriptId, txnum: TxNum) -> [u8; 36] {
-    let mut k = [0u8; 36];
-    k[..32].copy_from_slice(&script.0);
-    k[32..].copy_from_slice(&txnum.to_be_bytes());
-    k
-}
-
-pub fn encode_value(value: u64) -> [u8; 8] {
-    value.to_le_bytes()
-}
-
-pub fn decode_value(b: &[u8]) -> Result<u64, DecodeError> {
-    check_len("value", b, 8)?;
-    Ok(u64_le_at(b, 0))
-}
-
-// ---------------------------------------------------------------------------------------------
-// utxos: (script id, txnum u32, vout u32) -> UtxoRow
-
-pub fn utxo_key(script: &ScriptId, num: TxNum, vout: u32) -> [u8; 40] {
-    let mut k = [0u8; 40];
-    k[..32].copy_from_slice(&script.0);
-    k[32..].copy_from_slice(&io_key(num, vout));
-    k
-}
-
-pub fn decode_utxo_key(b: &[u8]) -> Result<(ScriptId, TxNum, u32), DecodeError> {
-    check_len("utxo key", b, 40)?;
-    let (num, vout) = decode_io_key(&b[32..])?;
-    Ok((ScriptId(array32(b, 0)), num, vout))
-}
-
-/// An unspent output of a script: its value and the height of the block that made it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UtxoRow {
-    pub value: u64,
-    pub height: u32,
-}
-
-impl UtxoRow {
-    pub fn encode(&self) -> [u8; 12] {
-        let mut v = [0u8; 12];
-        v[..8].copy_from_slice(&self.value.to_le_bytes());
-        v[8..].copy_from_slice(&self.height.to_le_bytes());
-        v
+impl Codec for UtxoKey {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_num(out, self.script);
+        put_num(out, self.txnum);
+        out.extend_from_slice(&self.vout.to_be_bytes());
     }
-
-    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        check_len("utxos", b, 12)?;
-        Ok(UtxoRow { value: u64_le_at(b, 0), height: u32_le_at(b, 8) })
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("utxo key", b, 14)?;
+        Ok(UtxoKey { script: num_at(b, 0), txnum: num_at(b, 5), vout: u32_at(b, 10) })
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// scripts: script id -> ScriptStats
-
-/// Running totals of one script; kept in step with its history and UTXO rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ScriptStats {
-    /// Sum of its unspent outputs.
-    pub balance: u64,
-    pub received: u64,
-    pub sent: u64,
-    /// Distinct transactions that paid or spent it.
-    pub tx_count: u32,
-    pub funded_outputs: u32,
-    pub spent_outputs: u32,
-    pub first_height: u32,
-    pub last_height: u32,
-}
-
-impl ScriptStats {
-    const LEN: usize = 8 * 3 + 4 * 5;
-
-    pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::LEN);
-        for n in [self.balance, self.received, self.sent] {
-            v.extend_from_slice(&n.to_le_bytes());
-        }
-        for n in [self.tx_count, self.funded_outputs, self.spent_outputs, self.first_height, self.last_height] {
-            v.extend_from_slice(&n.to_le_bytes());
-        }
-        v
-    }
-
-    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        check_len("scripts", b, Self::LEN)?;
-        Ok(ScriptStats {
-            balance: u64_le_at(b, 0),
-            received: u64_le_at(b, 8),
-            sent: u64_le_at(b, 16),
-            tx_count: u32_le_at(b, 24),
-            funded_outputs: u32_le_at(b, 28),
-            spent_outputs: u32_le_at(b, 32),
-            first_height: u32_le_at(b, 36),
-            last_height: u32_le_at(b, 40),
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// undo: height u32 -> BlockUndo (bincode)
+// undo
 
 /// What one key held before a block was applied; `None` means the key did not exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UndoEntry {
-    pub cf: u8,
+    pub table: u8,
     pub key: Vec<u8>,
     pub old: Option<Vec<u8>>,
 }
@@ -504,13 +707,12 @@ pub struct BlockUndo {
     pub meta_before: Meta,
 }
 
-impl BlockUndo {
-    pub fn encode(&self) -> Vec<u8> {
-        bincode::serialize(self).expect("serializing a plain struct into memory cannot fail")
+impl Codec for BlockUndo {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        bincode::serialize_into(out, self).expect("serializing a plain struct into memory cannot fail");
     }
-
-    pub fn decode(bytes: &[u8]) -> Result<Self, bincode::Error> {
-        bincode::deserialize(bytes)
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        bincode::deserialize(b).map_err(|e| corrupt("undo", e.to_string()))
     }
 }
 
@@ -518,86 +720,80 @@ impl BlockUndo {
 mod tests {
     use super::*;
 
-    #[test]
-    fn keys_are_big_endian_so_byte_order_is_numeric_order() {
-        assert_eq!(height_key(0x0102_0304), [1, 2, 3, 4]);
-        assert_eq!(io_key(1, 2), [0, 0, 0, 1, 0, 0, 0, 2]);
-        assert!(io_key(1, 0xffff_ffff) < io_key(2, 0));
-        assert!(txnum_key(255) < txnum_key(256));
+    fn round_trip<T: Codec + PartialEq + std::fmt::Debug>(value: T, bytes: &[u8]) {
+        assert_eq!(value.encode(), bytes, "{value:?}");
+        assert_eq!(T::decode(bytes).unwrap(), value);
     }
 
     #[test]
-    fn history_key_bytes_are_pinned_and_round_trip() {
-        let k = HistoryKey { script: ScriptId([7; 32]), txnum: 0x0a0b, kind: EventKind::Spent, index: 3 };
-        let bytes = k.encode();
-        let mut expected = vec![7u8; 32];
-        expected.extend_from_slice(&[0, 0, 0x0a, 0x0b, 1, 0, 0, 0, 3]);
-        assert_eq!(bytes.to_vec(), expected);
-        assert_eq!(HistoryKey::decode(&bytes).unwrap(), k);
-        assert!(history_seek_key(&k.script, 0x0a0b).as_slice() < &bytes[..]);
+    fn numbers_are_40_bit_big_endian_so_byte_order_is_numeric_order() {
+        round_trip(0x01_0203_0405u64, &[1, 2, 3, 4, 5]);
+        round_trip(7u32, &[0, 0, 0, 7]);
+        assert!(255u64.encode() < 256u64.encode());
+        assert!(OutKey { txnum: 1, vout: u32::MAX }.encode() < OutKey { txnum: 2, vout: 0 }.encode());
+        assert!(u64::decode(&[1, 2, 3]).is_err());
     }
 
     #[test]
-    fn utxo_key_bytes_are_pinned_and_round_trip() {
-        let k = utxo_key(&ScriptId([1; 32]), 5, 6);
-        assert_eq!(&k[32..], &[0, 0, 0, 5, 0, 0, 0, 6]);
-        assert_eq!(decode_utxo_key(&k).unwrap(), (ScriptId([1; 32]), 5, 6));
-        let row = UtxoRow { value: 0x0102, height: 9 };
-        assert_eq!(row.encode(), [2, 1, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0]);
-        assert_eq!(UtxoRow::decode(&row.encode()).unwrap(), row);
+    fn varints_round_trip_and_refuse_truncation() {
+        for n in [0u64, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
+            let mut v = Vec::new();
+            put_varint(&mut v, n);
+            let mut b = v.as_slice();
+            assert_eq!(take_varint("t", &mut b).unwrap(), n);
+            assert!(b.is_empty());
+        }
+        round_trip(Sats(300), &[0xac, 0x02]);
+        assert!(Sats::decode(&[0x80]).is_err());
     }
 
     #[test]
-    fn header_row_bytes_are_pinned_and_round_trip() {
-        let row = HeaderRow { hash: [3; 32], header: [4; 80], first_txnum: 1, tx_count: 2, size: 3 };
-        let bytes = row.encode();
-        assert_eq!(bytes.len(), 124);
-        assert_eq!(&bytes[112..], &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]);
-        assert_eq!(HeaderRow::decode(&bytes).unwrap(), row);
-        assert!(HeaderRow::decode(&bytes[1..]).is_err());
+    fn key_bytes_are_pinned_and_round_trip() {
+        round_trip(TxidKey { prefix: [9; 8], txnum: 3 }, &[9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0, 3]);
+        round_trip(ScriptIdKey { prefix: [8; 8], script: 4 }, &[8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 4]);
+        round_trip(OutKey { txnum: 0x0a0b, vout: 3 }, &[0, 0, 0, 0x0a, 0x0b, 0, 0, 0, 3]);
+        round_trip(
+            HistoryKey { script: 2, txnum: 0x0a0b, kind: EventKind::Spent, index: 3 },
+            &[0, 0, 0, 0, 2, 0, 0, 0, 0x0a, 0x0b, 1, 0, 0, 0, 3],
+        );
+        round_trip(UtxoKey { script: 2, txnum: 5, vout: 6 }, &[0, 0, 0, 0, 2, 0, 0, 0, 0, 5, 0, 0, 0, 6]);
+        assert!(HistoryKey::first_at(2, 5).encode() <= HistoryKey { script: 2, txnum: 5, kind: EventKind::Funded, index: 0 }.encode());
+        round_trip(StageId::Addresses, &[1]);
+        round_trip(MetaKey, b"meta");
     }
 
     #[test]
-    fn tx_row_bytes_are_pinned_and_round_trip() {
-        let row = TxRow { txid: [9; 32], height: 1, position: 0, inputs: 1, outputs: 2 };
-        let bytes = row.encode();
-        assert_eq!(&bytes[32..], &[1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]);
-        assert_eq!(TxRow::decode(&bytes).unwrap(), row);
-        assert!(row.is_coinbase());
-    }
-
-    #[test]
-    fn output_input_and_spend_rows_are_pinned_and_round_trip() {
-        let out = OutputRow { value: 1, script: vec![0x6a, 0x01] };
-        assert_eq!(out.encode(), [1, 0, 0, 0, 0, 0, 0, 0, 0x6a, 0x01]);
-        assert_eq!(OutputRow::decode(&out.encode()).unwrap(), out);
-        assert!(out.is_unspendable());
-        let input = InputRow { prev: IoRef { txnum: 2, index: 3 }, value: 4 };
-        assert_eq!(input.encode(), [2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(InputRow::decode(&input.encode()).unwrap(), input);
-        let spend = IoRef { txnum: 0x0100, index: 1 };
-        assert_eq!(IoRef::decode(&spend.encode()).unwrap(), spend);
-    }
-
-    #[test]
-    fn txnum_lists_and_stats_round_trip() {
-        assert_eq!(encode_txnums(&[1, 2]), [1, 0, 0, 0, 2, 0, 0, 0]);
-        assert_eq!(decode_txnums(&encode_txnums(&[1, 2])).unwrap(), vec![1, 2]);
-        assert!(decode_txnums(&[1, 2, 3]).is_err());
-        let s = ScriptStats { balance: 1, received: 2, sent: 3, tx_count: 4, funded_outputs: 5, spent_outputs: 6, first_height: 7, last_height: 8 };
-        let b = s.encode();
-        assert_eq!(&b[..8], &[1, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(&b[40..], &[8, 0, 0, 0]);
-        assert_eq!(ScriptStats::decode(&b).unwrap(), s);
+    fn row_bytes_are_pinned_and_round_trip() {
+        let outputs = OutputsRow(vec![
+            OutputEntry { value: 5, script: OutScript::Num(3) },
+            OutputEntry { value: 0, script: OutScript::Unspendable(vec![0x6a, 0x01]) },
+        ]);
+        round_trip(outputs, &[5, 6, 0, 5, 0x6a, 0x01]);
+        round_trip(IoRef { txnum: 300, index: 1 }, &[0xac, 0x02, 1]);
+        let inputs = vec![InputRow { prev: IoRef { txnum: 7, index: 1 }, value: 9 }];
+        let row = InputsRow::of(10, &inputs);
+        round_trip(row.clone(), &[3, 1, 9]);
+        assert_eq!(row.resolve(10).unwrap(), inputs);
+        assert!(row.resolve(2).is_err());
+        let tx = TxRow { txid: [1; 32], height: 2, position: 3 };
+        let b = tx.encode();
+        assert_eq!(&b[32..], &[0, 0, 0, 2, 3]);
+        assert_eq!(TxRow::decode(&b).unwrap(), tx);
+        let header = HeaderRow { hash: [3; 32], header: [4; 80], first_txnum: 1, tx_count: 2, size: 3 };
+        let b = header.encode();
+        assert_eq!(&b[112..], &[0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]);
+        assert_eq!(HeaderRow::decode(&b).unwrap(), header);
+        round_trip(Checkpoint { height: 1, hash: [2; 32] }, &[[0, 0, 0, 1].as_slice(), &[2; 32]].concat());
     }
 
     #[test]
     fn meta_and_undo_round_trip() {
-        let meta = Meta { schema_version: 1, network: "regtest".into(), genesis_hash: [1; 32], tip: Some((5, [2; 32])), next_txnum: 9 };
+        let meta = Meta { tip: Some((5, [2; 32])), next_txnum: 9, next_scriptnum: 4, ..Meta::empty("regtest", [1; 32]) };
         assert_eq!(Meta::decode(&meta.encode()).unwrap(), meta);
-        let undo = BlockUndo { entries: vec![UndoEntry { cf: cf_id(CF_UTXOS), key: vec![1], old: Some(vec![2]) }], meta_before: meta };
+        let undo = BlockUndo { entries: vec![UndoEntry { table: Utxos::ID, key: vec![1], old: Some(vec![2]) }], meta_before: meta };
         assert_eq!(BlockUndo::decode(&undo.encode()).unwrap(), undo);
-        assert_eq!(cf_id(CF_META), 0);
-        assert_eq!(cf_id(CF_UNDO), 11);
+        assert_eq!(TABLES[MetaTable::ID as usize], "meta");
+        assert_eq!(TABLES[Undo::ID as usize], "undo");
+        assert_eq!(TABLES.len(), 14);
     }
 }

@@ -1,16 +1,15 @@
 //! The RocksDB database: opening it (read-write or as a read-only follower), checking its
-//! identity, committing batches, and typed reads used by both the indexer and `query`.
+//! identity, typed reads and writes of the tables in `schema`, and committing batches. The only
+//! module that names a column family or touches raw bytes.
 
 use std::path::{Path, PathBuf};
 
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options,
-    WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options,
+    WriteBatch, WriteOptions, DB,
 };
 
-use crate::schema::{self, *};
-
-pub use rocksdb::WriteBatch;
+use crate::schema::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -30,7 +29,7 @@ pub enum StoreError {
     Empty(PathBuf),
     #[error("{0} is not a chaintrail database (its column families are not ours)")]
     Foreign(PathBuf),
-    #[error("database at {path} has schema version {found}, this build reads version {expected}; re-index into a new directory")]
+    #[error("database at {path} has schema version {found}, this build reads version {expected}; re-index into a new directory (run the indexer with another --db)")]
     SchemaVersion { path: PathBuf, found: u32, expected: u32 },
     #[error("database at {path} was built for network '{found}', but the node is on '{expected}'")]
     Network { path: PathBuf, found: String, expected: String },
@@ -40,8 +39,11 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// A raw key and value.
+/// A raw key and value, as [`Store::rows`] lists them for comparing databases.
 pub type Row = (Box<[u8]>, Box<[u8]>);
+
+/// One write as bytes: table id, key, and the new value (`None` deletes).
+pub type RawWrite = (u8, Vec<u8>, Option<Vec<u8>>);
 
 /// Tuning chosen for how the database is being written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,17 +62,26 @@ pub struct Store {
     _secondary: Option<tempfile::TempDir>,
 }
 
+/// Per-table tuning. Point lookups by whole key dominate `txs`, `outputs`, `inputs`, `spends`
+/// and `scripts` (Bloom filters); `txids` and `script_ids` are read by 8-byte prefix (prefix
+/// Bloom filters); history, UTXOs and undo are scanned. Txids and hashes do not compress, so
+/// those tables skip compression; the rest use LZ4 and bigger blocks.
 fn cf_options(name: &str, cache: &Cache) -> Options {
     let mut opts = Options::default();
     let mut block = BlockBasedOptions::default();
     block.set_block_cache(cache);
     block.set_block_size(16 * 1024);
-    // Point lookups dominate these; scans dominate history/utxos/undo.
-    if matches!(name, CF_TXIDS | CF_OUTPUTS | CF_SPENDS | CF_SCRIPTS | CF_BLOCK_HEIGHTS | CF_TXS | CF_INPUTS) {
+    if [Txs::NAME, Outputs::NAME, Inputs::NAME, Spends::NAME, Scripts::NAME, BlockHeights::NAME].contains(&name) {
         block.set_bloom_filter(10.0, false);
     }
+    if [Txids::NAME, ScriptIds::NAME].contains(&name) {
+        block.set_bloom_filter(10.0, false);
+        block.set_whole_key_filtering(false);
+        opts.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(8));
+    }
     opts.set_block_based_table_factory(&block);
-    opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    let incompressible = [Txids::NAME, ScriptIds::NAME, BlockHeights::NAME].contains(&name);
+    opts.set_compression_type(if incompressible { DBCompressionType::None } else { DBCompressionType::Lz4 });
     opts.set_write_buffer_size(64 << 20);
     opts
 }
@@ -88,17 +99,30 @@ fn db_options() -> Options {
 }
 
 fn descriptors(cache: &Cache) -> Vec<ColumnFamilyDescriptor> {
-    COLUMN_FAMILIES.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, cache))).collect()
+    TABLES.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, cache))).collect()
 }
 
-/// True when `path` holds a RocksDB database whose column families are exactly ours.
+/// Column families every schema version has had.
+const EVERY_VERSION: [&str; 4] = ["meta", "headers", "txids", "undo"];
+
+/// Checks that `path` holds one of our databases of this schema version. An older or newer one
+/// (other column families) is told apart from a foreign one by its meta row.
 fn check_ours(path: &Path) -> Result<()> {
     let found = DB::list_cf(&Options::default(), path).map_err(|_| StoreError::Foreign(path.to_owned()))?;
-    let ours = COLUMN_FAMILIES.iter().all(|cf| found.iter().any(|f| f == cf));
-    if ours {
-        Ok(())
-    } else {
-        Err(StoreError::Foreign(path.to_owned()))
+    if TABLES.iter().all(|cf| found.iter().any(|f| f == cf)) {
+        return Ok(());
+    }
+    if !EVERY_VERSION.iter().all(|cf| found.iter().any(|f| f == cf)) {
+        return Err(StoreError::Foreign(path.to_owned()));
+    }
+    let scratch = tempfile::Builder::new().prefix("chaintrail-version").tempdir().map_err(StoreError::Scratch)?;
+    let db = DB::open_cf_as_secondary(&Options::default(), path, scratch.path(), ["meta"])?;
+    let cf = db.cf_handle("meta").expect("opened with the database");
+    // Every version's meta row starts with its schema version, a little-endian u32.
+    let found = db.get_cf(cf, b"meta")?.and_then(|b| b.get(..4).map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes"))));
+    match found {
+        Some(found) => Err(StoreError::SchemaVersion { path: path.to_owned(), found, expected: SCHEMA_VERSION }),
+        None => Err(StoreError::Foreign(path.to_owned())),
     }
 }
 
@@ -154,13 +178,11 @@ impl Store {
     }
 
     fn check_schema(&self) -> Result<()> {
-        if let Some(meta) = self.meta()? {
-            if meta.schema_version != SCHEMA_VERSION {
-                return Err(StoreError::SchemaVersion {
-                    path: self.path.clone(),
-                    found: meta.schema_version,
-                    expected: SCHEMA_VERSION,
-                });
+        // Read the version before decoding the rest: another version's row may not decode.
+        let raw = self.get_raw(MetaTable::ID, b"meta")?;
+        if let Some(found) = raw.as_deref().and_then(|b| b.get(..4)).map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes"))) {
+            if found != SCHEMA_VERSION {
+                return Err(StoreError::SchemaVersion { path: self.path.clone(), found, expected: SCHEMA_VERSION });
             }
         }
         Ok(())
@@ -182,47 +204,86 @@ impl Store {
         Ok(())
     }
 
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(name).expect("every column family is opened with the database")
+    fn cf(&self, table: u8) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(TABLES[table as usize]).expect("every column family is opened with the database")
     }
 
-    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get_cf(self.cf(cf), key)?)
+    /// The value of `key` in table `table`, as bytes.
+    pub(crate) fn get_raw(&self, table: u8, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(table), key)?)
     }
 
-    /// Rows of `cf` whose keys start with `prefix`, from `start` (which must itself start with
-    /// `prefix`) onwards, in key order.
-    pub fn scan<'a>(
+    /// The value of `key` in `T`.
+    pub fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>> {
+        match self.get_raw(T::ID, &key.encode())? {
+            Some(bytes) => Ok(Some(T::Value::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Rows of `T` from `start` on, in key order, while `keep` holds for their keys.
+    pub fn scan<'a, T: Table>(
         &'a self,
-        cf: &str,
-        prefix: &'a [u8],
-        start: &[u8],
-    ) -> impl Iterator<Item = Result<Row>> + 'a {
+        start: &T::Key,
+        keep: impl Fn(&T::Key) -> bool + 'a,
+    ) -> impl Iterator<Item = Result<(T::Key, T::Value)>> + 'a {
+        let mut opts = rocksdb::ReadOptions::default();
+        // Prefix-indexed tables would otherwise stop at the end of the start key's prefix.
+        opts.set_total_order_seek(true);
         self.db
-            .iterator_cf(self.cf(cf), IteratorMode::From(start, Direction::Forward))
-            .map(|r| r.map_err(StoreError::from))
-            .take_while(move |r| r.as_ref().map(|(k, _)| k.starts_with(prefix)).unwrap_or(true))
+            .iterator_cf_opt(self.cf(T::ID), opts, IteratorMode::From(&start.encode(), Direction::Forward))
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((T::Key::decode(&k)?, T::Value::decode(&v)?))
+            })
+            .take_while(move |r| r.as_ref().map(|(k, _)| keep(k)).unwrap_or(true))
     }
 
-    /// Commits a batch. In [`WriteMode::Bulk`] the write-ahead log is skipped.
-    pub fn write(&self, batch: WriteBatch, mode: WriteMode) -> Result<()> {
+    /// Keys of a prefix-indexed table (`txids`, `script_ids`) that start with `prefix`.
+    fn prefix_keys<T: Table>(&self, prefix: &[u8; 8]) -> Result<Vec<T::Key>> {
+        let mut keys = Vec::new();
+        for row in self.db.prefix_iterator_cf(self.cf(T::ID), prefix) {
+            let (k, _) = row?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            keys.push(T::Key::decode(&k)?);
+        }
+        Ok(keys)
+    }
+
+    /// Every row of the table named `name`, as bytes: for comparing two databases.
+    pub fn rows(&self, name: &str) -> Result<Vec<Row>> {
+        let id = TABLES.iter().position(|t| *t == name).unwrap_or_else(|| panic!("no table {name}")) as u8;
+        self.db.iterator_cf(self.cf(id), IteratorMode::Start).map(|r| r.map_err(StoreError::from)).collect()
+    }
+
+    /// Commits writes in one atomic batch. In [`WriteMode::Bulk`] the write-ahead log is skipped.
+    pub fn write(&self, writes: &[RawWrite], mode: WriteMode) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        for (table, key, value) in writes {
+            match value {
+                Some(v) => batch.put_cf(self.cf(*table), key, v),
+                None => batch.delete_cf(self.cf(*table), key),
+            }
+        }
         let mut opts = WriteOptions::default();
         opts.disable_wal(mode == WriteMode::Bulk);
         self.db.write_opt(batch, &opts)?;
         Ok(())
     }
 
-    /// Adds a put (`Some`) or delete (`None`) to a batch.
-    pub fn batch_set(&self, batch: &mut WriteBatch, cf: &str, key: &[u8], value: Option<&[u8]>) {
-        match value {
-            Some(v) => batch.put_cf(self.cf(cf), key, v),
-            None => batch.delete_cf(self.cf(cf), key),
-        }
+    /// Empties a table (dropping and recreating its column family: instant at any size).
+    pub fn clear<T: Table>(&mut self) -> Result<()> {
+        self.db.drop_cf(T::NAME)?;
+        let cache = Cache::new_lru_cache(8 << 20);
+        self.db.create_cf(T::NAME, &cf_options(T::NAME, &cache))?;
+        Ok(())
     }
 
     /// Flushes every memtable to disk (all column families at one point in time).
     pub fn flush(&self) -> Result<()> {
-        let cfs: Vec<_> = COLUMN_FAMILIES.iter().map(|n| self.cf(n)).collect();
+        let cfs: Vec<_> = (0..TABLES.len() as u8).map(|t| self.cf(t)).collect();
         self.db.flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())?;
         Ok(())
     }
@@ -233,16 +294,16 @@ impl Store {
             WriteMode::Bulk => (256u64 << 20).to_string(),
             WriteMode::Tip => (64u64 << 20).to_string(),
         };
-        for name in COLUMN_FAMILIES {
-            self.db.set_options_cf(self.cf(name), &[("write_buffer_size", buffer.as_str())])?;
+        for t in 0..TABLES.len() as u8 {
+            self.db.set_options_cf(self.cf(t), &[("write_buffer_size", buffer.as_str())])?;
         }
         Ok(())
     }
 
     /// Compacts every column family; run once after a bulk load.
     pub fn compact(&self) {
-        for name in COLUMN_FAMILIES {
-            self.db.compact_range_cf(self.cf(name), None::<&[u8]>, None::<&[u8]>);
+        for t in 0..TABLES.len() as u8 {
+            self.db.compact_range_cf(self.cf(t), None::<&[u8]>, None::<&[u8]>);
         }
     }
 
@@ -255,97 +316,188 @@ impl Store {
     // Typed reads
 
     pub fn meta(&self) -> Result<Option<Meta>> {
-        match self.get(CF_META, META_KEY)? {
-            Some(b) => Meta::decode(&b).map(Some).map_err(|e| StoreError::Bincode("meta", e)),
-            None => Ok(None),
-        }
+        self.get::<MetaTable>(&MetaKey)
+    }
+
+    pub fn checkpoint(&self, stage: StageId) -> Result<Option<Checkpoint>> {
+        self.get::<Stages>(&stage)
     }
 
     pub fn header(&self, height: u32) -> Result<Option<HeaderRow>> {
-        Ok(self.get(CF_HEADERS, &height_key(height))?.map(|b| HeaderRow::decode(&b)).transpose()?)
+        self.get::<Headers>(&height)
     }
 
     pub fn height_of_block(&self, hash: &[u8; 32]) -> Result<Option<u32>> {
-        Ok(self.get(CF_BLOCK_HEIGHTS, hash)?.map(|b| decode_height(&b)).transpose()?)
+        self.get::<BlockHeights>(&BlockHashKey(*hash))
     }
 
     /// Every indexed occurrence of a txid, earliest first (two only for BIP30 duplicates).
     pub fn txnums(&self, txid: &[u8; 32]) -> Result<Vec<TxNum>> {
-        Ok(self.get(CF_TXIDS, txid)?.map(|b| decode_txnums(&b)).transpose()?.unwrap_or_default())
+        let mut nums = Vec::new();
+        for key in self.prefix_keys::<Txids>(&TxidKey::prefix_of(txid))? {
+            if self.tx(key.txnum)?.is_some_and(|row| &row.txid == txid) {
+                nums.push(key.txnum);
+            }
+        }
+        Ok(nums)
+    }
+
+    /// Transaction numbers whose txid starts like `txid`: the candidates [`Store::txnums`]
+    /// checks. The writer skips the check when there is one (the spent tx must be indexed).
+    pub(crate) fn txid_candidates(&self, prefix: &[u8; 8]) -> Result<Vec<TxNum>> {
+        Ok(self.prefix_keys::<Txids>(prefix)?.into_iter().map(|k| k.txnum).collect())
+    }
+
+    /// Script numbers whose script hash starts with `prefix`.
+    pub(crate) fn script_candidates(&self, prefix: &[u8; 8]) -> Result<Vec<ScriptNum>> {
+        Ok(self.prefix_keys::<ScriptIds>(prefix)?.into_iter().map(|k| k.script).collect())
     }
 
     pub fn tx(&self, num: TxNum) -> Result<Option<TxRow>> {
-        Ok(self.get(CF_TXS, &txnum_key(num))?.map(|b| TxRow::decode(&b)).transpose()?)
+        self.get::<Txs>(&num)
+    }
+
+    /// The number of a script, if the chain has ever paid it.
+    pub fn script_num(&self, script: &[u8]) -> Result<Option<ScriptNum>> {
+        for num in self.script_candidates(&ScriptIdKey::prefix_of(script))? {
+            if self.script(num)?.as_deref() == Some(script) {
+                return Ok(Some(num));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn script(&self, num: ScriptNum) -> Result<Option<Vec<u8>>> {
+        Ok(self.get::<Scripts>(&num)?.map(|s| s.0))
+    }
+
+    /// The bytes of an output's script.
+    fn script_bytes(&self, script: OutScript) -> Result<Vec<u8>> {
+        match script {
+            OutScript::Num(n) => self.script(n)?.ok_or_else(|| StoreError::Decode(DecodeError {
+                what: "outputs",
+                why: format!("script number {n} has no script row"),
+            })),
+            OutScript::Unspendable(bytes) => Ok(bytes),
+        }
     }
 
     pub fn output(&self, num: TxNum, vout: u32) -> Result<Option<OutputRow>> {
-        Ok(self.get(CF_OUTPUTS, &io_key(num, vout))?.map(|b| OutputRow::decode(&b)).transpose()?)
+        let Some(row) = self.get::<Outputs>(&num)? else { return Ok(None) };
+        match row.0.into_iter().nth(vout as usize) {
+            Some(o) => Ok(Some(OutputRow { value: o.value, script: self.script_bytes(o.script)? })),
+            None => Ok(None),
+        }
     }
 
     /// Every output of a transaction, by index.
     pub fn outputs(&self, num: TxNum) -> Result<Vec<(u32, OutputRow)>> {
-        self.io_rows(CF_OUTPUTS, num, OutputRow::decode)
+        let row = self.get::<Outputs>(&num)?.unwrap_or_default();
+        row.0
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| Ok((i as u32, OutputRow { value: o.value, script: self.script_bytes(o.script)? })))
+            .collect()
     }
 
-    /// Every non-coinbase input of a transaction, by index.
+    /// The values and script numbers of a transaction's outputs, without script bytes.
+    pub fn output_entries(&self, num: TxNum) -> Result<Option<OutputsRow>> {
+        self.get::<Outputs>(&num)
+    }
+
+    /// Every input of a non-coinbase transaction, by index.
     pub fn inputs(&self, num: TxNum) -> Result<Vec<(u32, InputRow)>> {
-        self.io_rows(CF_INPUTS, num, InputRow::decode)
+        let row = self.get::<Inputs>(&num)?.unwrap_or_default();
+        Ok(row.resolve(num)?.into_iter().enumerate().map(|(i, r)| (i as u32, r)).collect())
     }
 
     /// What spent each spent output of a transaction, by output index.
     pub fn spends(&self, num: TxNum) -> Result<Vec<(u32, IoRef)>> {
-        self.io_rows(CF_SPENDS, num, IoRef::decode)
+        self.scan::<Spends>(&OutKey { txnum: num, vout: 0 }, move |k| k.txnum == num).map(|r| r.map(|(k, v)| (k.vout, v))).collect()
     }
 
     pub fn spend(&self, num: TxNum, vout: u32) -> Result<Option<IoRef>> {
-        Ok(self.get(CF_SPENDS, &io_key(num, vout))?.map(|b| IoRef::decode(&b)).transpose()?)
+        self.get::<Spends>(&OutKey { txnum: num, vout })
     }
 
-    fn io_rows<T>(&self, cf: &str, num: TxNum, decode: impl Fn(&[u8]) -> Result<T, DecodeError>) -> Result<Vec<(u32, T)>> {
-        let prefix = txnum_key(num);
-        self.scan(cf, &prefix, &io_key(num, 0))
-            .map(|r| {
-                let (k, v) = r?;
-                Ok((decode_io_key(&k)?.1, decode(&v)?))
-            })
-            .collect()
-    }
-
-    pub fn script_stats(&self, script: &ScriptId) -> Result<Option<ScriptStats>> {
-        Ok(self.get(CF_SCRIPTS, &script.0)?.map(|b| ScriptStats::decode(&b)).transpose()?)
+    /// A script's history events from `start` on, in chain order.
+    pub fn history_from(&self, start: HistoryKey) -> impl Iterator<Item = Result<(HistoryKey, u64)>> + '_ {
+        let script = start.script;
+        self.scan::<History>(&start, move |k| k.script == script).map(|r| r.map(|(k, v)| (k, v.0)))
     }
 
     /// A script's history events from `from_txnum` on, in chain order, at most `limit`.
-    pub fn history(&self, script: &ScriptId, from_txnum: TxNum, limit: usize) -> Result<Vec<(HistoryKey, u64)>> {
-        let prefix = schema::script_prefix(script);
-        self.scan(CF_HISTORY, &prefix, &history_seek_key(script, from_txnum))
+    pub fn history(&self, script: ScriptNum, from_txnum: TxNum, limit: usize) -> Result<Vec<(HistoryKey, u64)>> {
+        self.history_from(HistoryKey::first_at(script, from_txnum)).take(limit).collect()
+    }
+
+    /// A script's unspent outputs in chain order, at most `limit`: (txnum, vout, value).
+    pub fn utxos(&self, script: ScriptNum, limit: usize) -> Result<Vec<(TxNum, u32, u64)>> {
+        self.scan::<Utxos>(&UtxoKey { script, txnum: 0, vout: 0 }, move |k| k.script == script)
             .take(limit)
-            .map(|r| {
-                let (k, v) = r?;
-                Ok((HistoryKey::decode(&k)?, decode_value(&v)?))
-            })
+            .map(|r| r.map(|(k, v)| (k.txnum, k.vout, v.0)))
             .collect()
     }
 
-    /// A script's unspent outputs in chain order, at most `limit`: (txnum, vout, row).
-    pub fn utxos(&self, script: &ScriptId, limit: usize) -> Result<Vec<(TxNum, u32, UtxoRow)>> {
-        let prefix = schema::script_prefix(script);
-        self.scan(CF_UTXOS, &prefix, &prefix)
-            .take(limit)
-            .map(|r| {
-                let (k, v) = r?;
-                let (_, num, vout) = decode_utxo_key(&k)?;
-                Ok((num, vout, UtxoRow::decode(&v)?))
-            })
-            .collect()
+    /// A script's totals, from its history and unspent outputs; `None` if never paid.
+    pub fn script_stats(&self, script: ScriptNum) -> Result<Option<ScriptStats>> {
+        let mut stats = ScriptStats::default();
+        let (mut first, mut last) = (None, None);
+        for event in self.history_from(HistoryKey::first_at(script, 0)) {
+            let (key, value) = event?;
+            if last != Some(key.txnum) {
+                stats.tx_count += 1;
+            }
+            first.get_or_insert(key.txnum);
+            last = Some(key.txnum);
+            match key.kind {
+                EventKind::Funded => (stats.received, stats.funded_outputs) = (stats.received + value, stats.funded_outputs + 1),
+                EventKind::Spent => (stats.sent, stats.spent_outputs) = (stats.sent + value, stats.spent_outputs + 1),
+            }
+        }
+        let (Some(first), Some(last)) = (first, last) else { return Ok(None) };
+        for utxo in self.scan::<Utxos>(&UtxoKey { script, txnum: 0, vout: 0 }, move |k| k.script == script) {
+            stats.balance += utxo?.1 .0;
+            stats.utxo_count += 1;
+        }
+        let height = |num| self.tx(num).map(|r| r.map(|r| r.height).unwrap_or(0));
+        (stats.first_height, stats.last_height) = (height(first)?, height(last)?);
+        Ok(Some(stats))
     }
 
     pub fn undo(&self, height: u32) -> Result<Option<BlockUndo>> {
-        match self.get(CF_UNDO, &height_key(height))? {
-            Some(b) => BlockUndo::decode(&b).map(Some).map_err(|e| StoreError::Bincode("undo", e)),
-            None => Ok(None),
-        }
+        self.get::<Undo>(&height)
     }
+}
+
+/// An output with its script's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRow {
+    pub value: u64,
+    pub script: Vec<u8>,
+}
+
+impl OutputRow {
+    /// OP_RETURN outputs can never be spent.
+    pub fn is_unspendable(&self) -> bool {
+        is_unspendable(&self.script)
+    }
+}
+
+/// A script's totals over the indexed chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScriptStats {
+    /// Sum of its unspent outputs (as Core counts them: see BIP30 in `docs/schema.md`).
+    pub balance: u64,
+    pub received: u64,
+    pub sent: u64,
+    /// Distinct transactions that paid or spent it.
+    pub tx_count: u32,
+    pub funded_outputs: u32,
+    pub spent_outputs: u32,
+    pub utxo_count: u32,
+    pub first_height: u32,
+    pub last_height: u32,
 }
 
 pub fn hex_hash(bytes: &[u8; 32]) -> String {
@@ -378,13 +530,32 @@ mod tests {
     use super::*;
 
     fn meta_of(network: &str) -> Meta {
-        Meta { schema_version: SCHEMA_VERSION, network: network.into(), genesis_hash: [1; 32], tip: None, next_txnum: 0 }
+        Meta::empty(network, [1; 32])
     }
 
     fn put_meta(store: &Store, meta: &Meta) {
-        let mut batch = WriteBatch::default();
-        store.batch_set(&mut batch, CF_META, META_KEY, Some(&meta.encode()));
-        store.write(batch, WriteMode::Tip).unwrap();
+        store.write(&[(MetaTable::ID, MetaKey.encode(), Some(meta.encode()))], WriteMode::Tip).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_database_is_refused_with_a_re_index_message_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = ["meta", "headers", "block_heights", "txids", "txs", "outputs", "spends", "inputs", "history", "utxos", "scripts", "undo"];
+        {
+            let mut opts = Options::default();
+            opts.create_if_missing(true);
+            opts.create_missing_column_families(true);
+            let db = DB::open_cf(&opts, dir.path(), v1).unwrap();
+            let mut meta = 1u32.to_le_bytes().to_vec();
+            meta.extend_from_slice(b"rest of a version 1 meta row");
+            db.put_cf(db.cf_handle("meta").unwrap(), b"meta", meta).unwrap();
+        }
+        for err in [Store::open_writable(dir.path(), 1 << 20).err().unwrap(), Store::open_follower(dir.path(), 1 << 20).err().unwrap()] {
+            assert!(matches!(err, StoreError::SchemaVersion { found: 1, expected: 2, .. }), "{err}");
+            assert!(err.to_string().contains("re-index into a new directory"), "{err}");
+        }
+        let found = DB::list_cf(&Options::default(), dir.path()).unwrap();
+        assert_eq!(found.len(), v1.len() + 1, "column families were added: {found:?}");
     }
 
     #[test]

@@ -14,12 +14,21 @@ use crate::config::{Config, FeedChoice};
 use crate::fetch::{Feed, Fetched, Fetcher};
 use crate::node::{sleep_unless_stopped, Node, NodeError};
 use crate::progress::Progress;
-use crate::rows::{undo_tip, ApplyError, BatchSummary, Pending};
-use crate::schema::{Meta, SCHEMA_VERSION};
+use crate::journal::{undo_tip, BatchSummary, UndoError};
+use crate::schema::Meta;
+use crate::stages;
+use crate::writer::{ApplyError, Writer};
 use crate::store::{hex_hash, Store, StoreError, WriteMode};
 
-/// Indexes until the node's tip (with `once`) or until `shutdown` is set.
+/// Indexes until the node's tip (with `once`) or until `shutdown` is set. First, without the
+/// node, brings every derived stage up to the indexed tip (rebuilding the one `config` names).
 pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
+    if !config.fetch_only {
+        prepare_stages(config, &shutdown)?;
+        if config.rebuild.is_some() {
+            return Ok(());
+        }
+    }
     let mut node = Node::new(config.rpc.clone());
     let info = node.chain_info().context("cannot start")?;
     let network = config.network;
@@ -44,13 +53,7 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
     let store = Store::open_writable(&config.db, config.cache_bytes)
         .with_context(|| format!("cannot open database {}", config.db.display()))?;
     store.check_identity(network.core_name(), &genesis)?;
-    let mut meta = store.meta()?.unwrap_or(Meta {
-        schema_version: SCHEMA_VERSION,
-        network: network.core_name().into(),
-        genesis_hash: genesis,
-        tip: None,
-        next_txnum: 0,
-    });
+    let mut meta = store.meta()?.unwrap_or_else(|| Meta::empty(network.core_name(), genesis));
     let next = meta.next_height();
     if let Some(pruned_below) = info.prune_height.filter(|p| *p > next && next <= info.blocks) {
         bail!(
@@ -68,6 +71,38 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
         other => other?,
     }
     info!(tip = ?meta.tip.map(|t| t.0), db_bytes = store.disk_bytes(), "stopped");
+    Ok(())
+}
+
+/// Opens the database (when it exists), checks it is for the configured network, rebuilds the
+/// stage `config.rebuild` names, and catches up every stage behind the indexed tip. No node is
+/// contacted.
+fn prepare_stages(config: &Config, shutdown: &AtomicBool) -> anyhow::Result<()> {
+    if !config.db.exists() {
+        if let Some(stage) = config.rebuild {
+            bail!("cannot rebuild stage {}: no database at {}", stage.name(), config.db.display());
+        }
+        return Ok(());
+    }
+    let mut store = Store::open_writable(&config.db, config.cache_bytes)
+        .with_context(|| format!("cannot open database {}", config.db.display()))?;
+    if let Some(meta) = store.meta()? {
+        if meta.network != config.network.core_name() {
+            if config.rebuild.is_none() {
+                // Refused with the node's view of the chain, once the node is reached.
+                return Ok(());
+            }
+            bail!("database at {} was built for network '{}', but the indexer is configured for '{}'", config.db.display(), meta.network, config.network);
+        }
+    }
+    if let Some(stage) = config.rebuild {
+        info!(stage = stage.name(), "rebuilding stage from the indexed rows");
+        stages::reset(&mut store, stage)?;
+    }
+    let applied = stages::catch_up(&store, config.batch_txs, shutdown)?;
+    if applied > 0 {
+        store.flush()?;
+    }
     Ok(())
 }
 
@@ -112,7 +147,7 @@ fn reconcile(store: &Store, node: &mut Node, meta: &mut Meta, stop: &AtomicBool)
         }
         match undo_tip(store, height) {
             Ok(_) => {}
-            Err(ApplyError::NoUndo { height }) => bail!(
+            Err(UndoError::NoUndo { height }) => bail!(
                 "the node's chain forked below block {height}, deeper than the undo data kept; re-index into a new directory"
             ),
             Err(e) => return Err(e.into()),
@@ -138,7 +173,7 @@ fn catch_up(
     let mode = range.mode;
     store.set_mode(mode)?;
     progress.begin(range.start, range.end);
-    let mut pending = Pending::new(store, meta.clone());
+    let mut pending = Writer::new(store, meta.clone());
     let result = std::thread::scope(|scope| apply_range(config, store, &mut pending, range, shutdown, progress, scope));
     *meta = pending.meta().clone();
     result?;
@@ -178,7 +213,7 @@ struct Flight<'scope> {
 }
 
 /// Waits for the batch in flight, if any, to be in the store; returns the height it ends at.
-fn land(flight: &mut Option<Flight<'_>>, pending: &mut Pending<'_>, progress: &mut Progress) -> anyhow::Result<Option<u32>> {
+fn land(flight: &mut Option<Flight<'_>>, pending: &mut Writer<'_>, progress: &mut Progress) -> anyhow::Result<Option<u32>> {
     let Some(f) = flight.take() else { return Ok(None) };
     let summary = f.handle.join().map_err(|_| anyhow::anyhow!("the batch writer thread panicked"))??;
     pending.settled();
@@ -200,7 +235,7 @@ fn durable(meta: &Meta) {
 fn apply_range<'scope, 'env>(
     config: &Config,
     store: &'env Store,
-    pending: &mut Pending<'env>,
+    pending: &mut Writer<'env>,
     range: Range,
     shutdown: &Arc<AtomicBool>,
     progress: &mut Progress,

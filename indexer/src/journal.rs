@@ -1,0 +1,237 @@
+//! Writes of one or more blocks not yet committed: readable before they are, committed in one
+//! atomic batch, and journaled so a block can be taken back out.
+//!
+//! Every write of a block goes through [`Journal`], which records the value each key held before
+//! (when undo data is kept for that block). Undoing a block writes those prior values back in
+//! reverse order: rollback is the apply path run backwards, not a second implementation.
+
+use std::collections::HashMap;
+
+use crate::schema::*;
+use crate::store::{RawWrite, Store, StoreError, WriteMode};
+
+/// Tables that stages read back while applying, and so are mirrored in the in-memory overlay.
+const READ_BACK: [u8; 4] = [Txs::ID, Outputs::ID, Scripts::ID, Spends::ID];
+
+type Overlay = HashMap<(u8, Vec<u8>), Option<Vec<u8>>>;
+
+/// Numbers filed under an 8-byte prefix in `txids` or `script_ids` by pending writes.
+type PrefixOverlay = HashMap<(u8, [u8; 8]), Vec<u64>>;
+
+/// What the caller knows of a key's value before a write.
+pub enum Known {
+    /// The key cannot exist yet (it holds a new number or block).
+    Absent,
+    /// The key held this (encoded).
+    Was(Option<Vec<u8>>),
+    /// Unknown: read it.
+    Read,
+}
+
+/// What a committed batch held, for progress reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchSummary {
+    pub blocks: u32,
+    pub txs: u64,
+    pub bytes: u64,
+}
+
+/// Pending writes over a store.
+pub struct Journal<'s> {
+    store: &'s Store,
+    writes: Vec<RawWrite>,
+    overlay: Overlay,
+    /// The overlay of a batch taken by [`Journal::take_batch`] whose write has not landed yet.
+    settling: Overlay,
+    prefixed: PrefixOverlay,
+    settling_prefixed: PrefixOverlay,
+    /// Undo entries of the block being applied, when it keeps undo data.
+    undo: Option<Vec<UndoEntry>>,
+    pub(crate) summary: BatchSummary,
+}
+
+impl<'s> Journal<'s> {
+    pub fn new(store: &'s Store) -> Self {
+        Journal {
+            store,
+            writes: Vec::new(),
+            overlay: HashMap::new(),
+            settling: HashMap::new(),
+            prefixed: HashMap::new(),
+            settling_prefixed: HashMap::new(),
+            undo: None,
+            summary: BatchSummary::default(),
+        }
+    }
+
+    pub fn store(&self) -> &'s Store {
+        self.store
+    }
+
+    /// Nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Reads a read-back table through the pending writes.
+    pub fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>, StoreError> {
+        debug_assert!(READ_BACK.contains(&T::ID), "{} is not read back", T::NAME);
+        match self.get_raw(T::ID, key.encode())? {
+            Some(bytes) => Ok(Some(T::Value::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_raw(&self, table: u8, key: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
+        // Both overlays hold every write to read-back tables: a key in neither is not in a
+        // batch still being written, so the store is exact.
+        let key = (table, key);
+        match self.overlay.get(&key).or_else(|| self.settling.get(&key)) {
+            Some(v) => Ok(v.clone()),
+            None => self.store.get_raw(table, &key.1),
+        }
+    }
+
+    /// Numbers under `prefix` in `txids` (`T` = [`Txids`]) or `script_ids` ([`ScriptIds`]),
+    /// pending writes included, in ascending order.
+    pub fn prefixed<T: Table>(&self, prefix: &[u8; 8]) -> Result<Vec<u64>, StoreError> {
+        let mut nums = match T::ID {
+            id if id == Txids::ID => self.store.txid_candidates(prefix)?,
+            id if id == ScriptIds::ID => self.store.script_candidates(prefix)?,
+            _ => unreachable!("only txids and script_ids are keyed by prefix"),
+        };
+        for overlay in [&self.settling_prefixed, &self.prefixed] {
+            nums.extend(overlay.get(&(T::ID, *prefix)).into_iter().flatten());
+        }
+        // A batch that has landed but not settled is in both the store and an overlay.
+        nums.sort_unstable();
+        nums.dedup();
+        Ok(nums)
+    }
+
+    /// Files `num` under `prefix` in `txids` or `script_ids`.
+    pub fn insert_prefixed<T: Table>(&mut self, prefix: [u8; 8], num: u64) -> Result<(), StoreError> {
+        let mut key = prefix.to_vec();
+        num.encode_to(&mut key);
+        self.set_raw(T::ID, key, Some(Vec::new()), Known::Absent)?;
+        self.prefixed.entry((T::ID, prefix)).or_default().push(num);
+        Ok(())
+    }
+
+    /// Starts a block: its writes are journaled when `keep_undo`.
+    pub fn begin_block(&mut self, keep_undo: bool) {
+        self.undo = keep_undo.then(Vec::new);
+    }
+
+    /// Ends a block: its undo entries, if kept.
+    pub fn end_block(&mut self) -> Option<Vec<UndoEntry>> {
+        self.undo.take()
+    }
+
+    /// Writes `value` to `key` of `T` (`None` deletes).
+    pub fn set<T: Table>(&mut self, key: &T::Key, value: Option<&T::Value>, old: Known) -> Result<(), StoreError> {
+        self.set_raw(T::ID, key.encode(), value.map(Codec::encode), old)
+    }
+
+    /// Writes a key that cannot exist yet.
+    pub fn insert<T: Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), StoreError> {
+        self.set::<T>(key, Some(value), Known::Absent)
+    }
+
+    fn set_raw(&mut self, table: u8, key: Vec<u8>, value: Option<Vec<u8>>, old: Known) -> Result<(), StoreError> {
+        if self.undo.is_some() {
+            let old = match old {
+                Known::Absent => None,
+                Known::Was(v) => v,
+                Known::Read => self.get_raw(table, key.clone())?,
+            };
+            if let Some(undo) = self.undo.as_mut() {
+                undo.push(UndoEntry { table, key: key.clone(), old });
+            }
+        }
+        if READ_BACK.contains(&table) {
+            self.overlay.insert((table, key.clone()), value.clone());
+        }
+        self.writes.push((table, key, value));
+        Ok(())
+    }
+
+    /// Writes bookkeeping rows (meta, undo records) that are never journaled themselves.
+    pub fn put_unjournaled<T: Table>(&mut self, key: &T::Key, value: Option<&T::Value>) {
+        self.writes.push((T::ID, key.encode(), value.map(Codec::encode)));
+    }
+
+    /// Commits everything pending in one atomic write.
+    pub fn commit(&mut self, mode: WriteMode) -> Result<BatchSummary, StoreError> {
+        let summary = self.take_batch().write(self.store, mode)?;
+        self.settled();
+        Ok(summary)
+    }
+
+    /// Takes everything pending as one batch to write, possibly on another thread, while more
+    /// blocks are applied. Until [`Journal::settled`] is called, reads still see the batch.
+    pub fn take_batch(&mut self) -> Batch {
+        debug_assert!(self.settling.is_empty(), "the previous batch has not settled");
+        self.settling = std::mem::take(&mut self.overlay);
+        self.settling_prefixed = std::mem::take(&mut self.prefixed);
+        Batch { writes: std::mem::take(&mut self.writes), summary: std::mem::take(&mut self.summary) }
+    }
+
+    /// The batch last taken is in the store.
+    pub fn settled(&mut self) {
+        self.settling.clear();
+        self.settling_prefixed.clear();
+    }
+}
+
+/// The writes of one or more blocks, to be committed in one atomic write.
+pub struct Batch {
+    writes: Vec<RawWrite>,
+    summary: BatchSummary,
+}
+
+impl Batch {
+    /// Writes the batch. The writes go in sorted by table and key, keeping only the last write of
+    /// each key: the same end state as writing them in order, but RocksDB's memtable inserts
+    /// sorted keys far faster than random ones.
+    pub fn write(mut self, store: &Store, mode: WriteMode) -> Result<BatchSummary, StoreError> {
+        // A stable sort keeps same-key writes in order; the last one wins.
+        self.writes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut last: Vec<RawWrite> = Vec::with_capacity(self.writes.len());
+        for w in self.writes {
+            match last.last_mut() {
+                Some(prev) if prev.0 == w.0 && prev.1 == w.1 => *prev = w,
+                _ => last.push(w),
+            }
+        }
+        store.write(&last, mode)?;
+        Ok(self.summary)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UndoError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no undo data for block {height}: the index can roll back at most its undo depth; re-index to recover")]
+    NoUndo { height: u32 },
+    #[error("asked to undo block {asked} but the indexed tip is {tip:?}")]
+    NotTip { asked: u32, tip: Option<u32> },
+}
+
+/// Takes the indexed tip block back out, restoring every key it wrote (in every stage) and the
+/// meta row before it, in one atomic write. Returns the new tip height, if any.
+pub fn undo_tip(store: &Store, height: u32) -> Result<Option<u32>, UndoError> {
+    let tip = store.meta()?.and_then(|m| m.tip.map(|(h, _)| h));
+    if tip != Some(height) {
+        return Err(UndoError::NotTip { asked: height, tip });
+    }
+    let undo = store.undo(height)?.ok_or(UndoError::NoUndo { height })?;
+    let mut writes: Vec<RawWrite> = undo.entries.into_iter().rev().map(|e| (e.table, e.key, e.old)).collect();
+    writes.push((Undo::ID, height.encode(), None));
+    writes.push((MetaTable::ID, MetaKey.encode(), Some(undo.meta_before.encode())));
+    // Written in order (not sorted): a key written twice by the block is restored to its
+    // oldest value, which comes last.
+    store.write(&writes, WriteMode::Tip)?;
+    Ok(undo.meta_before.tip.map(|(h, _)| h))
+}
