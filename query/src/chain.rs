@@ -7,7 +7,7 @@ use std::path::Path;
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Script, ScriptBuf};
 use indexer::node::Network;
-use indexer::schema::{Meta, TxNum, TxRow};
+use indexer::schema::{Meta, ScriptNum, TxNum, TxRow};
 use indexer::store::{hex_hash, Store};
 
 use crate::error::{QueryError, Result, UsageError};
@@ -92,6 +92,11 @@ impl Chain {
                 expected: network_title(self.network),
             }),
         }
+    }
+
+    /// The number of a script, or `None` if the indexed chain never paid it.
+    pub fn script_num(&self, script: &Script) -> Result<Option<ScriptNum>> {
+        Ok(self.store.script_num(script.as_bytes())?)
     }
 
     /// The address of an output script, if it has one (not bare multisig, OP_RETURN, ...).

@@ -13,8 +13,8 @@ use bitcoin::{
     Address, Amount, Block, BlockHash, CompactTarget, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn,
     TxMerkleNode, TxOut, Txid, WPubkeyHash, Witness,
 };
-use indexer::rows::Pending;
-use indexer::schema::{Meta, SCHEMA_VERSION};
+use indexer::schema::Meta;
+use indexer::writer::Writer;
 use indexer::store::{Store, WriteMode};
 
 /// What a coinbase pays when the test does not say.
@@ -61,13 +61,7 @@ impl TestChain {
     fn open(dir: Option<tempfile::TempDir>, path: PathBuf) -> Self {
         let store = Store::open_writable(&path, 64 << 20).expect("open a new database");
         let genesis = bitcoin::constants::genesis_block(Network::Regtest);
-        let meta = Meta {
-            schema_version: SCHEMA_VERSION,
-            network: "regtest".into(),
-            genesis_hash: genesis.block_hash().to_byte_array(),
-            tip: None,
-            next_txnum: 0,
-        };
+        let meta = Meta::empty("regtest", genesis.block_hash().to_byte_array());
         let mut chain =
             TestChain { dir, path, store, meta, tip: BlockHash::all_zeros(), height: 0, queued: Vec::new() };
         chain.apply(&genesis, 0);
@@ -98,7 +92,7 @@ impl TestChain {
     }
 
     fn apply(&mut self, block: &Block, height: u32) {
-        let mut pending = Pending::new(&self.store, self.meta.clone());
+        let mut pending = Writer::new(&self.store, self.meta.clone());
         pending.apply(block, None, height, true, 100).expect("apply a test block");
         pending.commit(WriteMode::Tip).expect("commit a test block");
         self.meta = pending.meta().clone();

@@ -98,7 +98,7 @@ pub struct UtxoView {
 pub struct HistoryView {
     pub txid: String,
     /// The tx's number in chain order (usable with `--after`).
-    pub txnum: u32,
+    pub txnum: u64,
     pub height: u32,
     /// `funded` (an output paid the address) or `spent` (an input spent from it).
     pub kind: &'static str,

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Txid};
-use indexer::schema::{history_seek_key, script_prefix, EventKind, HistoryKey, ScriptId, TxNum, CF_HISTORY};
+use indexer::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
 
 use crate::chain::Chain;
 use crate::engine::Direction;
@@ -66,16 +66,16 @@ impl TargetSpec {
             }
             TargetSpec::Outpoint(txid, vout) => {
                 let nums = chain.txnums(txid)?;
-                let row = chain.tx_row(nums[0])?;
-                if *vout >= row.outputs {
-                    return Err(QueryError::NoSuchOutput { txid: txid.to_string(), vout: *vout, count: row.outputs });
+                let count = chain.store().output_entries(nums[0])?.map(|o| o.0.len()).unwrap_or(0) as u32;
+                if *vout >= count {
+                    return Err(QueryError::NoSuchOutput { txid: txid.to_string(), vout: *vout, count });
                 }
                 Ok(Target::Outpoint { num: nums[0], txid: *txid, vout: *vout, duplicates: nums.len() - 1 })
             }
             TargetSpec::Address(address) => {
                 let script = chain.address_script(address)?;
                 Ok(Target::Script {
-                    id: ScriptId::of(script.as_bytes()),
+                    num: chain.script_num(&script)?,
                     address: address.assume_checked_ref().to_string(),
                 })
             }
@@ -99,7 +99,8 @@ pub enum Target {
         duplicates: usize,
     },
     Script {
-        id: ScriptId,
+        /// `None` when the indexed chain never paid it.
+        num: Option<ScriptNum>,
         address: String,
     },
 }
@@ -132,12 +133,13 @@ impl Target {
             (Target::Outpoint { num, vout, .. }, Direction::Forward) => {
                 chain.store().spend(*num, *vout)?.map(|s| s.txnum).into_iter().collect()
             }
-            (Target::Script { id, .. }, direction) => {
+            (Target::Script { num: None, .. }, _) => Vec::new(),
+            (Target::Script { num: Some(num), .. }, direction) => {
                 let kind = match direction {
                     Direction::Forward => EventKind::Spent,
                     Direction::Backward => EventKind::Funded,
                 };
-                return script_txs(chain, id, kind, cap);
+                return script_txs(chain, *num, kind, cap);
             }
         };
         Ok(Roots { txs, truncated: false })
@@ -171,13 +173,10 @@ impl Target {
 }
 
 /// Distinct txs with a history event of `kind` for a script, in chain order, at most `cap`.
-fn script_txs(chain: &Chain, script: &ScriptId, kind: EventKind, cap: usize) -> Result<Roots> {
-    let prefix = script_prefix(script);
-    let start = history_seek_key(script, 0);
+fn script_txs(chain: &Chain, script: ScriptNum, kind: EventKind, cap: usize) -> Result<Roots> {
     let mut roots = Roots::default();
-    for row in chain.store().scan(CF_HISTORY, &prefix, &start) {
-        let (key, _) = row?;
-        let event = HistoryKey::decode(&key).map_err(indexer::store::StoreError::from)?;
+    for event in chain.store().history_from(HistoryKey::first_at(script, 0)) {
+        let (event, _) = event?;
         if event.kind != kind || roots.txs.last() == Some(&event.txnum) {
             continue;
         }

@@ -9,8 +9,8 @@ use bitcoin::{Amount, OutPoint, ScriptBuf, TxOut, Txid};
 use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::wallet::{unsigned_tx, ScriptKind, Spent, Wallet};
 use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
-use indexer::schema::{IoRef, ScriptId};
-use indexer::store::Store;
+use indexer::schema::{Codec, IoRef, MetaKey, MetaTable, StageId, Table};
+use indexer::store::{ScriptStats, Store};
 
 use crate::support::{assert_same_index, failing, index_once, indexer, kill_after_durable, open, tip, wait_for_tip, wait_while_running};
 
@@ -19,7 +19,13 @@ fn generated(env: &TestEnv, seed: u64, txs: usize) -> Truth {
         .expect("the generator runs")
 }
 
-fn txnum(store: &Store, txid: &str) -> u32 {
+/// A script's totals, if the index has ever seen it paid.
+fn stats_of(store: &Store, script: &[u8]) -> Option<ScriptStats> {
+    let num = store.script_num(script).expect("read")?;
+    store.script_stats(num).expect("read")
+}
+
+fn txnum(store: &Store, txid: &str) -> u64 {
     let txid = Txid::from_str(txid).expect("truth txids parse");
     *store.txnums(txid.as_byte_array()).expect("read").last().unwrap_or_else(|| panic!("{txid} not indexed"))
 }
@@ -48,16 +54,17 @@ fn indexed_balances_utxos_and_spend_edges_equal_the_nodes() {
         }
         for info in infos {
             let script = hex::decode(&info.script_hex).expect("hex");
-            let id = ScriptId::of(&script);
+            let id = store.script_num(&script).expect("read");
             let expected = node_utxos.remove(&info.script_hex).unwrap_or_default();
-            let stats = store.script_stats(&id).expect("read").unwrap_or_default();
+            let stats = stats_of(&store, &script).unwrap_or_default();
+            assert_eq!(stats.utxo_count as usize, expected.len(), "UTXO count of {}", info.script_hex);
             assert_eq!(stats.balance, expected.iter().map(|u| u.2).sum::<u64>(), "balance of {}", info.script_hex);
             assert_eq!(stats.balance, truth.balances.get(&info.script_hex).copied().unwrap_or(0), "truth balance of {}", info.script_hex);
-            let ours: BTreeSet<(String, u32, u64)> = store
-                .utxos(&id, usize::MAX)
-                .expect("read")
+            let ours: BTreeSet<(String, u32, u64)> = id
+                .map(|id| store.utxos(id, usize::MAX).expect("read"))
+                .unwrap_or_default()
                 .into_iter()
-                .map(|(num, vout, row)| (Txid::from_byte_array(store.tx(num).unwrap().unwrap().txid).to_string(), vout, row.value))
+                .map(|(num, vout, value)| (Txid::from_byte_array(store.tx(num).unwrap().unwrap().txid).to_string(), vout, value))
                 .collect();
             assert_eq!(ours, expected, "UTXO set of {}", info.script_hex);
             checked += 1;
@@ -119,8 +126,7 @@ fn a_node_without_rest_is_indexed_over_json_rpc_and_the_log_says_so() {
     let store = open(db.path());
     assert_eq!(store.meta().unwrap().unwrap().tip.map(|t| t.0), Some(truth.tip_height));
     for info in &truth.scripts {
-        let id = ScriptId::of(&hex::decode(&info.script_hex).expect("hex"));
-        let balance = store.script_stats(&id).expect("read").unwrap_or_default().balance;
+        let balance = stats_of(&store, &hex::decode(&info.script_hex).expect("hex")).unwrap_or_default().balance;
         assert_eq!(balance, truth.balances.get(&info.script_hex).copied().unwrap_or(0), "balance of {}", info.script_hex);
     }
 }
@@ -182,7 +188,7 @@ fn reorgs_of_depth_1_and_12_with_a_conflicting_spend_equal_a_fresh_index() {
     index_once(&env, db.path(), &[]);
     {
         let store = open(db.path());
-        let stats = store.script_stats(&ScriptId::of(first_payee.script_pubkey().as_bytes())).unwrap().expect("paid");
+        let stats = stats_of(&store, first_payee.script_pubkey().as_bytes()).expect("paid");
         assert_eq!(stats.balance, coin.value.to_sat() - 1_000);
     }
     let fork = env.rpc().get_block_hash(height + 1).expect("hash");
@@ -193,8 +199,8 @@ fn reorgs_of_depth_1_and_12_with_a_conflicting_spend_equal_a_fresh_index() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("reorg"), "no reorg logged");
 
     let store = open(db.path());
-    assert!(store.script_stats(&ScriptId::of(first_payee.script_pubkey().as_bytes())).unwrap().is_none());
-    let stats = store.script_stats(&ScriptId::of(second_payee.script_pubkey().as_bytes())).unwrap().expect("paid");
+    assert!(stats_of(&store, first_payee.script_pubkey().as_bytes()).is_none());
+    let stats = stats_of(&store, second_payee.script_pubkey().as_bytes()).expect("paid");
     assert_eq!(stats.balance, coin.value.to_sat() - 1_000);
     drop(store);
     let fresh = tempfile::tempdir().expect("tempdir");
@@ -307,16 +313,9 @@ fn bad_configurations_fail_with_one_clear_line_and_lose_nothing() {
     let newer = tempfile::tempdir().expect("tempdir");
     {
         let store = Store::open_writable(newer.path(), 1 << 20).expect("open");
-        let meta = indexer::schema::Meta {
-            schema_version: 999,
-            network: "regtest".into(),
-            genesis_hash: [0; 32],
-            tip: None,
-            next_txnum: 0,
-        };
-        let mut batch = indexer::store::WriteBatch::default();
-        store.batch_set(&mut batch, indexer::schema::CF_META, indexer::schema::META_KEY, Some(&meta.encode()));
-        store.write(batch, indexer::store::WriteMode::Tip).expect("write");
+        let meta = indexer::schema::Meta { schema_version: 999, ..indexer::schema::Meta::empty("regtest", [0; 32]) };
+        let row = (MetaTable::ID, MetaKey.encode(), Some(meta.encode()));
+        store.write(&[row], indexer::store::WriteMode::Tip).expect("write");
     }
     let (code, err) = failing({
         let mut c = indexer(&env, newer.path());
@@ -356,4 +355,48 @@ fn a_pruned_node_is_refused_with_the_height_it_lacks() {
     });
     assert_eq!(code, 1);
     assert!(err.contains("is pruned") && err.contains("needs every block from height 0"), "{err}");
+}
+
+#[test]
+fn a_stage_missing_from_an_existing_database_catches_up_from_its_rows_without_the_node() {
+    let env = TestEnv::new().expect("node starts");
+    generated(&env, 15, 1_500);
+    let reference = tempfile::tempdir().expect("tempdir");
+    index_once(&env, reference.path(), &[]);
+    let db = tempfile::tempdir().expect("tempdir");
+    index_once(&env, db.path(), &[]);
+    let node_down = |db: &std::path::Path| {
+        let mut cmd = std::process::Command::new(crate::support::bin("indexer"));
+        cmd.args(["--network", "regtest", "--rpc-url", "http://127.0.0.1:9", "--progress", "none", "--rpc-cookie"])
+            .arg(env.cookie_path())
+            .arg("--db")
+            .arg(db)
+            .env("RUST_LOG", "info");
+        cmd
+    };
+
+    // As a database written before the stage existed: no addresses rows, no checkpoint. A start
+    // catches it up from the indexed rows before it ever reaches for the node (which is down).
+    {
+        let mut store = Store::open_writable(db.path(), 1 << 20).expect("open");
+        indexer::stages::reset(&mut store, StageId::Addresses).expect("reset");
+        assert_eq!(store.checkpoint(StageId::Addresses).expect("read"), None);
+    }
+    let mut cmd = node_down(db.path());
+    cmd.arg("--once");
+    let (code, err) = failing(cmd);
+    assert_eq!(code, 1);
+    assert!(err.contains("stage behind the index: catching up from the indexed rows"), "{err}");
+    assert!(err.contains("cannot reach bitcoind"), "{err}");
+    assert_same_index(db.path(), reference.path());
+
+    // And on request: rebuilt from scratch, offline, then exit 0.
+    let mut cmd = node_down(db.path());
+    cmd.args(["--rebuild-stage", "addresses"]);
+    let out = cmd.output().expect("indexer runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stage caught up"));
+    assert_same_index(db.path(), reference.path());
+    let tip = tip(reference.path()).expect("tip");
+    assert_eq!(open(db.path()).checkpoint(StageId::Addresses).expect("read").map(|c| c.height), Some(tip));
 }

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use chaintrail_tests::TestEnv;
-use indexer::schema::{COLUMN_FAMILIES, CF_UNDO};
+use indexer::schema::{Table, Undo, TABLES};
 use indexer::store::Store;
 
 /// A binary built from this workspace (`cargo build --workspace --bins` builds them all).
@@ -108,14 +108,10 @@ pub fn open(db: &Path) -> Store {
     Store::open_follower(db, 8 << 20).expect("the database opens")
 }
 
-/// Every row of every column family but `undo`: what any query can see.
+/// Every row of every table but `undo`: what any query can see.
 pub fn dump(db: &Path) -> Vec<(&'static str, Vec<indexer::store::Row>)> {
     let store = open(db);
-    COLUMN_FAMILIES
-        .iter()
-        .filter(|cf| **cf != CF_UNDO)
-        .map(|cf| (*cf, store.scan(cf, &[], &[]).collect::<Result<Vec<_>, _>>().expect("scan")))
-        .collect()
+    TABLES.iter().filter(|t| **t != Undo::NAME).map(|t| (*t, store.rows(t).expect("scan"))).collect()
 }
 
 /// Asserts two databases hold exactly the same rows, naming the first difference.

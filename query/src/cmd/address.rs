@@ -6,10 +6,8 @@
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
-use indexer::schema::{
-    history_seek_key, script_prefix, EventKind, HistoryKey, ScriptId, ScriptStats, TxNum, CF_HISTORY,
-};
-use indexer::store::{hex_hash, StoreError};
+use indexer::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
+use indexer::store::{hex_hash, ScriptStats};
 
 use crate::chain::Chain;
 use crate::cli::AddressArgs;
@@ -75,11 +73,11 @@ impl Request {
 
     pub fn run(&self, chain: &Chain) -> Result<Report> {
         let script = chain.address_script(&self.address)?;
-        let id = ScriptId::of(script.as_bytes());
+        let num = chain.script_num(&script)?;
         let address = self.address.assume_checked_ref().to_string();
         let store = chain.store();
         let mut notes = Vec::new();
-        let stats = match store.script_stats(&id)? {
+        let stats = match num.map(|n| store.script_stats(n)).transpose()?.flatten() {
             Some(stats) => stats,
             None => {
                 notes.push(format!(
@@ -90,23 +88,25 @@ impl Request {
             }
         };
         let seen = stats.tx_count > 0;
-        let utxo_count = stats.funded_outputs.saturating_sub(stats.spent_outputs);
-        let utxos = store
-            .utxos(&id, self.max_utxos)?
+        let utxo_count = stats.utxo_count;
+        let listed = match num {
+            Some(n) => store.utxos(n, self.max_utxos)?,
+            None => Vec::new(),
+        };
+        let utxos = listed
             .into_iter()
-            .map(|(num, vout, row)| {
-                Ok(UtxoView {
-                    txid: hex_hash(&chain.tx_row(num)?.txid),
-                    vout,
-                    value_sat: row.value,
-                    height: row.height,
-                })
+            .map(|(txnum, vout, value)| {
+                let row = chain.tx_row(txnum)?;
+                Ok(UtxoView { txid: hex_hash(&row.txid), vout, value_sat: value, height: row.height })
             })
             .collect::<Result<Vec<_>>>()?;
         if (utxos.len() as u64) < u64::from(utxo_count) {
             notes.push(format!("listing {} of {utxo_count} unspent outputs (raise --max-utxos for more)", utxos.len()));
         }
-        let (history, next_cursor) = self.history_page(chain, &id)?;
+        let (history, next_cursor) = match num {
+            Some(n) => self.history_page(chain, n)?,
+            None => (Vec::new(), None),
+        };
         if let Some(cursor) = &next_cursor {
             notes.push(format!("more history: add --after {cursor}"));
         }
@@ -129,27 +129,25 @@ impl Request {
     }
 
     /// Up to `limit` history events after the cursor, and the cursor of the next page.
-    fn history_page(&self, chain: &Chain, id: &ScriptId) -> Result<(Vec<HistoryView>, Option<String>)> {
-        let prefix = script_prefix(id);
-        let (start, skip): (Vec<u8>, Option<HistoryKey>) = match self.after {
-            None => (history_seek_key(id, 0).to_vec(), None),
+    fn history_page(&self, chain: &Chain, script: ScriptNum) -> Result<(Vec<HistoryView>, Option<String>)> {
+        let (start, skip) = match self.after {
+            None => (HistoryKey::first_at(script, 0), None),
             Some(Cursor::AfterTx(n)) => match n.checked_add(1) {
-                Some(next) => (history_seek_key(id, next).to_vec(), None),
+                Some(next) => (HistoryKey::first_at(script, next), None),
                 None => return Ok((Vec::new(), None)),
             },
             Some(Cursor::AfterEvent { txnum, kind, index }) => {
-                let key = HistoryKey { script: *id, txnum, kind, index };
-                (key.encode().to_vec(), Some(key))
+                let key = HistoryKey { script, txnum, kind, index };
+                (key, Some(key))
             }
         };
         let mut events = Vec::with_capacity(self.limit + 1);
-        for row in chain.store().scan(CF_HISTORY, &prefix, &start) {
-            let (key, value) = row?;
-            let key = HistoryKey::decode(&key).map_err(StoreError::from)?;
+        for event in chain.store().history_from(start) {
+            let (key, value) = event?;
             if skip == Some(key) {
                 continue;
             }
-            events.push((key, indexer::schema::decode_value(&value).map_err(StoreError::from)?));
+            events.push((key, value));
             if events.len() > self.limit {
                 break;
             }
@@ -186,7 +184,7 @@ mod tests {
         assert_eq!(Cursor::parse("12").unwrap(), Cursor::AfterTx(12));
         let c = Cursor::parse("12:s:3").unwrap();
         assert_eq!(c, Cursor::AfterEvent { txnum: 12, kind: EventKind::Spent, index: 3 });
-        let key = HistoryKey { script: ScriptId([0; 32]), txnum: 12, kind: EventKind::Spent, index: 3 };
+        let key = HistoryKey { script: 0, txnum: 12, kind: EventKind::Spent, index: 3 };
         assert_eq!(Cursor::of(&key), "12:s:3");
         for bad in ["", "x", "1:x:2", "1:f", "1:f:2:3", "-1"] {
             assert!(matches!(Cursor::parse(bad), Err(UsageError::Cursor(_))), "{bad}");

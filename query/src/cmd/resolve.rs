@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use indexer::schema::{OutputRow, TxNum};
+use indexer::schema::TxNum;
+use indexer::store::OutputRow;
 use indexer::store::hex_hash;
 
 use crate::chain::{script_label, Chain, Resolver};

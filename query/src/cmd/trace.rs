@@ -3,7 +3,6 @@
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
-use indexer::schema::ScriptId;
 use tracing::debug;
 
 use super::resolve::{self, NodeSpec};
@@ -42,7 +41,8 @@ impl Request {
         let stop = self
             .stop
             .iter()
-            .map(|a| Ok(ScriptId::of(chain.address_script(a)?.as_bytes())))
+            .map(|a| chain.script_num(&chain.address_script(a)?))
+            .filter_map(Result::transpose)
             .collect::<Result<Vec<_>>>()?;
         let cap = usize::try_from(self.max_txs).unwrap_or(usize::MAX);
         let roots = target.roots(chain, self.direction, cap)?;

@@ -2,7 +2,7 @@
 
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
-use indexer::schema::{ScriptId, TxNum};
+use indexer::schema::TxNum;
 use indexer::store::Store;
 
 use super::*;
@@ -142,7 +142,7 @@ fn max_txs_truncates_and_keeps_edges_among_what_was_found() {
 fn stop_scripts_keep_a_tx_but_do_not_expand_it() {
     let g = diamond();
     let mut l = limits(Direction::Forward, 3);
-    l.stop = vec![ScriptId::of(script(5).as_bytes())];
+    l.stop = vec![g.chain.store().script_num(script(5).as_bytes()).unwrap().expect("paid")];
     let t = trace(g.chain.store(), &[g.a], &l).unwrap();
     let b = t.nodes.iter().find(|n| n.num == g.b).unwrap();
     assert!(b.stopped);
@@ -150,7 +150,7 @@ fn stop_scripts_keep_a_tx_but_do_not_expand_it() {
     assert!(hops_of(&t).contains(&(g.d, 2)));
     assert!(t.nodes.iter().filter(|n| n.num != g.b).all(|n| !n.stopped));
     let mut l = limits(Direction::Backward, 3);
-    l.stop = vec![ScriptId::of(script(9).as_bytes())];
+    l.stop = vec![g.chain.store().script_num(script(9).as_bytes()).unwrap().expect("paid")];
     let t = trace(g.chain.store(), &[g.e], &l).unwrap();
     assert!(t.nodes.iter().find(|n| n.num == g.e).unwrap().stopped);
     assert_eq!(t.nodes.len(), 1);

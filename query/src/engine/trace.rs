@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use indexer::schema::{EventKind, ScriptId, TxNum};
+use indexer::schema::{EventKind, ScriptNum, TxNum};
 use indexer::store::{Store, StoreError};
 
 use super::graph::keep_from;
@@ -28,7 +28,7 @@ pub struct TraceLimits {
     /// At most this many txs; more makes the trace truncated.
     pub max_txs: usize,
     /// Txs paying (forward) or spending from (backward) one of these are reported, not expanded.
-    pub stop: Vec<ScriptId>,
+    pub stop: Vec<ScriptNum>,
 }
 
 /// One tx of a trace.

@@ -16,7 +16,7 @@ use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::node::connect_cookie;
 use chaintrail_tests::Truth;
 use clap::Parser;
-use indexer::schema::{ScriptId, TxNum};
+use indexer::schema::TxNum;
 use indexer::store::Store;
 use query::engine::{shortest_path, trace, Direction, PathLimits, TraceLimits};
 
@@ -118,12 +118,12 @@ fn main() -> anyhow::Result<()> {
     // The address with the longest history.
     let (info, _) = truth.busiest_script().context("no scripts")?;
     let address = info.address.clone().context("address")?;
-    let id = ScriptId::of(&hex::decode(&info.script_hex)?);
-    let (med, min, n) = timed(args.runs, || Ok(store.history(&id, 0, usize::MAX)?.len()))?;
+    let id = store.script_num(&hex::decode(&info.script_hex)?)?.context("the busiest script is indexed")?;
+    let (med, min, n) = timed(args.runs, || Ok(store.history(id, 0, usize::MAX)?.len()))?;
     let cli_a = cli(&args.db, &["address", &address, "--limit", "100"], 5)?;
     rows.push([
         "address: full history scan".into(),
-        format!("{n} history entries, {} UTXOs", store.utxos(&id, usize::MAX)?.len()),
+        format!("{n} history entries, {} UTXOs", store.utxos(id, usize::MAX)?.len()),
         format!("{} (min {})", ms(med), ms(min)),
         format!("{} (`address --limit 100`)", ms(cli_a)),
     ]);
