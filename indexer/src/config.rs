@@ -7,7 +7,8 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use serde::Deserialize;
 
-use crate::node::{Network, RpcAuth, RpcConfig};
+use crate::network::Network;
+use crate::node::{RpcAuth, RpcConfig};
 use crate::progress::ProgressStyle;
 use crate::store::default_db_dir;
 

@@ -1,19 +1,32 @@
 //! Indexes a Bitcoin Core node's chain into RocksDB for tracing funds, and owns the on-disk format
 //! that `query` reads.
+//!
+//! Without the default `node` feature this is the storage layer alone (tables, store, stages and
+//! the writer), which is all `query` depends on; with it, also the node client and the sync.
 
 pub mod addresses;
-pub mod config;
-pub mod fetch;
 pub mod graph;
 pub mod journal;
-pub mod node;
-pub mod progress;
-pub mod rest;
+pub mod network;
 pub mod schema;
 pub mod stages;
 pub mod store;
-pub mod sync;
 pub mod writer;
 
+#[cfg(feature = "node")]
+pub mod config;
+#[cfg(feature = "node")]
+pub mod fetch;
+#[cfg(feature = "node")]
+pub mod node;
+#[cfg(feature = "node")]
+pub mod progress;
+#[cfg(feature = "node")]
+pub mod rest;
+#[cfg(feature = "node")]
+pub mod sync;
+
+#[cfg(feature = "node")]
 pub use config::{Args, Config};
+#[cfg(feature = "node")]
 pub use sync::run;

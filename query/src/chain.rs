@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Script, ScriptBuf};
-use indexer::node::Network;
+use indexer::network::Network;
 use indexer::schema::{Meta, ScriptNum, TxNum, TxRow};
 use indexer::store::{hex_hash, Store};
 

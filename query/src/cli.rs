@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use indexer::node::Network;
+use indexer::network::Network;
 use serde::Deserialize;
 
 use crate::engine::Direction;

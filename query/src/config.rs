@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use indexer::node::Network;
+use indexer::network::Network;
 use indexer::store::default_db_dir;
 use serde::Deserialize;
 

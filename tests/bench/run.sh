@@ -1,62 +1,126 @@
 #!/usr/bin/env bash
 # Benchmarks on a generated regtest chain from a real node. Writes a Markdown report to stdout
-# (BENCHMARKS.md holds the last one) and keeps nothing unless KEEP=1.
+# (BENCHMARKS.md holds the last ones) and keeps nothing unless KEEP=1.
 #
-#   TXS=100000 SEED=1 bash tests/bench/run.sh          (INDEXER_ARGS="--batch-txs N" to vary the indexer)
+#   TXS=100000 SEED=1 RUNS=3 bash tests/bench/run.sh      (INDEXER_ARGS="--batch-txs N" to vary the indexer)
 #
-# Measures: the chain generator's rate; the node's serving rate (fetch and decode only, the
-# ceiling); the indexer's initial sync (blocks/s, tx/s, MB/s, peak memory, database bytes per
-# block byte); and the query figures (trace, path, address, and the same trace through the node's
-# RPC) when the query benchmark binary is built.
+# On one node with REST on, in RUNS interleaved rounds: the ceiling (`indexer --fetch-only`: fetch
+# over the fastest feed, decode, txids, nothing written), the initial sync (`indexer --once` into
+# an empty database), and electrs 0.12 indexing the same node when `electrs` is on the PATH
+# (`cargo install electrs --version 0.12.0 --locked`). Reports medians and every run; then the
+# query figures (query-bench) on the last database.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TXS=${TXS:-100000}
 SEED=${SEED:-1}
+RUNS=${RUNS:-3}
 bin=$(bash tests/setup.sh)
-command -v /usr/bin/time >/dev/null || { apt-get install -y -q time >&2 || apt-get update -q >&2 && apt-get install -y -q time >&2; }
+command -v /usr/bin/time >/dev/null || { apt-get install -y -q time >&2 || { apt-get update -q >&2 && apt-get install -y -q time >&2; }; }
 cargo build --release --locked --workspace --bins >&2
 rel=${CARGO_TARGET_DIR:-target}/release
 
 work=$(mktemp -d -t chaintrail-bench.XXXXXX)
-rpc_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rpc_port=$(port)
+p2p_port=$(port)
 cli() { "$bin/bitcoin-cli" -regtest -datadir="$work/node" -rpcport="$rpc_port" "$@"; }
-cleanup() { cli stop >/dev/null 2>&1 || true; sleep 2; [[ ${KEEP:-0} == 1 ]] && echo "bench: kept $work" >&2 || rm -rf "$work"; }
+cleanup() {
+    [[ -n ${electrs_pid:-} ]] && kill "$electrs_pid" 2>/dev/null || true
+    cli stop >/dev/null 2>&1 || true
+    while pgrep -f "datadir=$work/node" >/dev/null; do sleep 0.2; done
+    [[ ${KEEP:-0} == 1 ]] && echo "bench: kept $work" >&2 || rm -rf "$work"
+}
 trap cleanup EXIT
 mkdir -p "$work/node"
-"$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -listen=0 -server -txindex \
-    -printtoconsole=0 -rpcthreads=8 -dbcache=1000 -daemonwait >&2
+"$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -port="$p2p_port" -bind=127.0.0.1 -server \
+    -rest=1 -txindex -printtoconsole=0 -rpcthreads=8 -dbcache=1000 -daemonwait >&2
 url=http://127.0.0.1:$rpc_port
 cookie=$work/node/regtest/.cookie
 
-# Run a command under /usr/bin/time; prints "seconds max_rss_kib" on the last line of $2.
+# Runs a command under /usr/bin/time; prints "seconds max_rss_kib".
 timed() { local log=$1; shift; /usr/bin/time -f "%e %M" -o "$log.time" "$@" >"$log.out" 2>"$log"; cat "$log.time"; }
 field() { grep -o "$2=[^ ]*" "$1" | tail -n1 | cut -d= -f2 | tr -d '"'; }
+indexer() { "$rel/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --progress none "$@"; }
 
 echo "bench: generating $TXS transactions (seed $SEED)" >&2
-read gen_s gen_rss < <(timed "$work/gen.log" "$rel/chaingen" --rpc-url "$url" --rpc-cookie "$cookie" --seed "$SEED" --txs "$TXS" --out "$work/truth.json")
+read -r gen_s _ < <(timed "$work/gen.log" "$rel/chaingen" --rpc-url "$url" --rpc-cookie "$cookie" --seed "$SEED" --txs "$TXS" --out "$work/truth.json")
 blocks=$(cli getblockcount)
 chain_txs=$(cli getchaintxstats | python3 -c 'import json,sys; print(json.load(sys.stdin)["txcount"])')
+# Let the node settle (its own flushes after the generator) before timing anything.
+cli gettxoutsetinfo none >/dev/null
 
-echo "bench: fetch-only pass" >&2
-read fetch_s _ < <(timed "$work/fetch.log" "$rel/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --db "$work/unused" --fetch-only --progress none)
-block_bytes=$(field "$work/fetch.log" bytes)
+# electrs indexes until it reaches the node's tip, then serves; it is stopped once its log says
+# the index is at the tip. Prints "seconds max_rss_kib db_bytes".
+electrs_run() {
+    local dir=$1 log=$1.log
+    mkdir -p "$dir"
+    local start
+    start=$(date +%s.%N)
+    /usr/bin/time -f "%e %M" -o "$log.time" electrs --network regtest --db-dir "$dir" --daemon-dir "$work/node" \
+        --daemon-rpc-addr "127.0.0.1:$rpc_port" --daemon-p2p-addr "127.0.0.1:$p2p_port" \
+        --electrum-rpc-addr "127.0.0.1:$(port)" --monitoring-addr "127.0.0.1:$(port)" --log-filters INFO \
+        >"$log.out" 2>"$log" &
+    electrs_pid=$!
+    until grep -q "$ELECTRS_DONE" "$log" 2>/dev/null; do
+        kill -0 "$electrs_pid" 2>/dev/null || { echo "bench: electrs exited early; see $log" >&2; tail -5 "$log" >&2; exit 1; }
+        sleep 0.05
+    done
+    python3 -c "import time; print(f'{time.time() - $start:.2f}')"
+    kill -INT "$electrs_pid"; wait "$electrs_pid" 2>/dev/null || true
+    electrs_pid=
+    awk '{print $2}' "$log.time"
+    du -sb "$dir" | cut -f1
+}
 
-echo "bench: indexing" >&2
-read index_s index_rss < <(timed "$work/index.log" "$rel/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --db "$work/db" --once --progress log ${INDEXER_ARGS:-})
-db_bytes=$(du -sb "$work/db" | cut -f1)
+# The line electrs logs once its index has reached the node's tip.
+ELECTRS_DONE=${ELECTRS_DONE:-"finished full compaction"}
+have_electrs=0
+command -v electrs >/dev/null && have_electrs=1
+[[ $have_electrs == 1 ]] || echo "bench: electrs is not installed (cargo install electrs --version 0.12.0 --locked); skipping its row" >&2
 
-python3 - "$blocks" "$chain_txs" "$block_bytes" "$fetch_s" "$index_s" "$index_rss" "$db_bytes" "$gen_s" "$TXS" <<'PY'
-import sys
-blocks, txs, bb, fetch_s, index_s, rss, dbb, gen_s, gen_txs = sys.argv[1:]
-blocks, txs, bb, dbb, gen_txs = int(blocks), int(txs), int(bb), int(dbb), int(gen_txs)
-fetch_s, index_s, gen_s, rss = float(fetch_s), float(index_s), float(gen_s), int(rss)
-print(f"Chain: regtest, {blocks} blocks, {txs} transactions, {bb/1e6:.1f} MB of block data.\n")
-print("| pass | seconds | blocks/s | tx/s | MB/s | peak RSS |")
-print("|---|---|---|---|---|---|")
-print(f"| generator (`chaingen`, {gen_txs} txs) | {gen_s:.1f} | | {gen_txs/gen_s:.0f} | | |")
-print(f"| node serving rate (`indexer --fetch-only`: fetch + decode, nothing written) | {fetch_s:.1f} | {blocks/fetch_s:.1f} | {txs/fetch_s:.0f} | {bb/fetch_s/1e6:.2f} | |")
-print(f"| initial sync (`indexer --once`) | {index_s:.1f} | {blocks/index_s:.1f} | {txs/index_s:.0f} | {bb/index_s/1e6:.2f} | {rss/1024:.0f} MiB |")
-print(f"\nDatabase: {dbb/1e6:.1f} MB on disk, {dbb/bb:.2f} bytes per block byte.")
+for run in $(seq "$RUNS"); do
+    echo "bench: round $run of $RUNS" >&2
+    read -r s _ < <(timed "$work/fetch$run.log" indexer --db "$work/unused" --fetch-only)
+    echo "fetch $s 0 0 $(field "$work/fetch$run.log" bytes)" >>"$work/results"
+    rm -rf "$work/db"
+    read -r s rss < <(timed "$work/index$run.log" indexer --db "$work/db" --once ${INDEXER_ARGS:-})
+    echo "sync $s $rss $(du -sb "$work/db" | cut -f1) 0" >>"$work/results"
+    if [[ $have_electrs == 1 ]]; then
+        rm -rf "$work/electrs"
+        mapfile -t e < <(electrs_run "$work/electrs")
+        echo "electrs ${e[0]} ${e[1]} ${e[2]} 0" >>"$work/results"
+    fi
+done
+feed=$(grep -o 'feed="[^"]*"\|feed=[^ ]*' "$work/index1.log" | head -n1 | cut -d= -f2- | tr -d '"')
+
+python3 - "$work/results" "$blocks" "$chain_txs" "$gen_s" "$TXS" "$feed" <<'PY'
+import statistics, sys
+path, blocks, txs, gen_s, gen_txs, feed = sys.argv[1:]
+blocks, txs, gen_txs, gen_s = int(blocks), int(txs), int(gen_txs), float(gen_s)
+runs = {}
+block_bytes = 0
+for line in open(path):
+    kind, s, rss, dbb, bb = line.split()
+    runs.setdefault(kind, []).append((float(s), int(rss), int(dbb)))
+    block_bytes = max(block_bytes, int(bb))
+med = lambda kind, i: statistics.median(r[i] for r in runs[kind])
+print(f"Chain: regtest, {blocks} blocks, {txs} transactions, {block_bytes/1e6:.1f} MB of block data. Feed: {feed}.\n")
+print(f"Medians of {len(runs['sync'])} interleaved rounds (ceiling, sync{', electrs' if 'electrs' in runs else ''}, repeated); every run's seconds in the last column.\n")
+print("| pass | seconds | tx/s | MB/s | of the ceiling | peak RSS | database | bytes per block byte | runs (s) |")
+print("|---|---|---|---|---|---|---|---|---|")
+ceiling = med("fetch", 0)
+names = {"fetch": "ceiling: `indexer --fetch-only` (fetch + decode + txids, nothing written)",
+         "sync": "initial sync: `indexer --once`", "electrs": "electrs 0.12.0, same node"}
+for kind in ["fetch", "sync", "electrs"]:
+    if kind not in runs:
+        continue
+    s = med(kind, 0)
+    rss = f"{med(kind, 1)/1024:.0f} MiB" if kind != "fetch" else ""
+    db = f"{med(kind, 2)/1e6:.1f} MB" if kind != "fetch" else ""
+    ratio = f"{med(kind, 2)/block_bytes:.2f}" if kind != "fetch" else ""
+    each = ", ".join(f"{r[0]:.2f}" for r in runs[kind])
+    print(f"| {names[kind]} | {s:.2f} | {txs/s:,.0f} | {block_bytes/s/1e6:.1f} | {ceiling/s:.2f} | {rss} | {db} | {ratio} | {each} |")
+print(f"\nGenerator: {gen_txs} transactions in {gen_s:.1f} s ({gen_txs/gen_s:,.0f} tx/s).")
 PY
 
 if [[ -x $rel/query-bench ]]; then
