@@ -69,14 +69,40 @@ struct ScriptCache {
 /// Entries the script cache holds before it starts over: bounds memory.
 const SCRIPT_CACHE_ENTRIES: usize = 1 << 20;
 
+/// Txids of recent transactions: most inputs spend a recent one. Two generations, so memory
+/// stays bounded and the most recent entries are always kept.
+#[derive(Default)]
+struct TxidCache {
+    current: HashMap<[u8; 32], TxNum>,
+    previous: HashMap<[u8; 32], TxNum>,
+}
+
+/// Entries per generation of the txid cache (about 60 bytes each).
+const TXID_CACHE_ENTRIES: usize = 1 << 21;
+
+impl TxidCache {
+    fn get(&self, txid: &[u8; 32]) -> Option<TxNum> {
+        self.current.get(txid).or_else(|| self.previous.get(txid)).copied()
+    }
+
+    fn insert(&mut self, txid: [u8; 32], num: TxNum) {
+        if self.current.len() >= TXID_CACHE_ENTRIES {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        // A later occurrence of a txid (BIP30) replaces the earlier one: spends resolve to it.
+        self.current.insert(txid, num);
+    }
+}
+
 /// Applies blocks to the graph tables.
 pub struct GraphWriter {
     scripts: ScriptCache,
+    txids: TxidCache,
 }
 
 impl Default for GraphWriter {
     fn default() -> Self {
-        GraphWriter { scripts: ScriptCache { map: HashMap::new() } }
+        GraphWriter { scripts: ScriptCache { map: HashMap::new() }, txids: TxidCache::default() }
     }
 }
 
@@ -134,7 +160,8 @@ impl GraphWriter {
         let mut inputs = Vec::new();
         if position != 0 {
             for (vin, input) in tx.input.iter().enumerate() {
-                let spent = spend(j, &txid, &input.previous_output)?;
+                let cached = self.txids.get(input.previous_output.txid.as_byte_array());
+                let spent = spend(j, &txid, &input.previous_output, cached)?;
                 j.insert::<Spends>(&OutKey { txnum: spent.prev.txnum, vout: spent.prev.index }, &IoRef { txnum: num, index: vin as u32 })?;
                 inputs.push(spent);
             }
@@ -153,6 +180,7 @@ impl GraphWriter {
         }
         let row = OutputsRow(outputs);
         j.insert::<Outputs>(&num, &row)?;
+        self.txids.insert(txid, num);
         Ok(TxRows { num, outputs: row.0, inputs, overwritten })
     }
 
@@ -223,14 +251,17 @@ fn txnums(j: &Journal<'_>, txid: &[u8; 32], known: bool) -> Result<Vec<TxNum>, G
 }
 
 /// Resolves an input: the latest occurrence of the spent txid (BIP30 duplicates resolve to the
-/// latest, as in Core), and the spent output's value and script.
-fn spend(j: &Journal<'_>, txid: &[u8; 32], prev: &OutPoint) -> Result<SpentInput, GraphError> {
+/// latest, as in Core; so does the cache, `cached`), and the spent output's value and script.
+fn spend(j: &Journal<'_>, txid: &[u8; 32], prev: &OutPoint, cached: Option<TxNum>) -> Result<SpentInput, GraphError> {
     let what = || (hex_hash(txid), prev.txid.to_string(), prev.vout);
     let missing = || {
         let (txid, prev_txid, vout) = what();
         GraphError::MissingPrevout { txid, prev_txid, vout }
     };
-    let prev_num = *txnums(j, prev.txid.as_byte_array(), true)?.last().ok_or_else(missing)?;
+    let prev_num = match cached {
+        Some(num) => num,
+        None => *txnums(j, prev.txid.as_byte_array(), true)?.last().ok_or_else(missing)?,
+    };
     let outputs = j.get::<Outputs>(&prev_num)?.ok_or_else(missing)?;
     let out = outputs.0.get(prev.vout as usize).ok_or_else(missing)?;
     match out.script {

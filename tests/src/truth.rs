@@ -167,6 +167,11 @@ impl Truth {
     /// The script with the longest history (outputs paying it plus inputs spending from it),
     /// among those with an address, and that count: the generator's hub.
     pub fn busiest_script(&self) -> Option<(&ScriptInfo, usize)> {
+        self.busiest_scripts(1).into_iter().next()
+    }
+
+    /// The `n` scripts with an address and the most history events, busiest first.
+    pub fn busiest_scripts(&self, n: usize) -> Vec<(&ScriptInfo, usize)> {
         let script_of: HashMap<(&str, u32), &str> = self
             .txs
             .iter()
@@ -177,11 +182,15 @@ impl Truth {
             tx.outputs.iter().for_each(|o| *events.entry(o.script_hex.as_str()).or_default() += 1);
             tx.inputs.iter().filter_map(|i| script_of.get(&(i.txid.as_str(), i.vout))).for_each(|s| *events.entry(s).or_default() += 1);
         }
-        self.scripts
+        let mut all: Vec<(&ScriptInfo, usize)> = self
+            .scripts
             .iter()
             .filter(|s| s.address.is_some())
             .map(|s| (s, events.get(s.script_hex.as_str()).copied().unwrap_or(0)))
-            .max_by_key(|(s, n)| (*n, s.script_hex.clone()))
+            .collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.script_hex.cmp(&a.0.script_hex)));
+        all.truncate(n);
+        all
     }
 }
 

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+
 use anyhow::{ensure, Context};
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
@@ -16,7 +17,7 @@ use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::node::connect_cookie;
 use chaintrail_tests::Truth;
 use clap::Parser;
-use indexer::schema::TxNum;
+use indexer::schema::{EventKind, TxNum};
 use indexer::store::Store;
 use query::engine::{shortest_path, trace, Direction, PathLimits, TraceLimits};
 
@@ -55,6 +56,18 @@ fn ms(d: Duration) -> String {
 fn num_of(store: &Store, txid: &str) -> anyhow::Result<TxNum> {
     let txid = Txid::from_str(txid)?;
     store.txnums(txid.as_byte_array())?.last().copied().with_context(|| format!("{txid} not indexed"))
+}
+
+/// Distinct txs with a history event of `kind` for a script, in chain order.
+fn script_txs(store: &Store, script_hex: &str, kind: EventKind) -> anyhow::Result<Vec<TxNum>> {
+    let num = store.script_num(&hex::decode(script_hex)?)?.context("script indexed")?;
+    let mut txs: Vec<TxNum> = Vec::new();
+    for (event, _) in store.history(num, 0, usize::MAX)? {
+        if event.kind == kind && txs.last() != Some(&event.txnum) {
+            txs.push(event.txnum);
+        }
+    }
+    Ok(txs)
 }
 
 fn limits(direction: Direction, hops: u32) -> TraceLimits {
@@ -132,9 +145,8 @@ fn main() -> anyhow::Result<()> {
     let back_root = num_of(&store, &truth.case.consolidation_txid)?;
     let (med, min, ours) = timed(args.runs, || Ok(trace(&store, &[back_root], &limits(Direction::Backward, 6))?))?;
     let rpc = connect_cookie(&args.rpc_url, &args.rpc_cookie, Duration::from_secs(60))?;
-    let start = Instant::now();
-    let theirs = rpc_backward(&rpc, &truth.case.consolidation_txid, 6)?;
-    let rpc_time = start.elapsed();
+    // Both sides warm: one untimed run each, then the same number of timed runs, medians.
+    let (rpc_med, _, theirs) = timed(args.runs, || rpc_backward(&rpc, &truth.case.consolidation_txid, 6))?;
     let ours_set: BTreeMap<String, u32> =
         ours.nodes.iter().map(|n| Ok((Txid::from_byte_array(store.tx(n.num)?.context("tx")?.txid).to_string(), n.hop))).collect::<anyhow::Result<_>>()?;
     ensure!(ours_set == theirs, "backward trace differs from the node's: {} vs {} txs", ours_set.len(), theirs.len());
@@ -142,8 +154,38 @@ fn main() -> anyhow::Result<()> {
         "6-hop backward trace".into(),
         format!("{} txs", ours.nodes.len()),
         format!("{} (min {})", ms(med), ms(min)),
-        format!("node RPC, same trace: {}", ms(rpc_time)),
+        format!("node RPC, same trace, warm (median of {}): {}", args.runs, ms(rpc_med)),
     ]);
+
+    // The worst path search: between busy hub addresses, depth 20, with no path to find, so the
+    // search exhausts both sides. (Forward edges run forward in the chain: from a hub active
+    // only after another was last paid, nothing can reach it.)
+    let hubs = truth.busiest_scripts(6);
+    let mut worst: Option<(Duration, Duration, usize, String, String)> = None;
+    for (from, _) in &hubs {
+        for (to, _) in &hubs {
+            if from.script_hex == to.script_hex {
+                continue;
+            }
+            let starts = script_txs(&store, &from.script_hex, EventKind::Spent)?;
+            let ends = script_txs(&store, &to.script_hex, EventKind::Funded)?;
+            let hub_limits = PathLimits { max_hops: 20, min_value: 0, max_txs: 10_000_000 };
+            let (med, min, p) = timed(3, || Ok(shortest_path(&store, &starts, &ends, &hub_limits)?))?;
+            if p.txs.is_empty() && worst.as_ref().is_none_or(|w| med > w.0) {
+                let (a, b) = (from.address.clone().context("address")?, to.address.clone().context("address")?);
+                worst = Some((med, min, p.visited, a, b));
+            }
+        }
+    }
+    if let Some((med, min, visited, from, to)) = worst {
+        let cli_p = cli(&args.db, &["path", &from, &to, "--max-hops", "20", "--max-txs", "10000000"], 3)?;
+        rows.push([
+            "path search, hub to hub, not found, depth 20 (slowest pair of the 6 busiest addresses)".into(),
+            format!("{visited} txs visited"),
+            format!("{} (min {}; median of 3)", ms(med), ms(min)),
+            ms(cli_p),
+        ]);
+    }
 
     println!("\n| query | size | engine, warm (median of {}) | end to end |", args.runs);
     println!("|---|---|---|---|");
