@@ -23,7 +23,7 @@ trap cleanup EXIT
 mkdir -p "$work/node"
 
 echo "== starting bitcoind (regtest) in $work/node" >&2
-"$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -listen=0 -server -txindex \
+"$bin/bitcoind" -regtest -rest=1 -datadir="$work/node" -rpcport="$rpc_port" -listen=0 -server -txindex \
     -printtoconsole=0 -daemonwait >&2
 cookie=$work/node/regtest/.cookie
 url=http://127.0.0.1:$rpc_port

@@ -7,7 +7,7 @@ use std::path::Path;
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Script, ScriptBuf};
 use indexer::network::Network;
-use indexer::schema::{Meta, ScriptNum, TxNum, TxRow};
+use indexer::schema::{Meta, ScriptNum, StageId, TxNum, TxRow};
 use indexer::store::{hex_hash, Store};
 
 use crate::error::{QueryError, Result, UsageError};
@@ -56,6 +56,19 @@ impl Chain {
     /// Height of the last indexed block, if any.
     pub fn tip_height(&self) -> Option<u32> {
         self.meta.tip.map(|(h, _)| h)
+    }
+
+    /// A note when the addresses stage (history, balances, UTXOs) is behind the indexed tip, as
+    /// while the indexer catches a rebuilt stage up: address answers are then as of its height.
+    pub fn addresses_note(&self) -> Result<Option<String>> {
+        let at = self.store.checkpoint(StageId::Addresses)?.map(|c| c.height);
+        Ok(match (self.tip_height(), at) {
+            (Some(tip), at) if at != Some(tip) => Some(format!(
+                "address history is being rebuilt: it covers blocks up to {}, the index reaches {tip}",
+                at.map(|h| format!("height {h}")).unwrap_or_else(|| "none yet".into())
+            )),
+            _ => None,
+        })
     }
 
     /// "height N" or "no blocks yet", for messages.

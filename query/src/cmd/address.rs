@@ -76,7 +76,7 @@ impl Request {
         let num = chain.script_num(&script)?;
         let address = self.address.assume_checked_ref().to_string();
         let store = chain.store();
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = chain.addresses_note()?.into_iter().collect();
         let stats = match num.map(|n| store.script_stats(n)).transpose()?.flatten() {
             Some(stats) => stats,
             None => {

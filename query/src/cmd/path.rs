@@ -41,6 +41,9 @@ impl Request {
         let ends = to.roots(chain, Direction::Backward, cap)?;
         let mut notes = from.notes();
         notes.extend(to.notes());
+        if [&from, &to].iter().any(|t| matches!(t, crate::target::Target::Script { .. })) {
+            notes.extend(chain.addresses_note()?);
+        }
         for (target, roots, direction, what) in
             [(&from, &starts, Direction::Forward, "spending from"), (&to, &ends, Direction::Backward, "paying")]
         {

@@ -47,6 +47,9 @@ impl Request {
         let cap = usize::try_from(self.max_txs).unwrap_or(usize::MAX);
         let roots = target.roots(chain, self.direction, cap)?;
         let mut notes = target.notes();
+        if matches!(target, crate::target::Target::Script { .. }) {
+            notes.extend(chain.addresses_note()?);
+        }
         if roots.txs.is_empty() {
             notes.push(target.empty_note(self.direction));
         }
