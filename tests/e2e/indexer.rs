@@ -360,7 +360,7 @@ fn a_pruned_node_is_refused_with_the_height_it_lacks() {
 #[test]
 fn a_stage_missing_from_an_existing_database_catches_up_from_its_rows_without_the_node() {
     let env = TestEnv::new().expect("node starts");
-    generated(&env, 15, 1_500);
+    let truth = generated(&env, 15, 1_500);
     let reference = tempfile::tempdir().expect("tempdir");
     index_once(&env, reference.path(), &[]);
     let db = tempfile::tempdir().expect("tempdir");
@@ -382,6 +382,15 @@ fn a_stage_missing_from_an_existing_database_catches_up_from_its_rows_without_th
         indexer::stages::reset(&mut store, StageId::Addresses).expect("reset");
         assert_eq!(store.checkpoint(StageId::Addresses).expect("read"), None);
     }
+    // Meanwhile `query` says address answers are incomplete.
+    let out = std::process::Command::new(crate::support::bin("query"))
+        .arg("--db")
+        .arg(db.path())
+        .args(["address", &truth.case.thief_address])
+        .output()
+        .expect("query runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("address history is being rebuilt"), "no note");
     let mut cmd = node_down(db.path());
     cmd.arg("--once");
     let (code, err) = failing(cmd);
