@@ -310,6 +310,20 @@ impl Store {
         }
     }
 
+    /// Per table: bytes of table files (what flushes and compactions have written) and the
+    /// estimated number of rows, largest first.
+    pub fn table_sizes(&self) -> Result<Vec<(&'static str, u64, u64)>> {
+        let mut sizes = Vec::with_capacity(TABLES.len());
+        for (id, name) in TABLES.iter().enumerate() {
+            let cf = self.cf(id as u8);
+            let bytes = self.db.property_int_value_cf(cf, "rocksdb.total-sst-files-size")?.unwrap_or(0);
+            let rows = self.db.property_int_value_cf(cf, "rocksdb.estimate-num-keys")?.unwrap_or(0);
+            sizes.push((*name, bytes, rows));
+        }
+        sizes.sort_by(|a, b| b.1.cmp(&a.1));
+        Ok(sizes)
+    }
+
     /// Total size of the database's files on disk, in bytes.
     pub fn disk_bytes(&self) -> u64 {
         dir_size(&self.path)

@@ -70,7 +70,8 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
         Err(e) if matches!(e.downcast_ref::<NodeError>(), Some(NodeError::Stopped)) => {}
         other => other?,
     }
-    info!(tip = ?meta.tip.map(|t| t.0), db_bytes = store.disk_bytes(), "stopped");
+    let tables: Vec<String> = store.table_sizes()?.iter().map(|(name, bytes, rows)| format!("{name}:{bytes}:{rows}")).collect();
+    info!(tip = ?meta.tip.map(|t| t.0), db_bytes = store.disk_bytes(), tables = tables.join(","), "stopped");
     Ok(())
 }
 
