@@ -692,7 +692,7 @@ impl Codec for UtxoKey {
 // undo
 
 /// What one key held before a block was applied; `None` means the key did not exist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UndoEntry {
     pub table: u8,
     pub key: Vec<u8>,
@@ -701,18 +701,60 @@ pub struct UndoEntry {
 
 /// Everything needed to take one block back out: the prior value of every key it wrote, in
 /// write order, and the meta row before it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockUndo {
     pub entries: Vec<UndoEntry>,
     pub meta_before: Meta,
 }
 
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn take_bytes<'a>(b: &mut &'a [u8]) -> Result<&'a [u8], DecodeError> {
+    let len = take_varint("undo", b)? as usize;
+    if b.len() < len {
+        return Err(corrupt("undo", "entry runs past the row"));
+    }
+    let (bytes, rest) = b.split_at(len);
+    *b = rest;
+    Ok(bytes)
+}
+
+/// The meta row before the block (length-prefixed), then per entry: table `u8`, key
+/// (length-prefixed), and `0` for "absent" or `1` and the old value (length-prefixed).
 impl Codec for BlockUndo {
     fn encode_to(&self, out: &mut Vec<u8>) {
-        bincode::serialize_into(out, self).expect("serializing a plain struct into memory cannot fail");
+        put_bytes(out, &self.meta_before.encode());
+        for e in &self.entries {
+            out.push(e.table);
+            put_bytes(out, &e.key);
+            match &e.old {
+                None => out.push(0),
+                Some(v) => {
+                    out.push(1);
+                    put_bytes(out, v);
+                }
+            }
+        }
     }
-    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        bincode::deserialize(b).map_err(|e| corrupt("undo", e.to_string()))
+    fn decode(mut b: &[u8]) -> Result<Self, DecodeError> {
+        let meta_before = Meta::decode(take_bytes(&mut b)?)?;
+        let mut entries = Vec::new();
+        while let Some((&table, rest)) = b.split_first() {
+            b = rest;
+            let key = take_bytes(&mut b)?.to_vec();
+            let (&flag, rest) = b.split_first().ok_or_else(|| corrupt("undo", "entry without its old value"))?;
+            b = rest;
+            let old = match flag {
+                0 => None,
+                1 => Some(take_bytes(&mut b)?.to_vec()),
+                f => return Err(corrupt("undo", format!("old-value flag {f}"))),
+            };
+            entries.push(UndoEntry { table, key, old });
+        }
+        Ok(BlockUndo { entries, meta_before })
     }
 }
 
@@ -790,8 +832,13 @@ mod tests {
     fn meta_and_undo_round_trip() {
         let meta = Meta { tip: Some((5, [2; 32])), next_txnum: 9, next_scriptnum: 4, ..Meta::empty("regtest", [1; 32]) };
         assert_eq!(Meta::decode(&meta.encode()).unwrap(), meta);
-        let undo = BlockUndo { entries: vec![UndoEntry { table: Utxos::ID, key: vec![1], old: Some(vec![2]) }], meta_before: meta };
-        assert_eq!(BlockUndo::decode(&undo.encode()).unwrap(), undo);
+        let entries = vec![UndoEntry { table: Utxos::ID, key: vec![1], old: Some(vec![2]) }, UndoEntry { table: 4, key: vec![3, 4], old: None }];
+        let undo = BlockUndo { entries, meta_before: meta.clone() };
+        let bytes = undo.encode();
+        let meta_len = meta.encode().len();
+        assert_eq!(&bytes[meta_len + 1..], &[Utxos::ID, 1, 1, 1, 1, 2, 4, 2, 3, 4, 0]);
+        assert_eq!(BlockUndo::decode(&bytes).unwrap(), undo);
+        assert!(BlockUndo::decode(&bytes[..bytes.len() - 1]).is_err());
         assert_eq!(TABLES[MetaTable::ID as usize], "meta");
         assert_eq!(TABLES[Undo::ID as usize], "undo");
         assert_eq!(TABLES.len(), 14);
