@@ -45,7 +45,8 @@ pub struct Args {
     /// How often to poll the node for new blocks, in milliseconds [default: 1000].
     #[arg(long)]
     pub poll_ms: Option<u64>,
-    /// Catching up more blocks than this uses bulk-load settings [default: 1000].
+    /// Catching up more blocks than this, or more than 100 times as many transactions, uses
+    /// bulk-load settings [default: 1000].
     #[arg(long)]
     pub bulk_threshold: Option<u32>,
     /// Transactions per write batch during bulk load [default: 50000].

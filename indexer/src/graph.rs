@@ -3,7 +3,7 @@
 //! same [`BlockRows`] can be loaded back from stored rows, so a derived stage catches up without
 //! the node.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use bitcoin::hashes::Hash;
 use bitcoin::{Block, OutPoint, Transaction, TxOut};
@@ -102,7 +102,7 @@ pub struct GraphWriter {
 
 impl Default for GraphWriter {
     fn default() -> Self {
-        GraphWriter { scripts: ScriptCache { map: HashMap::new() }, txids: TxidCache::default() }
+        GraphWriter { scripts: ScriptCache { map: HashMap::default() }, txids: TxidCache::default() }
     }
 }
 

@@ -5,7 +5,7 @@
 //! (when undo data is kept for that block). Undoing a block writes those prior values back in
 //! reverse order: rollback is the apply path run backwards, not a second implementation.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::schema::*;
 use crate::store::{RawWrite, Store, StoreError, WriteMode};
@@ -39,7 +39,8 @@ pub struct BatchSummary {
 /// Pending writes over a store.
 pub struct Journal<'s> {
     store: &'s Store,
-    writes: Vec<RawWrite>,
+    /// Per table, in write order: key and new value.
+    writes: Vec<Vec<(Vec<u8>, Option<Vec<u8>>)>>,
     overlay: Overlay,
     /// The overlay of a batch taken by [`Journal::take_batch`] whose write has not landed yet.
     settling: Overlay,
@@ -54,11 +55,11 @@ impl<'s> Journal<'s> {
     pub fn new(store: &'s Store) -> Self {
         Journal {
             store,
-            writes: Vec::new(),
-            overlay: HashMap::new(),
-            settling: HashMap::new(),
-            prefixed: HashMap::new(),
-            settling_prefixed: HashMap::new(),
+            writes: vec![Vec::new(); TABLES.len()],
+            overlay: HashMap::default(),
+            settling: HashMap::default(),
+            prefixed: HashMap::default(),
+            settling_prefixed: HashMap::default(),
             undo: None,
             summary: BatchSummary::default(),
         }
@@ -70,7 +71,7 @@ impl<'s> Journal<'s> {
 
     /// Nothing is pending.
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
+        self.writes.iter().all(Vec::is_empty)
     }
 
     /// Reads a read-back table through the pending writes.
@@ -152,13 +153,13 @@ impl<'s> Journal<'s> {
         if READ_BACK.contains(&table) {
             self.overlay.insert((table, key.clone()), value.clone());
         }
-        self.writes.push((table, key, value));
+        self.writes[table as usize].push((key, value));
         Ok(())
     }
 
     /// Writes bookkeeping rows (meta, undo records) that are never journaled themselves.
     pub fn put_unjournaled<T: Table>(&mut self, key: &T::Key, value: Option<&T::Value>) {
-        self.writes.push((T::ID, key.encode(), value.map(Codec::encode)));
+        self.writes[T::ID as usize].push((key.encode(), value.map(Codec::encode)));
     }
 
     /// Commits everything pending in one atomic write.
@@ -174,7 +175,8 @@ impl<'s> Journal<'s> {
         debug_assert!(self.settling.is_empty(), "the previous batch has not settled");
         self.settling = std::mem::take(&mut self.overlay);
         self.settling_prefixed = std::mem::take(&mut self.prefixed);
-        Batch { writes: std::mem::take(&mut self.writes), summary: std::mem::take(&mut self.summary) }
+        let writes = std::mem::replace(&mut self.writes, vec![Vec::new(); TABLES.len()]);
+        Batch { writes, summary: std::mem::take(&mut self.summary) }
     }
 
     /// The batch last taken is in the store.
@@ -186,25 +188,30 @@ impl<'s> Journal<'s> {
 
 /// The writes of one or more blocks, to be committed in one atomic write.
 pub struct Batch {
-    writes: Vec<RawWrite>,
+    writes: Vec<Vec<(Vec<u8>, Option<Vec<u8>>)>>,
     summary: BatchSummary,
 }
 
 impl Batch {
-    /// Writes the batch. The writes go in sorted by table and key, keeping only the last write of
+    /// Writes the batch. Each table's writes go in sorted by key, keeping only the last write of
     /// each key: the same end state as writing them in order, but RocksDB's memtable inserts
-    /// sorted keys far faster than random ones.
-    pub fn write(mut self, store: &Store, mode: WriteMode) -> Result<BatchSummary, StoreError> {
-        // A stable sort keeps same-key writes in order; the last one wins.
-        self.writes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        let mut last: Vec<RawWrite> = Vec::with_capacity(self.writes.len());
-        for w in self.writes {
-            match last.last_mut() {
-                Some(prev) if prev.0 == w.0 && prev.1 == w.1 => *prev = w,
-                _ => last.push(w),
+    /// sorted keys far faster than random ones. Tables keyed by new numbers arrive sorted and are
+    /// not sorted again.
+    pub fn write(self, store: &Store, mode: WriteMode) -> Result<BatchSummary, StoreError> {
+        let mut all: Vec<RawWrite> = Vec::with_capacity(self.writes.iter().map(Vec::len).sum());
+        for (table, mut writes) in self.writes.into_iter().enumerate() {
+            if !writes.is_sorted_by(|a, b| a.0 < b.0) {
+                // Stable: of two writes to one key, the later stays later, and wins below.
+                writes.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            for (key, value) in writes {
+                match all.last_mut() {
+                    Some(prev) if prev.0 == table as u8 && prev.1 == key => prev.2 = value,
+                    _ => all.push((table as u8, key, value)),
+                }
             }
         }
-        store.write(&last, mode)?;
+        store.write(&all, mode)?;
         Ok(self.summary)
     }
 }

@@ -78,6 +78,8 @@ pub struct Node {
 pub struct ChainInfo {
     pub chain: String,
     pub blocks: u32,
+    /// Transactions in the best chain up to its tip.
+    pub txs: u64,
     /// The lowest height whose block the node still stores, if it prunes.
     pub prune_height: Option<u32>,
 }
@@ -160,10 +162,16 @@ impl Node {
 }
 
 fn chain_info_of(c: &Client) -> Result<ChainInfo, bitcoincore_rpc::Error> {
+    #[derive(serde::Deserialize)]
+    struct TxStats {
+        txcount: u64,
+    }
     let info = c.get_blockchain_info()?;
+    let stats: TxStats = c.call("getchaintxstats", &[])?;
     Ok(ChainInfo {
         chain: info.chain.to_core_arg().to_owned(),
         blocks: info.blocks as u32,
+        txs: stats.txcount,
         prune_height: if info.pruned { Some(info.prune_height.unwrap_or(0) as u32) } else { None },
     })
 }

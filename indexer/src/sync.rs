@@ -122,7 +122,8 @@ fn follow(
         reconcile(store, node, meta, shutdown)?;
         let next = meta.next_height();
         if next <= info.blocks {
-            catch_up(config, store, meta, Range::new(next, info.blocks, feed, config), shutdown, progress)?;
+            let txs_behind = info.txs.saturating_sub(meta.next_txnum);
+            catch_up(config, store, meta, Range::new(next, info.blocks, txs_behind, feed, config), shutdown, progress)?;
             reported_idle = false;
             continue;
         }
@@ -199,10 +200,16 @@ struct Range {
     mode: WriteMode,
 }
 
+/// How many transactions behind, per block of the bulk threshold, also makes a bulk load.
+const BULK_TXS_PER_BLOCK: u64 = 100;
+
 impl Range {
-    /// Catching up more than the bulk threshold uses bulk-load settings.
-    fn new(start: u32, end: u32, feed: Feed, config: &Config) -> Range {
-        let mode = if end - start + 1 > config.bulk_threshold { WriteMode::Bulk } else { WriteMode::Tip };
+    /// Catching up more blocks than the bulk threshold, or more transactions than 100 times it,
+    /// uses bulk-load settings.
+    fn new(start: u32, end: u32, txs_behind: u64, feed: Feed, config: &Config) -> Range {
+        let many_blocks = end - start + 1 > config.bulk_threshold;
+        let many_txs = txs_behind > u64::from(config.bulk_threshold) * BULK_TXS_PER_BLOCK;
+        let mode = if many_blocks || many_txs { WriteMode::Bulk } else { WriteMode::Tip };
         Range { start, end, feed, mode }
     }
 }
