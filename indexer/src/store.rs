@@ -261,13 +261,19 @@ impl Store {
         self.db.iterator_cf(self.cf(id), IteratorMode::Start).map(|r| r.map_err(StoreError::from)).collect()
     }
 
-    /// Commits writes in one atomic batch. In [`WriteMode::Bulk`] the write-ahead log is skipped.
+    /// Commits writes in one atomic batch, in order. In [`WriteMode::Bulk`] the write-ahead log
+    /// is skipped.
     pub fn write(&self, writes: &[RawWrite], mode: WriteMode) -> Result<()> {
+        self.write_iter(writes.iter().map(|(t, k, v)| (*t, k.as_slice(), v.as_deref())), mode)
+    }
+
+    /// [`Store::write`] from borrowed bytes: (table id, key, value or `None` to delete).
+    pub fn write_iter<'a>(&self, writes: impl Iterator<Item = (u8, &'a [u8], Option<&'a [u8]>)>, mode: WriteMode) -> Result<()> {
         let mut batch = WriteBatch::default();
         for (table, key, value) in writes {
             match value {
-                Some(v) => batch.put_cf(self.cf(*table), key, v),
-                None => batch.delete_cf(self.cf(*table), key),
+                Some(v) => batch.put_cf(self.cf(table), key, v),
+                None => batch.delete_cf(self.cf(table), key),
             }
         }
         let mut opts = WriteOptions::default();
