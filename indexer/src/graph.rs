@@ -78,7 +78,7 @@ struct TxidCache {
 }
 
 /// Entries per generation of the txid cache (about 60 bytes each).
-const TXID_CACHE_ENTRIES: usize = 1 << 21;
+const TXID_CACHE_ENTRIES: usize = 1 << 20;
 
 impl TxidCache {
     fn get(&self, txid: &[u8; 32]) -> Option<TxNum> {
