@@ -13,7 +13,11 @@ use crate::progress::ProgressStyle;
 use crate::store::default_db_dir;
 
 #[derive(Debug, Parser)]
-#[command(name = "indexer", version, about = "Index a Bitcoin Core node's blocks into a RocksDB database for tracing funds")]
+#[command(
+    name = "indexer",
+    version,
+    about = "Index a Bitcoin Core node's blocks into a RocksDB database for tracing funds"
+)]
 pub struct Args {
     /// TOML configuration file (see config/*.toml); flags and environment override it.
     #[arg(long, env = "CHAINTRAIL_CONFIG")]
@@ -167,18 +171,22 @@ impl Config {
         let Some(network) = args.network.or(file.network) else {
             bail!("no network given: pass --network or set `network` in the config file");
         };
-        let url = args.rpc_url.or(file.rpc.url).unwrap_or_else(|| format!("http://127.0.0.1:{}", network.default_rpc_port()));
+        let url =
+            args.rpc_url.or(file.rpc.url).unwrap_or_else(|| format!("http://127.0.0.1:{}", network.default_rpc_port()));
         let password = std::env::var("CHAINTRAIL_RPC_PASSWORD").ok().or(file.rpc.password);
         let auth = match (args.rpc_user, args.rpc_cookie) {
             (Some(user), _) => RpcAuth::UserPass {
                 user,
-                password: password.context("--rpc-user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password in the config file")?,
+                password: password.context(
+                    "--rpc-user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password in the config file",
+                )?,
             },
             (None, Some(cookie)) => RpcAuth::Cookie(cookie),
             (None, None) => match (file.rpc.user, file.rpc.cookie) {
                 (Some(user), _) => RpcAuth::UserPass {
                     user,
-                    password: password.context("rpc.user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password")?,
+                    password: password
+                        .context("rpc.user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password")?,
                 },
                 (None, Some(cookie)) => RpcAuth::Cookie(cookie),
                 (None, None) => RpcAuth::Cookie(default_cookie(network)?),

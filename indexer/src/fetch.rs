@@ -198,7 +198,13 @@ fn fetch_one(source: &mut Source, stop: &AtomicBool, height: u32) -> Result<Fetc
 /// The spent outputs must line up with the block's inputs, one for one.
 fn check_spent_outputs(block: &Block, spent: &SpentOutputs, height: u32) -> Result<(), NodeError> {
     let lined_up = spent.len() == block.txdata.len()
-        && block.txdata.iter().zip(spent).enumerate().all(|(i, (tx, s))| if i == 0 { s.is_empty() } else { s.len() == tx.input.len() });
+        && block.txdata.iter().zip(spent).enumerate().all(|(i, (tx, s))| {
+            if i == 0 {
+                s.is_empty()
+            } else {
+                s.len() == tx.input.len()
+            }
+        });
     if lined_up {
         Ok(())
     } else {

@@ -135,7 +135,10 @@ impl GraphWriter {
         }
         let size = block.total_size() as u32;
         let header: [u8; 80] = bitcoin::consensus::serialize(&block.header).try_into().expect("a header is 80 bytes");
-        j.insert::<Headers>(&height, &HeaderRow { hash, header, first_txnum: first, tx_count: txs.len() as u32, size })?;
+        j.insert::<Headers>(
+            &height,
+            &HeaderRow { hash, header, first_txnum: first, tx_count: txs.len() as u32, size },
+        )?;
         j.insert::<BlockHeights>(&BlockHashKey(hash), &height)?;
         meta.next_txnum = first + txs.len() as u64;
         meta.tip = Some((height, hash));
@@ -162,7 +165,10 @@ impl GraphWriter {
             for (vin, input) in tx.input.iter().enumerate() {
                 let cached = self.txids.get(input.previous_output.txid.as_byte_array());
                 let spent = spend(j, &txid, &input.previous_output, cached)?;
-                j.insert::<Spends>(&OutKey { txnum: spent.prev.txnum, vout: spent.prev.index }, &IoRef { txnum: num, index: vin as u32 })?;
+                j.insert::<Spends>(
+                    &OutKey { txnum: spent.prev.txnum, vout: spent.prev.index },
+                    &IoRef { txnum: num, index: vin as u32 },
+                )?;
                 inputs.push(spent);
             }
             let rows: Vec<InputRow> = inputs.iter().map(|i| InputRow { prev: i.prev, value: i.value }).collect();
@@ -265,7 +271,9 @@ fn spend(j: &Journal<'_>, txid: &[u8; 32], prev: &OutPoint, cached: Option<TxNum
     let outputs = j.get::<Outputs>(&prev_num)?.ok_or_else(missing)?;
     let out = outputs.0.get(prev.vout as usize).ok_or_else(missing)?;
     match out.script {
-        OutScript::Num(script) => Ok(SpentInput { prev: IoRef { txnum: prev_num, index: prev.vout }, value: out.value, script }),
+        OutScript::Num(script) => {
+            Ok(SpentInput { prev: IoRef { txnum: prev_num, index: prev.vout }, value: out.value, script })
+        }
         OutScript::Unspendable(_) => {
             let (txid, prev_txid, vout) = what();
             Err(GraphError::SpendsUnspendable { txid, prev_txid, vout })

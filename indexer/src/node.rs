@@ -28,7 +28,9 @@ impl std::fmt::Debug for RpcAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RpcAuth::Cookie(path) => f.debug_tuple("Cookie").field(path).finish(),
-            RpcAuth::UserPass { user, .. } => f.debug_struct("UserPass").field("user", user).field("password", &"<redacted>").finish(),
+            RpcAuth::UserPass { user, .. } => {
+                f.debug_struct("UserPass").field("user", user).field("password", &"<redacted>").finish()
+            }
         }
     }
 }
@@ -195,7 +197,9 @@ fn classify(url: &str, e: bitcoincore_rpc::Error) -> NodeError {
             Some(simple_http::Error::HttpErrorCode(code)) if *code >= 500 => {
                 NodeError::Unreachable { url: url.into(), reason: format!("HTTP {code}") }
             }
-            Some(simple_http::Error::SocketError(io)) => NodeError::Unreachable { url: url.into(), reason: io.to_string() },
+            Some(simple_http::Error::SocketError(io)) => {
+                NodeError::Unreachable { url: url.into(), reason: io.to_string() }
+            }
             Some(simple_http::Error::HttpResponseTooShort { .. } | simple_http::Error::IncompleteResponse { .. }) => {
                 NodeError::Unreachable { url: url.into(), reason: "connection closed mid-response".into() }
             }

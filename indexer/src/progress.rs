@@ -74,14 +74,25 @@ impl Progress {
         let (bps, tps, mbps) = (self.blocks as f64 / secs, self.txs as f64 / secs, self.bytes as f64 / secs / 1e6);
         if let Some(bar) = &self.bar {
             bar.set_position(u64::from(height + 1 - self.start_height));
-            bar.set_message(format!("{height}/{} | {bps:.1} blocks/s | {tps:.0} tx/s | {mbps:.2} MB/s", self.end_height));
+            bar.set_message(format!(
+                "{height}/{} | {bps:.1} blocks/s | {tps:.0} tx/s | {mbps:.2} MB/s",
+                self.end_height
+            ));
         }
         let done = height >= self.end_height;
         if self.log && (self.last_log.elapsed() >= LOG_EVERY || done) {
             self.last_log = Instant::now();
             let left = f64::from(self.end_height.saturating_sub(height));
             let eta_s = if bps > 0.0 { (left / bps) as u64 } else { 0 };
-            info!(height, target = self.end_height, blocks_per_s = format!("{bps:.1}"), tx_per_s = format!("{tps:.0}"), mb_per_s = format!("{mbps:.2}"), eta_s, "indexed");
+            info!(
+                height,
+                target = self.end_height,
+                blocks_per_s = format!("{bps:.1}"),
+                tx_per_s = format!("{tps:.0}"),
+                mb_per_s = format!("{mbps:.2}"),
+                eta_s,
+                "indexed"
+            );
         }
     }
 

@@ -95,7 +95,9 @@ impl Rest {
     /// The outputs `hash` spends, or `None` when the node has no undo data for it.
     pub fn spent_outputs(&self, hash: &BlockHash) -> Result<Option<SpentOutputs>, NodeError> {
         match self.get(&format!("/rest/spenttxouts/{hash}.bin"))? {
-            Reply::Body(bytes) => decode_spent_outputs(&bytes).map(Some).map_err(|e| bad("spent outputs", &e.to_string())),
+            Reply::Body(bytes) => {
+                decode_spent_outputs(&bytes).map(Some).map_err(|e| bad("spent outputs", &e.to_string()))
+            }
             Reply::NotFound => Ok(None),
         }
     }

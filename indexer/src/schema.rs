@@ -244,7 +244,14 @@ pub struct Meta {
 impl Meta {
     /// A database that has indexed nothing yet.
     pub fn empty(network: &str, genesis_hash: [u8; 32]) -> Meta {
-        Meta { schema_version: SCHEMA_VERSION, network: network.into(), genesis_hash, tip: None, next_txnum: 0, next_scriptnum: 0 }
+        Meta {
+            schema_version: SCHEMA_VERSION,
+            network: network.into(),
+            genesis_hash,
+            tip: None,
+            next_txnum: 0,
+            next_scriptnum: 0,
+        }
     }
 
     /// Height of the next block to index: one above the tip, or 0 for an empty database.
@@ -547,7 +554,12 @@ pub struct InputsRow(pub Vec<InputEntry>);
 impl InputsRow {
     /// The row of transaction `txnum`, whose inputs all spend earlier transactions.
     pub fn of(txnum: TxNum, inputs: &[InputRow]) -> InputsRow {
-        InputsRow(inputs.iter().map(|i| InputEntry { back: txnum - i.prev.txnum, vout: i.prev.index, value: i.value }).collect())
+        InputsRow(
+            inputs
+                .iter()
+                .map(|i| InputEntry { back: txnum - i.prev.txnum, vout: i.prev.index, value: i.value })
+                .collect(),
+        )
     }
 
     /// The inputs of transaction `txnum`, with absolute numbers.
@@ -799,7 +811,10 @@ mod tests {
             &[0, 0, 0, 0, 2, 0, 0, 0, 0x0a, 0x0b, 1, 0, 0, 0, 3],
         );
         round_trip(UtxoKey { script: 2, txnum: 5, vout: 6 }, &[0, 0, 0, 0, 2, 0, 0, 0, 0, 5, 0, 0, 0, 6]);
-        assert!(HistoryKey::first_at(2, 5).encode() <= HistoryKey { script: 2, txnum: 5, kind: EventKind::Funded, index: 0 }.encode());
+        assert!(
+            HistoryKey::first_at(2, 5).encode()
+                <= HistoryKey { script: 2, txnum: 5, kind: EventKind::Funded, index: 0 }.encode()
+        );
         round_trip(StageId::Addresses, &[1]);
         round_trip(MetaKey, b"meta");
     }
@@ -830,9 +845,13 @@ mod tests {
 
     #[test]
     fn meta_and_undo_round_trip() {
-        let meta = Meta { tip: Some((5, [2; 32])), next_txnum: 9, next_scriptnum: 4, ..Meta::empty("regtest", [1; 32]) };
+        let meta =
+            Meta { tip: Some((5, [2; 32])), next_txnum: 9, next_scriptnum: 4, ..Meta::empty("regtest", [1; 32]) };
         assert_eq!(Meta::decode(&meta.encode()).unwrap(), meta);
-        let entries = vec![UndoEntry { table: Utxos::ID, key: vec![1], old: Some(vec![2]) }, UndoEntry { table: 4, key: vec![3, 4], old: None }];
+        let entries = vec![
+            UndoEntry { table: Utxos::ID, key: vec![1], old: Some(vec![2]) },
+            UndoEntry { table: 4, key: vec![3, 4], old: None },
+        ];
         let undo = BlockUndo { entries, meta_before: meta.clone() };
         let bytes = undo.encode();
         let meta_len = meta.encode().len();

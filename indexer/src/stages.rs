@@ -45,7 +45,10 @@ pub fn catch_up(store: &Store, batch_txs: u64, shutdown: &AtomicBool) -> Result<
         let mut j = Journal::new(store);
         let mut before = match from {
             0 => None,
-            h => Some(Checkpoint { height: h - 1, hash: store.header(h - 1)?.ok_or(GraphError::NotIndexed { height: h - 1 })?.hash }),
+            h => Some(Checkpoint {
+                height: h - 1,
+                hash: store.header(h - 1)?.ok_or(GraphError::NotIndexed { height: h - 1 })?.hash,
+            }),
         };
         for height in from..=tip {
             if shutdown.load(Ordering::Relaxed) {

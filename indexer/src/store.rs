@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options,
-    WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options, WriteBatch,
+    WriteOptions, DB,
 };
 
 use crate::schema::*;
@@ -122,7 +122,8 @@ fn check_ours(path: &Path) -> Result<()> {
     let db = DB::open_cf_as_secondary(&Options::default(), path, scratch.path(), ["meta"])?;
     let cf = db.cf_handle("meta").expect("opened with the database");
     // Every version's meta row starts with its schema version, a little-endian u32.
-    let found = db.get_cf(cf, b"meta")?.and_then(|b| b.get(..4).map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes"))));
+    let found =
+        db.get_cf(cf, b"meta")?.and_then(|b| b.get(..4).map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes"))));
     match found {
         Some(found) => Err(StoreError::SchemaVersion { path: path.to_owned(), found, expected: SCHEMA_VERSION }),
         None => Err(StoreError::Foreign(path.to_owned())),
@@ -183,7 +184,9 @@ impl Store {
     fn check_schema(&self) -> Result<()> {
         // Read the version before decoding the rest: another version's row may not decode.
         let raw = self.get_raw(MetaTable::ID, b"meta")?;
-        if let Some(found) = raw.as_deref().and_then(|b| b.get(..4)).map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes"))) {
+        if let Some(found) =
+            raw.as_deref().and_then(|b| b.get(..4)).map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes")))
+        {
             if found != SCHEMA_VERSION {
                 return Err(StoreError::SchemaVersion { path: self.path.clone(), found, expected: SCHEMA_VERSION });
             }
@@ -268,7 +271,11 @@ impl Store {
     }
 
     /// [`Store::write`] from borrowed bytes: (table id, key, value or `None` to delete).
-    pub fn write_iter<'a>(&self, writes: impl Iterator<Item = (u8, &'a [u8], Option<&'a [u8]>)>, mode: WriteMode) -> Result<()> {
+    pub fn write_iter<'a>(
+        &self,
+        writes: impl Iterator<Item = (u8, &'a [u8], Option<&'a [u8]>)>,
+        mode: WriteMode,
+    ) -> Result<()> {
         let mut batch = WriteBatch::default();
         for (table, key, value) in writes {
             match value {
@@ -326,7 +333,7 @@ impl Store {
             let rows = self.db.property_int_value_cf(cf, "rocksdb.estimate-num-keys")?.unwrap_or(0);
             sizes.push((*name, bytes, rows));
         }
-        sizes.sort_by(|a, b| b.1.cmp(&a.1));
+        sizes.sort_by_key(|s| std::cmp::Reverse(s.1));
         Ok(sizes)
     }
 
@@ -397,10 +404,9 @@ impl Store {
     /// The bytes of an output's script.
     fn script_bytes(&self, script: OutScript) -> Result<Vec<u8>> {
         match script {
-            OutScript::Num(n) => self.script(n)?.ok_or_else(|| StoreError::Decode(DecodeError {
-                what: "outputs",
-                why: format!("script number {n} has no script row"),
-            })),
+            OutScript::Num(n) => self.script(n)?.ok_or_else(|| {
+                StoreError::Decode(DecodeError { what: "outputs", why: format!("script number {n} has no script row") })
+            }),
             OutScript::Unspendable(bytes) => Ok(bytes),
         }
     }
@@ -436,7 +442,9 @@ impl Store {
 
     /// What spent each spent output of a transaction, by output index.
     pub fn spends(&self, num: TxNum) -> Result<Vec<(u32, IoRef)>> {
-        self.scan::<Spends>(&OutKey { txnum: num, vout: 0 }, move |k| k.txnum == num).map(|r| r.map(|(k, v)| (k.vout, v))).collect()
+        self.scan::<Spends>(&OutKey { txnum: num, vout: 0 }, move |k| k.txnum == num)
+            .map(|r| r.map(|(k, v)| (k.vout, v)))
+            .collect()
     }
 
     pub fn spend(&self, num: TxNum, vout: u32) -> Result<Option<IoRef>> {
@@ -474,7 +482,9 @@ impl Store {
             first.get_or_insert(key.txnum);
             last = Some(key.txnum);
             match key.kind {
-                EventKind::Funded => (stats.received, stats.funded_outputs) = (stats.received + value, stats.funded_outputs + 1),
+                EventKind::Funded => {
+                    (stats.received, stats.funded_outputs) = (stats.received + value, stats.funded_outputs + 1)
+                }
                 EventKind::Spent => (stats.sent, stats.spent_outputs) = (stats.sent + value, stats.spent_outputs + 1),
             }
         }
@@ -531,7 +541,9 @@ pub fn hex_hash(bytes: &[u8; 32]) -> String {
 
 fn dir_size(path: &Path) -> u64 {
     std::fs::read_dir(path)
-        .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .map(|entries| {
+            entries.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
+        })
         .unwrap_or(0)
 }
 
@@ -540,9 +552,10 @@ fn dir_size(path: &Path) -> u64 {
 pub fn default_db_dir(network: &str) -> std::io::Result<PathBuf> {
     let base = match std::env::var_os("XDG_DATA_HOME") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotFound, "HOME is not set; pass --db")
-        })?)
+        None => PathBuf::from(
+            std::env::var_os("HOME")
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "HOME is not set; pass --db"))?,
+        )
         .join(".local/share"),
     };
     Ok(base.join("chaintrail").join(network))
@@ -563,7 +576,20 @@ mod tests {
     #[test]
     fn a_version_1_database_is_refused_with_a_re_index_message_and_left_untouched() {
         let dir = tempfile::tempdir().unwrap();
-        let v1 = ["meta", "headers", "block_heights", "txids", "txs", "outputs", "spends", "inputs", "history", "utxos", "scripts", "undo"];
+        let v1 = [
+            "meta",
+            "headers",
+            "block_heights",
+            "txids",
+            "txs",
+            "outputs",
+            "spends",
+            "inputs",
+            "history",
+            "utxos",
+            "scripts",
+            "undo",
+        ];
         {
             let mut opts = Options::default();
             opts.create_if_missing(true);
@@ -573,7 +599,10 @@ mod tests {
             meta.extend_from_slice(b"rest of a version 1 meta row");
             db.put_cf(db.cf_handle("meta").unwrap(), b"meta", meta).unwrap();
         }
-        for err in [Store::open_writable(dir.path(), 1 << 20).err().unwrap(), Store::open_follower(dir.path(), 1 << 20).err().unwrap()] {
+        for err in [
+            Store::open_writable(dir.path(), 1 << 20).err().unwrap(),
+            Store::open_follower(dir.path(), 1 << 20).err().unwrap(),
+        ] {
             assert!(matches!(err, StoreError::SchemaVersion { found: 1, expected: 2, .. }), "{err}");
             assert!(err.to_string().contains("re-index into a new directory"), "{err}");
         }

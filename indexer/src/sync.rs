@@ -12,13 +12,13 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, FeedChoice};
 use crate::fetch::{Feed, Fetched, Fetcher};
+use crate::journal::{undo_tip, BatchSummary, UndoError};
 use crate::node::{sleep_unless_stopped, Node, NodeError};
 use crate::progress::Progress;
-use crate::journal::{undo_tip, BatchSummary, UndoError};
 use crate::schema::Meta;
 use crate::stages;
-use crate::writer::{ApplyError, Writer};
 use crate::store::{hex_hash, Store, StoreError, WriteMode};
+use crate::writer::{ApplyError, Writer};
 
 /// Indexes until the node's tip (with `once`) or until `shutdown` is set. First, without the
 /// node, brings every derived stage up to the indexed tip (rebuilding the one `config` names).
@@ -40,7 +40,9 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
         bail!("node at {} has genesis {}, which is not {network}'s", node.url(), hex_hash(&genesis));
     }
     let feed = match config.feed {
-        FeedChoice::Auto => Feed::detect(&config.rpc, &bitcoin::BlockHash::from_byte_array(genesis)).context("cannot start")?,
+        FeedChoice::Auto => {
+            Feed::detect(&config.rpc, &bitcoin::BlockHash::from_byte_array(genesis)).context("cannot start")?
+        }
         FeedChoice::Rpc => Feed::Rpc,
     };
     info!(%feed, "block feed");
@@ -70,7 +72,8 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
         Err(e) if matches!(e.downcast_ref::<NodeError>(), Some(NodeError::Stopped)) => {}
         other => other?,
     }
-    let tables: Vec<String> = store.table_sizes()?.iter().map(|(name, bytes, rows)| format!("{name}:{bytes}:{rows}")).collect();
+    let tables: Vec<String> =
+        store.table_sizes()?.iter().map(|(name, bytes, rows)| format!("{name}:{bytes}:{rows}")).collect();
     info!(tip = ?meta.tip.map(|t| t.0), db_bytes = store.disk_bytes(), tables = tables.join(","), "stopped");
     Ok(())
 }
@@ -93,7 +96,12 @@ fn prepare_stages(config: &Config, shutdown: &AtomicBool) -> anyhow::Result<()> 
                 // Refused with the node's view of the chain, once the node is reached.
                 return Ok(());
             }
-            bail!("database at {} was built for network '{}', but the indexer is configured for '{}'", config.db.display(), meta.network, config.network);
+            bail!(
+                "database at {} was built for network '{}', but the indexer is configured for '{}'",
+                config.db.display(),
+                meta.network,
+                config.network
+            );
         }
     }
     if let Some(stage) = config.rebuild {
@@ -221,7 +229,11 @@ struct Flight<'scope> {
 }
 
 /// Waits for the batch in flight, if any, to be in the store; returns the height it ends at.
-fn land(flight: &mut Option<Flight<'_>>, pending: &mut Writer<'_>, progress: &mut Progress) -> anyhow::Result<Option<u32>> {
+fn land(
+    flight: &mut Option<Flight<'_>>,
+    pending: &mut Writer<'_>,
+    progress: &mut Progress,
+) -> anyhow::Result<Option<u32>> {
     let Some(f) = flight.take() else { return Ok(None) };
     let summary = f.handle.join().map_err(|_| anyhow::anyhow!("the batch writer thread panicked"))??;
     pending.settled();
@@ -250,8 +262,14 @@ fn apply_range<'scope, 'env>(
     scope: &'scope Scope<'scope, 'env>,
 ) -> anyhow::Result<()> {
     let mode = range.mode;
-    let mut fetcher =
-        Fetcher::start(&config.rpc, range.feed, (range.start, range.end), config.fetch_workers, config.fetch_window, shutdown.clone());
+    let mut fetcher = Fetcher::start(
+        &config.rpc,
+        range.feed,
+        (range.start, range.end),
+        config.fetch_workers,
+        config.fetch_window,
+        shutdown.clone(),
+    );
     let mut flight: Option<Flight<'scope>> = None;
     let mut last_flush = Instant::now();
     while let Some((height, fetched)) = fetcher.next_block() {
@@ -303,7 +321,8 @@ fn apply_range<'scope, 'env>(
 /// node can serve blocks at, which bounds the indexer's.
 fn fetch_only(config: &Config, feed: Feed, tip: u32, shutdown: &Arc<AtomicBool>) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut fetcher = Fetcher::start(&config.rpc, feed, (0, tip), config.fetch_workers, config.fetch_window, shutdown.clone());
+    let mut fetcher =
+        Fetcher::start(&config.rpc, feed, (0, tip), config.fetch_workers, config.fetch_window, shutdown.clone());
     let (mut blocks, mut txs, mut bytes) = (0u64, 0u64, 0u64);
     while let Some((_, fetched)) = fetcher.next_block() {
         match fetched? {

@@ -2,13 +2,13 @@
 
 use super::*;
 use crate::journal::{undo_tip, UndoError};
-use std::collections::HashMap;
 use bitcoin::block::{Header, Version};
 use bitcoin::hashes::Hash;
 use bitcoin::{
-    absolute, transaction, Amount, BlockHash, CompactTarget, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxMerkleNode, TxOut,
-    Witness,
+    absolute, transaction, Amount, BlockHash, CompactTarget, OutPoint, ScriptBuf, Sequence, Transaction, TxIn,
+    TxMerkleNode, TxOut, Witness,
 };
+use std::collections::HashMap;
 
 fn script(tag: u8) -> ScriptBuf {
     ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([tag; 20]))
@@ -19,10 +19,16 @@ fn tx(inputs: Vec<OutPoint>, outputs: Vec<(ScriptBuf, u64)>, coinbase_tag: Optio
         Some(tag) => vec![TxIn { script_sig: ScriptBuf::from_bytes(vec![1, tag]), ..TxIn::default() }],
         None => inputs
             .into_iter()
-            .map(|previous_output| TxIn { previous_output, sequence: Sequence::MAX, witness: Witness::new(), ..TxIn::default() })
+            .map(|previous_output| TxIn {
+                previous_output,
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+                ..TxIn::default()
+            })
             .collect(),
     };
-    let output = outputs.into_iter().map(|(script_pubkey, v)| TxOut { value: Amount::from_sat(v), script_pubkey }).collect();
+    let output =
+        outputs.into_iter().map(|(script_pubkey, v)| TxOut { value: Amount::from_sat(v), script_pubkey }).collect();
     Transaction { version: transaction::Version::TWO, lock_time: absolute::LockTime::ZERO, input, output }
 }
 
@@ -57,9 +63,14 @@ fn chain() -> Vec<Block> {
     let b1 = block(genesis.block_hash(), 1, vec![tx(vec![], vec![(script(1), 5_000), (script(2), 1_000)], Some(1))]);
     let cb1 = b1.txdata[0].compute_txid();
     let pay = tx(vec![OutPoint::new(cb1, 0)], vec![(script(3), 3_000), (script(1), 1_900)], None);
-    let chained = tx(vec![OutPoint::new(pay.compute_txid(), 0)], vec![(script(4), 2_900), (ScriptBuf::new_op_return([7u8; 4]), 0)], None);
+    let chained = tx(
+        vec![OutPoint::new(pay.compute_txid(), 0)],
+        vec![(script(4), 2_900), (ScriptBuf::new_op_return([7u8; 4]), 0)],
+        None,
+    );
     let b2 = block(b1.block_hash(), 2, vec![tx(vec![], vec![(script(5), 5_000)], Some(2)), pay.clone(), chained]);
-    let consolidate = tx(vec![OutPoint::new(pay.compute_txid(), 1), OutPoint::new(cb1, 1)], vec![(script(6), 2_800)], None);
+    let consolidate =
+        tx(vec![OutPoint::new(pay.compute_txid(), 1), OutPoint::new(cb1, 1)], vec![(script(6), 2_800)], None);
     let b3 = block(b2.block_hash(), 3, vec![tx(vec![], vec![(script(1), 5_000)], Some(3)), consolidate]);
     vec![genesis, b1, b2, b3]
 }
@@ -110,22 +121,25 @@ fn balances_history_and_spend_edges_follow_the_blocks() {
     assert_eq!(s6.balance, 2_800);
     // Block 2 holds txnums 2 (coinbase), 3 (pay), 4 (chained); block 3: 5, 6.
     assert_eq!(store.spend(3, 0).unwrap(), Some(IoRef { txnum: 4, index: 0 }));
-    assert_eq!(store.inputs(6).unwrap().iter().map(|(i, r)| (*i, r.prev, r.value)).collect::<Vec<_>>(), vec![
-        (0, IoRef { txnum: 3, index: 1 }, 1_900),
-        (1, IoRef { txnum: 1, index: 1 }, 1_000)
-    ]);
+    assert_eq!(
+        store.inputs(6).unwrap().iter().map(|(i, r)| (*i, r.prev, r.value)).collect::<Vec<_>>(),
+        vec![(0, IoRef { txnum: 3, index: 1 }, 1_900), (1, IoRef { txnum: 1, index: 1 }, 1_000)]
+    );
     let op_return = store.output(4, 1).unwrap().unwrap();
     assert!(op_return.is_unspendable());
     assert_eq!(store.script_num(&op_return.script).unwrap(), None);
     let history = store.history(num_of(&store, &script(1)), 0, 100).unwrap();
     let events: Vec<_> = history.iter().map(|(k, v)| (k.txnum, k.kind, *v)).collect();
-    assert_eq!(events, vec![
-        (1, EventKind::Funded, 5_000),
-        (3, EventKind::Funded, 1_900),
-        (3, EventKind::Spent, 5_000),
-        (5, EventKind::Funded, 5_000),
-        (6, EventKind::Spent, 1_900)
-    ]);
+    assert_eq!(
+        events,
+        vec![
+            (1, EventKind::Funded, 5_000),
+            (3, EventKind::Funded, 1_900),
+            (3, EventKind::Spent, 5_000),
+            (5, EventKind::Funded, 5_000),
+            (6, EventKind::Spent, 1_900)
+        ]
+    );
     let utxos = store.utxos(num_of(&store, &script(1)), 10).unwrap();
     assert_eq!(utxos, vec![(5, 0, 5_000)]);
 }

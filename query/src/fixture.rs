@@ -14,8 +14,8 @@ use bitcoin::{
     TxMerkleNode, TxOut, Txid, WPubkeyHash, Witness,
 };
 use indexer::schema::Meta;
-use indexer::writer::Writer;
 use indexer::store::{Store, WriteMode};
+use indexer::writer::Writer;
 
 /// What a coinbase pays when the test does not say.
 pub const SUBSIDY: u64 = 50 * 100_000_000;

@@ -237,7 +237,8 @@ mod tests {
             assert_eq!(parsed, TargetSpec::Address(address.as_unchecked().clone()), "{text}");
         }
         // The case that was misread: regtest taproot addresses are exactly txid-length.
-        let regtest_taproot = every_address().into_iter().rfind(|a| a.address_type() == Some(bitcoin::AddressType::P2tr)).unwrap();
+        let regtest_taproot =
+            every_address().into_iter().rfind(|a| a.address_type() == Some(bitcoin::AddressType::P2tr)).unwrap();
         assert_eq!(regtest_taproot.to_string().len(), 64);
     }
 
@@ -247,7 +248,11 @@ mod tests {
             assert!(matches!(TargetSpec::parse(txid).unwrap(), TargetSpec::Tx(_)), "{txid}");
         }
         // One character off in a regtest taproot address: a malformed address, not a txid.
-        let taproot = every_address().into_iter().rfind(|a| a.address_type() == Some(bitcoin::AddressType::P2tr)).unwrap().to_string();
+        let taproot = every_address()
+            .into_iter()
+            .rfind(|a| a.address_type() == Some(bitcoin::AddressType::P2tr))
+            .unwrap()
+            .to_string();
         let last = if taproot.ends_with('q') { "p" } else { "q" };
         let broken = format!("{}{last}", &taproot[..63]);
         let err = TargetSpec::parse(&broken).unwrap_err();

@@ -12,7 +12,9 @@ use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
 use indexer::schema::{Codec, IoRef, MetaKey, MetaTable, StageId, Table};
 use indexer::store::{ScriptStats, Store};
 
-use crate::support::{assert_same_index, failing, index_once, indexer, kill_after_durable, open, tip, wait_for_tip, wait_while_running};
+use crate::support::{
+    assert_same_index, failing, index_once, indexer, kill_after_durable, open, tip, wait_for_tip, wait_while_running,
+};
 
 fn generated(env: &TestEnv, seed: u64, txs: usize) -> Truth {
     generate(env.rpc(), &GenParams { seed, target_txs: txs, txs_per_block: 150, ..GenParams::default() })
@@ -36,7 +38,10 @@ fn indexed_balances_utxos_and_spend_edges_equal_the_nodes() {
     let truth = generated(&env, 11, 2_500);
     let db = tempfile::tempdir().expect("tempdir");
     let out = index_once(&env, db.path(), &[]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("feed=REST: binary blocks with their spent outputs"), "REST feed not used");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("feed=REST: binary blocks with their spent outputs"),
+        "REST feed not used"
+    );
     let store = open(db.path());
 
     let meta = store.meta().expect("meta").expect("meta row");
@@ -44,13 +49,18 @@ fn indexed_balances_utxos_and_spend_edges_equal_the_nodes() {
     assert_eq!(meta.network, "regtest");
 
     // Every script the generator knows: its balance and UTXO set equal the node's.
-    let descriptors: Vec<String> = truth.scripts.iter().map(|s| scan_descriptor(&s.script_hex, s.address.as_deref())).collect();
+    let descriptors: Vec<String> =
+        truth.scripts.iter().map(|s| scan_descriptor(&s.script_hex, s.address.as_deref())).collect();
     let mut checked = 0;
     for (chunk, infos) in descriptors.chunks(100).zip(truth.scripts.chunks(100)) {
         let scan = env.scan(chunk).expect("scantxoutset");
         let mut node_utxos: BTreeMap<String, BTreeSet<(String, u32, u64)>> = BTreeMap::new();
         for u in &scan.unspents {
-            node_utxos.entry(hex::encode(u.script_pub_key.as_bytes())).or_default().insert((u.txid.to_string(), u.vout, u.amount.to_sat()));
+            node_utxos.entry(hex::encode(u.script_pub_key.as_bytes())).or_default().insert((
+                u.txid.to_string(),
+                u.vout,
+                u.amount.to_sat(),
+            ));
         }
         for info in infos {
             let script = hex::decode(&info.script_hex).expect("hex");
@@ -59,12 +69,19 @@ fn indexed_balances_utxos_and_spend_edges_equal_the_nodes() {
             let stats = stats_of(&store, &script).unwrap_or_default();
             assert_eq!(stats.utxo_count as usize, expected.len(), "UTXO count of {}", info.script_hex);
             assert_eq!(stats.balance, expected.iter().map(|u| u.2).sum::<u64>(), "balance of {}", info.script_hex);
-            assert_eq!(stats.balance, truth.balances.get(&info.script_hex).copied().unwrap_or(0), "truth balance of {}", info.script_hex);
+            assert_eq!(
+                stats.balance,
+                truth.balances.get(&info.script_hex).copied().unwrap_or(0),
+                "truth balance of {}",
+                info.script_hex
+            );
             let ours: BTreeSet<(String, u32, u64)> = id
                 .map(|id| store.utxos(id, usize::MAX).expect("read"))
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(num, vout, value)| (Txid::from_byte_array(store.tx(num).unwrap().unwrap().txid).to_string(), vout, value))
+                .map(|(num, vout, value)| {
+                    (Txid::from_byte_array(store.tx(num).unwrap().unwrap().txid).to_string(), vout, value)
+                })
                 .collect();
             assert_eq!(ours, expected, "UTXO set of {}", info.script_hex);
             checked += 1;
@@ -92,10 +109,13 @@ fn indexed_balances_utxos_and_spend_edges_equal_the_nodes() {
         }
         if i % 97 == 0 {
             let node_tx = env.rpc().get_raw_transaction(&Txid::from_str(&tx.txid).unwrap(), None).expect("txindex");
-            let node_prevouts: Vec<_> = node_tx.input.iter().map(|i| (i.previous_output.txid.to_string(), i.previous_output.vout)).collect();
+            let node_prevouts: Vec<_> =
+                node_tx.input.iter().map(|i| (i.previous_output.txid.to_string(), i.previous_output.vout)).collect();
             let ours: Vec<_> = inputs
                 .iter()
-                .map(|(_, r)| (Txid::from_byte_array(store.tx(r.prev.txnum).unwrap().unwrap().txid).to_string(), r.prev.index))
+                .map(|(_, r)| {
+                    (Txid::from_byte_array(store.tx(r.prev.txnum).unwrap().unwrap().txid).to_string(), r.prev.index)
+                })
                 .collect();
             assert_eq!(ours, node_prevouts, "prevouts of {}", tx.txid);
         }
@@ -127,7 +147,12 @@ fn a_node_without_rest_is_indexed_over_json_rpc_and_the_log_says_so() {
     assert_eq!(store.meta().unwrap().unwrap().tip.map(|t| t.0), Some(truth.tip_height));
     for info in &truth.scripts {
         let balance = stats_of(&store, &hex::decode(&info.script_hex).expect("hex")).unwrap_or_default().balance;
-        assert_eq!(balance, truth.balances.get(&info.script_hex).copied().unwrap_or(0), "balance of {}", info.script_hex);
+        assert_eq!(
+            balance,
+            truth.balances.get(&info.script_hex).copied().unwrap_or(0),
+            "balance of {}",
+            info.script_hex
+        );
     }
 }
 
@@ -152,11 +177,19 @@ fn mature_coin(env: &TestEnv, wallet: &mut Wallet) -> (chaintrail_tests::wallet:
     let block = env.rpc().get_block(&hashes[0]).expect("block");
     let coinbase = &block.txdata[0];
     let vout = coinbase.output.iter().position(|o| o.script_pubkey == *script.script_pubkey()).expect("paid") as u32;
-    let coin = Coin { outpoint: OutPoint { txid: coinbase.compute_txid(), vout }, value: coinbase.output[vout as usize].value };
+    let coin = Coin {
+        outpoint: OutPoint { txid: coinbase.compute_txid(), vout },
+        value: coinbase.output[vout as usize].value,
+    };
     (script, coin)
 }
 
-fn pay(wallet: &Wallet, from: &chaintrail_tests::wallet::OwnedScript, coin: &Coin, to: &ScriptBuf) -> bitcoin::Transaction {
+fn pay(
+    wallet: &Wallet,
+    from: &chaintrail_tests::wallet::OwnedScript,
+    coin: &Coin,
+    to: &ScriptBuf,
+) -> bitcoin::Transaction {
     let out = TxOut { value: coin.value - Amount::from_sat(1_000), script_pubkey: to.clone() };
     let mut tx = unsigned_tx(&[coin.outpoint], vec![out]);
     wallet.sign(&mut tx, &[Spent { script: from, value: coin.value }]).expect("sign");
@@ -229,9 +262,13 @@ fn sigkill_during_initial_sync_then_restart_equals_an_uninterrupted_run() {
             let before = tip(db.path());
             let mut cmd = indexer(&env, db.path());
             cmd.args(["--once", "--batch-txs", "100", "--fetch-workers", "2"]).args(settings);
-            let reported = kill_after_durable(cmd, k).unwrap_or_else(|| panic!("{settings:?}: the indexer finished before its durable point {k}"));
+            let reported = kill_after_durable(cmd, k)
+                .unwrap_or_else(|| panic!("{settings:?}: the indexer finished before its durable point {k}"));
             let after = tip(db.path()).expect("a durable point leaves a readable tip");
-            assert!(after >= reported, "{settings:?}: logged durable height {reported}, but the database holds {after} after SIGKILL");
+            assert!(
+                after >= reported,
+                "{settings:?}: logged durable height {reported}, but the database holds {after} after SIGKILL"
+            );
             assert!(before.is_none_or(|b| reported > b), "{settings:?}: run {k} did not resume past {before:?}");
             tips.push(after);
         }

@@ -42,7 +42,10 @@ impl<'a> Graph<'a> {
 
     fn parents(&self, txid: &str) -> Vec<&'a str> {
         let tx = &self.truth.txs[self.by_txid[txid]];
-        tx.inputs.iter().filter_map(|i| self.by_txid.get(i.txid.as_str()).map(|&n| self.truth.txs[n].txid.as_str())).collect()
+        tx.inputs
+            .iter()
+            .filter_map(|i| self.by_txid.get(i.txid.as_str()).map(|&n| self.truth.txs[n].txid.as_str()))
+            .collect()
     }
 
     /// Every tx within `hops` of `roots` (hop 0), at its smallest hop.
@@ -81,18 +84,30 @@ impl<'a> Graph<'a> {
 
     /// Txs that pay `address`.
     fn payers_of(&self, address: &str) -> Vec<&'a str> {
-        self.truth.txs.iter().filter(|t| t.outputs.iter().any(|o| o.address.as_deref() == Some(address))).map(|t| t.txid.as_str()).collect()
+        self.truth
+            .txs
+            .iter()
+            .filter(|t| t.outputs.iter().any(|o| o.address.as_deref() == Some(address)))
+            .map(|t| t.txid.as_str())
+            .collect()
     }
 }
 
 fn trace_hops(v: &Value) -> BTreeMap<String, u32> {
-    v["txs"].as_array().expect("txs[]").iter().map(|t| (t["txid"].as_str().unwrap().to_string(), t["hop"].as_u64().unwrap() as u32)).collect()
+    v["txs"]
+        .as_array()
+        .expect("txs[]")
+        .iter()
+        .map(|t| (t["txid"].as_str().unwrap().to_string(), t["hop"].as_u64().unwrap() as u32))
+        .collect()
 }
 
 #[test]
 fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     let env = TestEnv::builder().txindex(true).build().expect("node starts");
-    let truth = generate(env.rpc(), &GenParams { seed: 21, target_txs: 3_000, txs_per_block: 200, ..GenParams::default() }).expect("generate");
+    let truth =
+        generate(env.rpc(), &GenParams { seed: 21, target_txs: 3_000, txs_per_block: 200, ..GenParams::default() })
+            .expect("generate");
     let db = tempfile::tempdir().expect("tempdir");
     index_once(&env, db.path(), &[]);
     let db = db.path();
@@ -119,13 +134,16 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     }
 
     // Consolidation: many inputs, one owner. CoinJoin: several owners, equal outputs.
-    let owner_of: HashMap<&str, u32> = truth.scripts.iter().filter_map(|s| s.address.as_deref().map(|a| (a, s.owner))).collect();
+    let owner_of: HashMap<&str, u32> =
+        truth.scripts.iter().filter_map(|s| s.address.as_deref().map(|a| (a, s.owner))).collect();
     let consolidation = query(db, &["tx", &case.consolidation_txid]);
-    let owners: HashSet<u32> = consolidation["inputs"].as_array().unwrap().iter().map(|i| owner_of[i["address"].as_str().unwrap()]).collect();
+    let owners: HashSet<u32> =
+        consolidation["inputs"].as_array().unwrap().iter().map(|i| owner_of[i["address"].as_str().unwrap()]).collect();
     assert!(consolidation["inputs"].as_array().unwrap().len() >= 2);
     assert_eq!(owners.len(), 1, "a consolidation's inputs have one owner");
     let coinjoin = query(db, &["tx", &case.coinjoin_txid]);
-    let owners: HashSet<u32> = coinjoin["inputs"].as_array().unwrap().iter().map(|i| owner_of[i["address"].as_str().unwrap()]).collect();
+    let owners: HashSet<u32> =
+        coinjoin["inputs"].as_array().unwrap().iter().map(|i| owner_of[i["address"].as_str().unwrap()]).collect();
     assert!(owners.len() >= 5, "a CoinJoin has several owners");
     let mut values: HashMap<u64, usize> = HashMap::new();
     for o in coinjoin["outputs"].as_array().unwrap() {
@@ -136,7 +154,8 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     // Address: balance and UTXOs against the truth and the node.
     for address in [&case.exchange_deposit_address, &case.victim_address, &case.thief_address] {
         let a = query(db, &["address", address]);
-        let script = truth.scripts.iter().find(|s| s.address.as_deref() == Some(address.as_str())).expect("known address");
+        let script =
+            truth.scripts.iter().find(|s| s.address.as_deref() == Some(address.as_str())).expect("known address");
         let balance = truth.balances.get(&script.script_hex).copied().unwrap_or(0);
         assert_eq!(a["balance_sat"], balance, "balance of {address}");
         let scan = env.scan(&[format!("addr({address})")]).expect("scan");
@@ -173,7 +192,12 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     let hub = truth.busiest_script().and_then(|(s, _)| s.address.clone()).expect("a hub address");
     let spenders = graph.spenders_of(&hub).len();
     assert!(spenders > 20, "the hub has only {spenders} spending txs");
-    let out = Command::new(bin("query")).arg("--db").arg(db).args(["trace", "forward", &hub, "--max-txs", "20"]).output().expect("runs");
+    let out = Command::new(bin("query"))
+        .arg("--db")
+        .arg(db)
+        .args(["trace", "forward", &hub, "--max-txs", "20"])
+        .output()
+        .expect("runs");
     assert!(out.status.success());
     let hub_trace: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(hub_trace["truncated"], true);
@@ -192,9 +216,14 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     assert!(starts.contains(&txs[0]));
     let ends: HashSet<&str> = graph.payers_of(&case.exchange_deposit_address).into_iter().collect();
     assert!(ends.contains(txs.last().unwrap()));
-    let shortest = graph.bfs(&starts, 60, true).iter().filter(|(t, _)| ends.contains(t.as_str())).map(|(_, h)| *h).min();
+    let shortest =
+        graph.bfs(&starts, 60, true).iter().filter(|(t, _)| ends.contains(t.as_str())).map(|(_, h)| *h).min();
     assert_eq!(path["hops"], shortest.expect("the truth has a path") as u64);
-    assert_graph_formats_render(db, &["path", &case.thief_address, &case.exchange_deposit_address, "--max-hops", "40"], &txs);
+    assert_graph_formats_render(
+        db,
+        &["path", &case.thief_address, &case.exchange_deposit_address, "--max-hops", "40"],
+        &txs,
+    );
     // A regtest taproot address is 64 characters long, like a txid: as a trace or path target
     // it is read as the address it is.
     let taproot = truth
@@ -209,14 +238,22 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     assert_eq!(trace_hops(&from_taproot), graph.bfs(&graph.spenders_of(taproot), 3, true));
     let to_taproot = query(db, &["trace", "backward", taproot, "--hops", "3", "--max-txs", "100000"]);
     assert_eq!(trace_hops(&to_taproot), graph.bfs(&graph.payers_of(taproot), 3, false));
-    let payer = graph.payers_of(taproot).into_iter().find(|t| !truth.txs[graph.by_txid[t]].inputs.is_empty()).expect("a payer that is not a coinbase");
+    let payer = graph
+        .payers_of(taproot)
+        .into_iter()
+        .find(|t| !truth.txs[graph.by_txid[t]].inputs.is_empty())
+        .expect("a payer that is not a coinbase");
     let payer_input = &truth.txs[graph.by_txid[payer]].inputs[0];
-    let funder = truth.txs[graph.by_txid[payer_input.txid.as_str()]].outputs[payer_input.vout as usize].address.clone().expect("an address");
+    let funder = truth.txs[graph.by_txid[payer_input.txid.as_str()]].outputs[payer_input.vout as usize]
+        .address
+        .clone()
+        .expect("an address");
     for (from, to) in [(funder.as_str(), taproot), (taproot, case.exchange_deposit_address.as_str())] {
         let path = query(db, &["path", from, to, "--max-hops", "40"]);
         let starts = graph.spenders_of(from);
         let ends: HashSet<&str> = graph.payers_of(to).into_iter().collect();
-        let shortest = graph.bfs(&starts, 40, true).iter().filter(|(t, _)| ends.contains(t.as_str())).map(|(_, h)| *h).min();
+        let shortest =
+            graph.bfs(&starts, 40, true).iter().filter(|(t, _)| ends.contains(t.as_str())).map(|(_, h)| *h).min();
         assert_eq!(path["found"], shortest.is_some(), "path {from} -> {to}");
         if let Some(hops) = shortest {
             assert_eq!(path["hops"], hops as u64, "path {from} -> {to}");
@@ -238,10 +275,12 @@ fn query_answers_while_the_indexer_follows_the_tip_and_sees_new_blocks() {
     let env = TestEnv::new().expect("node starts");
     env.mine_to_new(110).expect("mine");
     let db = tempfile::tempdir().expect("tempdir");
-    let mut child = indexer(&env, db.path()).args(["--poll-ms", "100"]).stderr(Stdio::null()).spawn().expect("indexer starts");
+    let mut child =
+        indexer(&env, db.path()).args(["--poll-ms", "100"]).stderr(Stdio::null()).spawn().expect("indexer starts");
     let watched = env.new_address();
     let balance = |db: &std::path::Path| -> Option<u64> {
-        let out = Command::new(bin("query")).arg("--db").arg(db).args(["address", &watched.to_string()]).output().ok()?;
+        let out =
+            Command::new(bin("query")).arg("--db").arg(db).args(["address", &watched.to_string()]).output().ok()?;
         let v: Value = serde_json::from_slice(&out.stdout).ok()?;
         v["balance_sat"].as_u64()
     };
@@ -252,7 +291,11 @@ fn query_answers_while_the_indexer_follows_the_tip_and_sees_new_blocks() {
     let seen = balance(db.path());
     child.kill().expect("kill");
     child.wait().expect("wait");
-    assert_eq!(seen, Some(50 * 100_000_000), "the coinbase of block 111 (50 BTC before the halving at 150) was not seen");
+    assert_eq!(
+        seen,
+        Some(50 * 100_000_000),
+        "the coinbase of block 111 (50 BTC before the halving at 150) was not seen"
+    );
 }
 
 #[test]
@@ -294,12 +337,23 @@ fn bad_input_gives_one_line_and_the_documented_exit_code() {
 /// same txs as nodes.
 fn assert_graph_formats_render(db: &std::path::Path, args: &[&str], txs: &[&str]) {
     let output = |format: &str| {
-        let out = Command::new(bin("query")).arg("--db").arg(db).args(["--format", format]).args(args).output().expect("query runs");
+        let out = Command::new(bin("query"))
+            .arg("--db")
+            .arg(db)
+            .args(["--format", format])
+            .args(args)
+            .output()
+            .expect("query runs");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("utf-8")
     };
     let dot = output("dot");
-    let mut render = Command::new("dot").arg("-Tsvg").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("graphviz installed");
+    let mut render = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("graphviz installed");
     std::io::Write::write_all(&mut render.stdin.take().expect("stdin"), dot.as_bytes()).expect("write");
     let svg = render.wait_with_output().expect("dot runs");
     assert!(svg.status.success(), "dot rejected the output: {}", String::from_utf8_lossy(&svg.stderr));
@@ -315,4 +369,3 @@ fn assert_graph_formats_render(db: &std::path::Path, args: &[&str], txs: &[&str]
         assert!(graphml.contains(txid), "{txid} not in the GraphML");
     }
 }
-

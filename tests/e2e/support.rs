@@ -79,7 +79,12 @@ pub fn wait_for_tip(child: &mut Child, db: &Path, height: u32) {
 /// run (a flushed bulk batch, or a block written through the log). Returns the height of that
 /// point, or `None` if the indexer finished first.
 pub fn kill_after_durable(mut cmd: Command, k: usize) -> Option<u32> {
-    let mut child = cmd.env("RUST_LOG", "info,indexer=debug").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("indexer starts");
+    let mut child = cmd
+        .env("RUST_LOG", "info,indexer=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("indexer starts");
     let stderr = child.stderr.take().expect("stderr is piped");
     let mut seen = 0;
     let mut reported = None;

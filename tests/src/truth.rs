@@ -175,12 +175,17 @@ impl Truth {
         let script_of: HashMap<(&str, u32), &str> = self
             .txs
             .iter()
-            .flat_map(|t| t.outputs.iter().enumerate().map(move |(v, o)| ((t.txid.as_str(), v as u32), o.script_hex.as_str())))
+            .flat_map(|t| {
+                t.outputs.iter().enumerate().map(move |(v, o)| ((t.txid.as_str(), v as u32), o.script_hex.as_str()))
+            })
             .collect();
         let mut events: HashMap<&str, usize> = HashMap::new();
         for tx in &self.txs {
             tx.outputs.iter().for_each(|o| *events.entry(o.script_hex.as_str()).or_default() += 1);
-            tx.inputs.iter().filter_map(|i| script_of.get(&(i.txid.as_str(), i.vout))).for_each(|s| *events.entry(s).or_default() += 1);
+            tx.inputs
+                .iter()
+                .filter_map(|i| script_of.get(&(i.txid.as_str(), i.vout)))
+                .for_each(|s| *events.entry(s).or_default() += 1);
         }
         let mut all: Vec<(&ScriptInfo, usize)> = self
             .scripts

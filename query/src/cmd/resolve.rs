@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use indexer::schema::TxNum;
-use indexer::store::OutputRow;
 use indexer::store::hex_hash;
+use indexer::store::OutputRow;
 
 use crate::chain::{script_label, Chain, Resolver};
 use crate::engine::Edge;

@@ -9,7 +9,6 @@ use std::process::Command;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-
 use anyhow::{ensure, Context};
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
@@ -92,7 +91,8 @@ fn main() -> anyhow::Result<()> {
     let mut rows: Vec<[String; 4]> = Vec::new();
 
     // A root whose 6-hop forward trace is large: the biggest among early non-coinbase txs.
-    let candidates: Vec<&str> = truth.txs.iter().filter(|t| t.kind != "coinbase").take(400).step_by(8).map(|t| t.txid.as_str()).collect();
+    let candidates: Vec<&str> =
+        truth.txs.iter().filter(|t| t.kind != "coinbase").take(400).step_by(8).map(|t| t.txid.as_str()).collect();
     let mut best = (0usize, "");
     for txid in &candidates {
         let n = trace(&store, &[num_of(&store, txid)?], &limits(Direction::Forward, 6))?.nodes.len();
@@ -112,7 +112,8 @@ fn main() -> anyhow::Result<()> {
 
     // A path of depth >= 20: a tx first reached at hop >= 20 from the same root.
     let deep = trace(&store, &[root], &TraceLimits { max_txs: 2_000_000, ..limits(Direction::Forward, 40) })?;
-    let first_deep = deep.nodes.iter().filter(|n| n.hop >= 20).min_by_key(|n| n.hop).context("no tx 20 hops from the root")?;
+    let first_deep =
+        deep.nodes.iter().filter(|n| n.hop >= 20).min_by_key(|n| n.hop).context("no tx 20 hops from the root")?;
     let deepest = deep.nodes.iter().max_by_key(|n| n.hop).context("empty trace")?;
     let path_limits = PathLimits { max_hops: 40, min_value: 0, max_txs: 10_000_000 };
     for target in [first_deep, deepest] {
@@ -147,8 +148,11 @@ fn main() -> anyhow::Result<()> {
     let rpc = connect_cookie(&args.rpc_url, &args.rpc_cookie, Duration::from_secs(60))?;
     // Both sides warm: one untimed run each, then the same number of timed runs, medians.
     let (rpc_med, _, theirs) = timed(args.runs, || rpc_backward(&rpc, &truth.case.consolidation_txid, 6))?;
-    let ours_set: BTreeMap<String, u32> =
-        ours.nodes.iter().map(|n| Ok((Txid::from_byte_array(store.tx(n.num)?.context("tx")?.txid).to_string(), n.hop))).collect::<anyhow::Result<_>>()?;
+    let ours_set: BTreeMap<String, u32> = ours
+        .nodes
+        .iter()
+        .map(|n| Ok((Txid::from_byte_array(store.tx(n.num)?.context("tx")?.txid).to_string(), n.hop)))
+        .collect::<anyhow::Result<_>>()?;
     ensure!(ours_set == theirs, "backward trace differs from the node's: {} vs {} txs", ours_set.len(), theirs.len());
     rows.push([
         "6-hop backward trace".into(),
