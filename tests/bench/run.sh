@@ -6,7 +6,7 @@
 #
 # On one node with REST on, in RUNS interleaved rounds: the ceiling (`indexer --fetch-only`: fetch
 # over the fastest feed, decode, txids, nothing written), the initial sync (`indexer --once` into
-# an empty database), and electrs 0.12 indexing the same node when `electrs` is on the PATH
+# an empty database; once more with a full compaction at the end), and electrs 0.12 indexing the same node when `electrs` is on the PATH
 # (`cargo install electrs --version 0.12.0 --locked`). Reports medians and every run; then the
 # query figures (query-bench) on the last database.
 set -euo pipefail
@@ -40,7 +40,7 @@ cookie=$work/node/regtest/.cookie
 # Runs a command under /usr/bin/time; prints "seconds max_rss_kib".
 timed() { local log=$1; shift; /usr/bin/time -f "%e %M" -o "$log.time" "$@" >"$log.out" 2>"$log"; cat "$log.time"; }
 field() { grep -o "$2=[^ ]*" "$1" | tail -n1 | cut -d= -f2 | tr -d '"'; }
-indexer() { "$rel/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --progress none "$@"; }
+indexer=("$rel/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --progress none)
 
 echo "bench: generating $TXS transactions (seed $SEED)" >&2
 read -r gen_s _ < <(timed "$work/gen.log" "$rel/chaingen" --rpc-url "$url" --rpc-cookie "$cookie" --seed "$SEED" --txs "$TXS" --out "$work/truth.json")
@@ -80,18 +80,21 @@ command -v electrs >/dev/null && have_electrs=1
 
 for run in $(seq "$RUNS"); do
     echo "bench: round $run of $RUNS" >&2
-    read -r s _ < <(timed "$work/fetch$run.log" indexer --db "$work/unused" --fetch-only)
+    read -r s _ < <(timed "$work/fetch$run.log" "${indexer[@]}" --db "$work/unused" --fetch-only)
     echo "fetch $s 0 0 $(field "$work/fetch$run.log" bytes)" >>"$work/results"
     rm -rf "$work/db"
-    read -r s rss < <(timed "$work/index$run.log" indexer --db "$work/db" --once ${INDEXER_ARGS:-})
+    read -r s rss < <(timed "$work/index$run.log" "${indexer[@]}" --db "$work/db" --once ${INDEXER_ARGS:-})
     echo "sync $s $rss $(du -sb "$work/db" | cut -f1) 0" >>"$work/results"
+    rm -rf "$work/db"
+    read -r s rss < <(timed "$work/compact$run.log" "${indexer[@]}" --db "$work/db" --once --compact-after-bulk ${INDEXER_ARGS:-})
+    echo "compact $s $rss $(du -sb "$work/db" | cut -f1) 0" >>"$work/results"
     if [[ $have_electrs == 1 ]]; then
         rm -rf "$work/electrs"
         mapfile -t e < <(electrs_run "$work/electrs")
         echo "electrs ${e[0]} ${e[1]} ${e[2]} 0" >>"$work/results"
     fi
 done
-feed=$(grep -o 'feed="[^"]*"\|feed=[^ ]*' "$work/index1.log" | head -n1 | cut -d= -f2- | tr -d '"')
+feed=$(sed -n 's/.*block feed feed=//p' "$work/index1.log" | head -n1 | tr -d '"')
 
 python3 - "$work/results" "$blocks" "$chain_txs" "$gen_s" "$TXS" "$feed" <<'PY'
 import statistics, sys
@@ -105,13 +108,15 @@ for line in open(path):
     block_bytes = max(block_bytes, int(bb))
 med = lambda kind, i: statistics.median(r[i] for r in runs[kind])
 print(f"Chain: regtest, {blocks} blocks, {txs} transactions, {block_bytes/1e6:.1f} MB of block data. Feed: {feed}.\n")
-print(f"Medians of {len(runs['sync'])} interleaved rounds (ceiling, sync{', electrs' if 'electrs' in runs else ''}, repeated); every run's seconds in the last column.\n")
+print(f"Medians of {len(runs['sync'])} interleaved rounds (ceiling, sync, sync with compaction{', electrs' if 'electrs' in runs else ''}, repeated); every run's seconds in the last column.\n")
 print("| pass | seconds | tx/s | MB/s | of the ceiling | peak RSS | database | bytes per block byte | runs (s) |")
 print("|---|---|---|---|---|---|---|---|---|")
 ceiling = med("fetch", 0)
 names = {"fetch": "ceiling: `indexer --fetch-only` (fetch + decode + txids, nothing written)",
-         "sync": "initial sync: `indexer --once`", "electrs": "electrs 0.12.0, same node"}
-for kind in ["fetch", "sync", "electrs"]:
+         "sync": "initial sync: `indexer --once`",
+         "compact": "initial sync, then full compaction: `indexer --once --compact-after-bulk`",
+         "electrs": "electrs 0.12.0 to its tip, full compaction included"}
+for kind in ["fetch", "sync", "compact", "electrs"]:
     if kind not in runs:
         continue
     s = med(kind, 0)
@@ -121,6 +126,22 @@ for kind in ["fetch", "sync", "electrs"]:
     each = ", ".join(f"{r[0]:.2f}" for r in runs[kind])
     print(f"| {names[kind]} | {s:.2f} | {txs/s:,.0f} | {block_bytes/s/1e6:.1f} | {ceiling/s:.2f} | {rss} | {db} | {ratio} | {each} |")
 print(f"\nGenerator: {gen_txs} transactions in {gen_s:.1f} s ({gen_txs/gen_s:,.0f} tx/s).")
+PY
+
+# Where the bytes go: each table of the last compacted database.
+python3 - "$(grep -o 'tables="[^"]*"' "$work/compact$RUNS.log" | tail -n1 | cut -d'"' -f2)" "$chain_txs" <<'PY'
+import sys
+rows = [t.split(":") for t in sys.argv[1].split(",")]
+txs = int(sys.argv[2])
+total = sum(int(b) for _, b, _ in rows)
+print("\nWhere the compacted database's bytes go (table files only):\n")
+print("| table | MB | rows | bytes per row | bytes per transaction | share |")
+print("|---|---|---|---|---|---|")
+for name, b, n in rows:
+    b, n = int(b), int(n)
+    per_row = f"{b/n:.1f}" if n else ""
+    print(f"| `{name}` | {b/1e6:.2f} | {n} | {per_row} | {b/txs:.1f} | {100*b/total:.1f}% |")
+print(f"| all | {total/1e6:.2f} | | | {total/txs:.1f} | |")
 PY
 
 if [[ -x $rel/query-bench ]]; then
