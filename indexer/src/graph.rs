@@ -67,7 +67,7 @@ struct ScriptCache {
 }
 
 /// Entries the script cache holds before it starts over: bounds memory.
-const SCRIPT_CACHE_ENTRIES: usize = 1 << 20;
+const SCRIPT_CACHE_ENTRIES: usize = 1 << 18;
 
 /// Txids of recent transactions: most inputs spend a recent one. Two generations, so memory
 /// stays bounded and the most recent entries are always kept.
@@ -78,7 +78,7 @@ struct TxidCache {
 }
 
 /// Entries per generation of the txid cache (about 60 bytes each).
-const TXID_CACHE_ENTRIES: usize = 1 << 20;
+const TXID_CACHE_ENTRIES: usize = 1 << 19;
 
 impl TxidCache {
     fn get(&self, txid: &[u8; 32]) -> Option<TxNum> {

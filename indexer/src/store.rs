@@ -95,7 +95,7 @@ fn db_options() -> Options {
     opts.set_max_background_jobs(2);
     // All memtables together stay under this, however many tables are written: memory stays
     // flat as the chain grows.
-    opts.set_db_write_buffer_size(384 << 20);
+    opts.set_db_write_buffer_size(256 << 20);
     opts.set_max_open_files(-1);
     opts.set_keep_log_file_num(4);
     opts

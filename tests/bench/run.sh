@@ -22,17 +22,15 @@ rel=${CARGO_TARGET_DIR:-target}/release
 work=$(mktemp -d -t chaintrail-bench.XXXXXX)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rpc_port=$(port)
-p2p_port=$(port)
 cli() { "$bin/bitcoin-cli" -regtest -datadir="$work/node" -rpcport="$rpc_port" "$@"; }
 cleanup() {
-    [[ -n ${electrs_pid:-} ]] && kill "$electrs_pid" 2>/dev/null || true
     cli stop >/dev/null 2>&1 || true
     while pgrep -f "datadir=$work/node" >/dev/null; do sleep 0.2; done
     [[ ${KEEP:-0} == 1 ]] && echo "bench: kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 mkdir -p "$work/node"
-"$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -port="$p2p_port" -bind=127.0.0.1 -server \
+"$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -listen=0 -server \
     -rest=1 -txindex -printtoconsole=0 -rpcthreads=8 -dbcache=1000 -daemonwait >&2
 url=http://127.0.0.1:$rpc_port
 cookie=$work/node/regtest/.cookie
@@ -49,31 +47,17 @@ chain_txs=$(cli getchaintxstats | python3 -c 'import json,sys; print(json.load(s
 # Let the node settle (its own flushes after the generator) before timing anything.
 cli gettxoutsetinfo none >/dev/null
 
-# electrs indexes until it reaches the node's tip, then serves; it is stopped once its log says
-# the index is at the tip. Prints "seconds max_rss_kib db_bytes".
+# electrs indexing the same node to its tip, then exiting (`--sync-once`). Prints "seconds
+# max_rss_kib db_bytes".
 electrs_run() {
     local dir=$1 log=$1.log
     mkdir -p "$dir"
-    local start
-    start=$(date +%s.%N)
-    /usr/bin/time -f "%e %M" -o "$log.time" electrs --network regtest --db-dir "$dir" --daemon-dir "$work/node" \
-        --daemon-rpc-addr "127.0.0.1:$rpc_port" --daemon-p2p-addr "127.0.0.1:$p2p_port" \
-        --electrum-rpc-addr "127.0.0.1:$(port)" --monitoring-addr "127.0.0.1:$(port)" --log-filters INFO \
-        >"$log.out" 2>"$log" &
-    electrs_pid=$!
-    until grep -q "$ELECTRS_DONE" "$log" 2>/dev/null; do
-        kill -0 "$electrs_pid" 2>/dev/null || { echo "bench: electrs exited early; see $log" >&2; tail -5 "$log" >&2; exit 1; }
-        sleep 0.05
-    done
-    python3 -c "import time; print(f'{time.time() - $start:.2f}')"
-    kill -INT "$electrs_pid"; wait "$electrs_pid" 2>/dev/null || true
-    electrs_pid=
-    awk '{print $2}' "$log.time"
-    du -sb "$dir" | cut -f1
+    read -r s rss < <(timed "$log" electrs --skip-default-conf-files --network regtest --db-dir "$dir" \
+        --daemon-dir "$work/node" --daemon-rpc-addr "127.0.0.1:$rpc_port" --monitoring-addr "127.0.0.1:$(port)" \
+        --sync-once --disable-electrum-rpc --log-filters INFO)
+    echo "$s $rss $(du -sb "$dir" | cut -f1)"
 }
 
-# The line electrs logs once its index has reached the node's tip.
-ELECTRS_DONE=${ELECTRS_DONE:-"finished full compaction"}
 have_electrs=0
 command -v electrs >/dev/null && have_electrs=1
 [[ $have_electrs == 1 ]] || echo "bench: electrs is not installed (cargo install electrs --version 0.12.0 --locked); skipping its row" >&2
@@ -90,8 +74,8 @@ for run in $(seq "$RUNS"); do
     echo "compact $s $rss $(du -sb "$work/db" | cut -f1) 0" >>"$work/results"
     if [[ $have_electrs == 1 ]]; then
         rm -rf "$work/electrs"
-        mapfile -t e < <(electrs_run "$work/electrs")
-        echo "electrs ${e[0]} ${e[1]} ${e[2]} 0" >>"$work/results"
+        read -r s rss dbb < <(electrs_run "$work/electrs")
+        echo "electrs $s $rss $dbb 0" >>"$work/results"
     fi
 done
 feed=$(sed -n 's/.*block feed feed=//p' "$work/index1.log" | head -n1 | tr -d '"')
@@ -115,7 +99,7 @@ ceiling = med("fetch", 0)
 names = {"fetch": "ceiling: `indexer --fetch-only` (fetch + decode + txids, nothing written)",
          "sync": "initial sync: `indexer --once`",
          "compact": "initial sync, then full compaction: `indexer --once --compact-after-bulk`",
-         "electrs": "electrs 0.12.0 to its tip, full compaction included"}
+         "electrs": "electrs 0.12.0 (`--sync-once`), same node"}
 for kind in ["fetch", "sync", "compact", "electrs"]:
     if kind not in runs:
         continue

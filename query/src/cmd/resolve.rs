@@ -3,9 +3,8 @@
 
 use std::collections::HashMap;
 
-use indexer::schema::TxNum;
+use indexer::schema::{OutScript, OutputsRow, ScriptNum, TxNum};
 use indexer::store::hex_hash;
-use indexer::store::OutputRow;
 
 use crate::chain::{script_label, Chain, Resolver};
 use crate::engine::Edge;
@@ -73,28 +72,43 @@ pub fn edge_views(chain: &Chain, edges: &[Edge], specs: &[NodeSpec], nodes: &[Tx
     })
 }
 
-/// The outputs of the last paying tx seen: edges come sorted by paying tx, so one scan serves
-/// all edges leaving it.
+/// The outputs of the last paying tx seen (edges come sorted by paying tx, so one read serves
+/// all edges leaving it), and the address and label of each script seen, by number.
 #[derive(Default)]
 struct OutputCache {
     txnum: Option<TxNum>,
-    outputs: Vec<(u32, OutputRow)>,
+    outputs: OutputsRow,
+    labels: HashMap<ScriptNum, (Option<String>, String)>,
 }
 
 impl OutputCache {
     /// The value, address and table label of the output an edge spends.
     fn owner(&mut self, chain: &Chain, e: &Edge) -> Result<(u64, Option<String>, String)> {
         if self.txnum != Some(e.from) {
-            self.outputs = chain.store().outputs(e.from)?;
+            self.outputs = chain.store().output_entries(e.from)?.unwrap_or_default();
             self.txnum = Some(e.from);
         }
         let out = self
             .outputs
-            .binary_search_by_key(&e.vout, |(vout, _)| *vout)
-            .map(|i| &self.outputs[i].1)
-            .map_err(|_| QueryError::Corrupt(format!("no output row for {}:{}", e.from, e.vout)))?;
-        let address = chain.address_of(&out.script);
-        let label = address.clone().unwrap_or_else(|| script_label(&out.script));
+            .0
+            .get(e.vout as usize)
+            .ok_or_else(|| QueryError::Corrupt(format!("no output row for {}:{}", e.from, e.vout)))?;
+        let (address, label) = match &out.script {
+            OutScript::Num(num) => match self.labels.get(num) {
+                Some(known) => known.clone(),
+                None => {
+                    let script = chain
+                        .store()
+                        .script(*num)?
+                        .ok_or_else(|| QueryError::Corrupt(format!("no script row for script number {num}")))?;
+                    let address = chain.address_of(&script);
+                    let known = (address.clone(), address.unwrap_or_else(|| script_label(&script)));
+                    self.labels.insert(*num, known.clone());
+                    known
+                }
+            },
+            OutScript::Unspendable(bytes) => (None, script_label(bytes)),
+        };
         Ok((out.value, address, label))
     }
 }
