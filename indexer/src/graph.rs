@@ -155,7 +155,7 @@ impl GraphWriter {
         position: u32,
     ) -> Result<TxRows, GraphError> {
         let txid = tx.compute_txid().to_byte_array();
-        let prefix = TxidKey::prefix_of(&txid);
+        let prefix = PrefixKey::of_txid(&txid);
         let overwritten = if position == 0 { overwritten_by(j, &txid)? } else { Vec::new() };
         j.insert::<Txs>(&num, &TxRow { txid, height, position })?;
         j.insert_prefixed::<Txids>(prefix, num)?;
@@ -195,7 +195,7 @@ impl GraphWriter {
         if let Some(num) = self.scripts.map.get(script) {
             return Ok(*num);
         }
-        let prefix = ScriptIdKey::prefix_of(script);
+        let prefix = PrefixKey::of_script(script);
         let mut found = None;
         for candidate in j.prefixed::<ScriptIds>(&prefix)? {
             if j.get::<Scripts>(&candidate)?.is_some_and(|s| s.0 == script) {
@@ -243,7 +243,7 @@ fn check_values(tx: &Transaction, rows: &TxRows, node: &[TxOut]) -> Result<(), G
 /// is shared. `known` means the txid is known to be indexed (an input's spent tx), so a single
 /// candidate needs no check.
 fn txnums(j: &Journal<'_>, txid: &[u8; 32], known: bool) -> Result<Vec<TxNum>, GraphError> {
-    let candidates = j.prefixed::<Txids>(&TxidKey::prefix_of(txid))?;
+    let candidates = j.prefixed::<Txids>(&PrefixKey::of_txid(txid))?;
     if known && candidates.len() == 1 {
         return Ok(candidates);
     }

@@ -86,7 +86,7 @@ tables! {
     /// Transaction number → txid and place.
     4 Txs = "txs": TxNum => TxRow;
     /// Txid prefix → transaction numbers (the one table keyed by txid).
-    5 Txids = "txids": TxidKey => Empty;
+    5 Txids = "txids": PrefixKey => Empty;
     /// Every output of a transaction, in one row.
     6 Outputs = "outputs": TxNum => OutputsRow;
     /// Every input of a non-coinbase transaction: the output it spent and its value, in one row.
@@ -96,7 +96,7 @@ tables! {
     /// Script number → script bytes (every spendable script, once).
     9 Scripts = "scripts": ScriptNum => ScriptBytes;
     /// Script hash prefix → script numbers (the one table keyed by script).
-    10 ScriptIds = "script_ids": ScriptIdKey => Empty;
+    10 ScriptIds = "script_ids": PrefixKey => Empty;
     /// A script's history: every output paying it and input spending from it, in chain order.
     11 History = "history": HistoryKey => Sats;
     /// A script's unspent outputs.
@@ -399,28 +399,37 @@ impl Codec for TxRow {
     }
 }
 
-/// The first 8 bytes of a txid (internal order), then the transaction's number. A prefix can be
-/// shared by several txids: readers check the full txid in `txs` when it is.
+/// A hash prefix, then a number: the key of the two tables that map hashes to numbers. In
+/// `txids` the prefix is the txid's first 8 bytes (internal order) and the number a txnum; in
+/// `script_ids` the prefix is the first 8 bytes of the script's SHA-256 and the number a script
+/// number. A prefix can be shared by several hashes: readers check the full txid in `txs` or the
+/// script's bytes in `scripts` when it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct TxidKey {
+pub struct PrefixKey {
     pub prefix: [u8; 8],
-    pub txnum: TxNum,
+    pub num: u64,
 }
 
-impl TxidKey {
-    pub fn prefix_of(txid: &[u8; 32]) -> [u8; 8] {
+impl PrefixKey {
+    /// The `txids` prefix of a txid.
+    pub fn of_txid(txid: &[u8; 32]) -> [u8; 8] {
         array(txid, 0)
     }
+
+    /// The `script_ids` prefix of a script.
+    pub fn of_script(script: &[u8]) -> [u8; 8] {
+        array(&sha256::Hash::hash(script).to_byte_array(), 0)
+    }
 }
 
-impl Codec for TxidKey {
+impl Codec for PrefixKey {
     fn encode_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.prefix);
-        put_num(out, self.txnum);
+        put_num(out, self.num);
     }
     fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        check_len("txids key", b, 13)?;
-        Ok(TxidKey { prefix: array(b, 0), txnum: num_at(b, 8) })
+        check_len("hash prefix key", b, 13)?;
+        Ok(PrefixKey { prefix: array(b, 0), num: num_at(b, 8) })
     }
 }
 
@@ -610,31 +619,6 @@ impl Codec for ScriptBytes {
     }
 }
 
-/// The first 8 bytes of a script's SHA-256, then its number. A prefix can be shared by several
-/// scripts: readers check the bytes in `scripts` when it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ScriptIdKey {
-    pub prefix: [u8; 8],
-    pub script: ScriptNum,
-}
-
-impl ScriptIdKey {
-    pub fn prefix_of(script: &[u8]) -> [u8; 8] {
-        array(&sha256::Hash::hash(script).to_byte_array(), 0)
-    }
-}
-
-impl Codec for ScriptIdKey {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.prefix);
-        put_num(out, self.script);
-    }
-    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        check_len("script_ids key", b, 13)?;
-        Ok(ScriptIdKey { prefix: array(b, 0), script: num_at(b, 8) })
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // history, utxos
 
@@ -803,8 +787,9 @@ mod tests {
 
     #[test]
     fn key_bytes_are_pinned_and_round_trip() {
-        round_trip(TxidKey { prefix: [9; 8], txnum: 3 }, &[9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0, 3]);
-        round_trip(ScriptIdKey { prefix: [8; 8], script: 4 }, &[8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 4]);
+        round_trip(PrefixKey { prefix: [9; 8], num: 3 }, &[9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0, 3]);
+        assert_eq!(PrefixKey::of_txid(&[7; 32]), [7; 8]);
+        assert_eq!(PrefixKey::of_script(&[]), [0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14]);
         round_trip(OutKey { txnum: 0x0a0b, vout: 3 }, &[0, 0, 0, 0x0a, 0x0b, 0, 0, 0, 3]);
         round_trip(
             HistoryKey { script: 2, txnum: 0x0a0b, kind: EventKind::Spent, index: 3 },

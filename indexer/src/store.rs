@@ -364,9 +364,9 @@ impl Store {
     /// Every indexed occurrence of a txid, earliest first (two only for BIP30 duplicates).
     pub fn txnums(&self, txid: &[u8; 32]) -> Result<Vec<TxNum>> {
         let mut nums = Vec::new();
-        for key in self.prefix_keys::<Txids>(&TxidKey::prefix_of(txid))? {
-            if self.tx(key.txnum)?.is_some_and(|row| &row.txid == txid) {
-                nums.push(key.txnum);
+        for key in self.prefix_keys::<Txids>(&PrefixKey::of_txid(txid))? {
+            if self.tx(key.num)?.is_some_and(|row| &row.txid == txid) {
+                nums.push(key.num);
             }
         }
         Ok(nums)
@@ -375,12 +375,12 @@ impl Store {
     /// Transaction numbers whose txid starts like `txid`: the candidates [`Store::txnums`]
     /// checks. The writer skips the check when there is one (the spent tx must be indexed).
     pub(crate) fn txid_candidates(&self, prefix: &[u8; 8]) -> Result<Vec<TxNum>> {
-        Ok(self.prefix_keys::<Txids>(prefix)?.into_iter().map(|k| k.txnum).collect())
+        Ok(self.prefix_keys::<Txids>(prefix)?.into_iter().map(|k| k.num).collect())
     }
 
     /// Script numbers whose script hash starts with `prefix`.
     pub(crate) fn script_candidates(&self, prefix: &[u8; 8]) -> Result<Vec<ScriptNum>> {
-        Ok(self.prefix_keys::<ScriptIds>(prefix)?.into_iter().map(|k| k.script).collect())
+        Ok(self.prefix_keys::<ScriptIds>(prefix)?.into_iter().map(|k| k.num).collect())
     }
 
     pub fn tx(&self, num: TxNum) -> Result<Option<TxRow>> {
@@ -389,7 +389,7 @@ impl Store {
 
     /// The number of a script, if the chain has ever paid it.
     pub fn script_num(&self, script: &[u8]) -> Result<Option<ScriptNum>> {
-        for num in self.script_candidates(&ScriptIdKey::prefix_of(script))? {
+        for num in self.script_candidates(&PrefixKey::of_script(script))? {
             if self.script(num)?.as_deref() == Some(script) {
                 return Ok(Some(num));
             }
