@@ -447,6 +447,12 @@ impl Store {
             .collect()
     }
 
+    /// A cursor for many [`Store::spends`] lookups through one RocksDB iterator, as traversals
+    /// make them by the thousand.
+    pub fn spends_cursor(&self) -> SpendsCursor<'_> {
+        SpendsCursor { iter: self.db.raw_iterator_cf(self.cf(Spends::ID)) }
+    }
+
     pub fn spend(&self, num: TxNum, vout: u32) -> Result<Option<IoRef>> {
         self.get::<Spends>(&OutKey { txnum: num, vout })
     }
@@ -500,6 +506,30 @@ impl Store {
 
     pub fn undo(&self, height: u32) -> Result<Option<BlockUndo>> {
         self.get::<Undo>(&height)
+    }
+}
+
+/// A reusable iterator over `spends`: seeking it is several times cheaper than opening a new
+/// iterator per transaction.
+pub struct SpendsCursor<'s> {
+    iter: rocksdb::DBRawIteratorWithThreadMode<'s, DB>,
+}
+
+impl SpendsCursor<'_> {
+    /// Calls `f` with what spent each spent output of `num` (output index, spending input), in
+    /// output order.
+    pub fn for_each(&mut self, num: TxNum, mut f: impl FnMut(u32, IoRef)) -> Result<()> {
+        self.iter.seek(OutKey { txnum: num, vout: 0 }.encode());
+        while let (Some(key), Some(value)) = (self.iter.key(), self.iter.value()) {
+            let key = OutKey::decode(key)?;
+            if key.txnum != num {
+                break;
+            }
+            f(key.vout, IoRef::decode(value)?);
+            self.iter.next();
+        }
+        self.iter.status()?;
+        Ok(())
     }
 }
 

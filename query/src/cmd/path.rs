@@ -101,7 +101,7 @@ impl Request {
 
     /// Every spend edge from each tx of the path to the next that the search could follow.
     fn path_edges(&self, chain: &Chain, txs: &[TxNum]) -> Result<Vec<Edge>> {
-        let graph = Graph::new(chain.store());
+        let mut graph = Graph::new(chain.store());
         let mut edges = Vec::new();
         let mut buf = Vec::new();
         for pair in txs.windows(2) {

@@ -2,24 +2,25 @@
 //! given scripts. Straight from the store into caller-owned buffers; no strings.
 
 use indexer::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
-use indexer::store::{Store, StoreError};
+use indexer::store::{SpendsCursor, Store, StoreError};
 
 use super::Edge;
 
-/// Reads spend edges of the index.
+/// Reads spend edges of the index. Holds a cursor: make one per thread.
 pub struct Graph<'s> {
     store: &'s Store,
+    spends: SpendsCursor<'s>,
 }
 
 impl<'s> Graph<'s> {
     pub fn new(store: &'s Store) -> Self {
-        Graph { store }
+        Graph { store, spends: store.spends_cursor() }
     }
 
     /// Appends an edge for each spent output of `num`, in output order. With `min_value`, each
     /// edge's value is read and smaller ones are skipped; with `None`, values are left at 0 and
     /// only the spend rows are read.
-    pub fn out_edges(&self, num: TxNum, min_value: Option<u64>, out: &mut Vec<Edge>) -> Result<(), StoreError> {
+    pub fn out_edges(&mut self, num: TxNum, min_value: Option<u64>, out: &mut Vec<Edge>) -> Result<(), StoreError> {
         let start = out.len();
         self.spent_outputs(num, out)?;
         if let Some(min_value) = min_value {
@@ -30,11 +31,8 @@ impl<'s> Graph<'s> {
     }
 
     /// Appends an edge for each spent output of `num`, in output order, with values left at 0.
-    pub fn spent_outputs(&self, num: TxNum, out: &mut Vec<Edge>) -> Result<(), StoreError> {
-        for (vout, to) in self.store.spends(num)? {
-            out.push(Edge { from: num, vout, to: to.txnum, vin: to.index, value: 0 });
-        }
-        Ok(())
+    pub fn spent_outputs(&mut self, num: TxNum, out: &mut Vec<Edge>) -> Result<(), StoreError> {
+        self.spends.for_each(num, |vout, to| out.push(Edge { from: num, vout, to: to.txnum, vin: to.index, value: 0 }))
     }
 
     /// Sets the value of edges leaving `num` from its outputs row (one read).

@@ -77,7 +77,7 @@ impl Side {
     /// the shortest total distance wins.
     fn expand(
         &mut self,
-        graph: &Graph,
+        graph: &mut Graph,
         other: &Side,
         limits: &PathLimits,
         visited: &mut usize,
@@ -150,7 +150,7 @@ pub fn shortest_path(
     if let Some(&both) = fwd.frontier.iter().find(|n| bwd.seen.contains_key(n)) {
         return Ok(PathResult { txs: vec![both], truncated: false, visited });
     }
-    let graph = Graph::new(store);
+    let mut graph = Graph::new(store);
     while fwd.depth + bwd.depth < limits.max_hops {
         let forward = match (fwd.frontier.is_empty(), bwd.frontier.is_empty()) {
             (true, true) => break,
@@ -159,9 +159,9 @@ pub fn shortest_path(
             (false, false) => fwd.frontier.len() <= bwd.frontier.len(),
         };
         let step = if forward {
-            fwd.expand(&graph, &bwd, limits, &mut visited)?
+            fwd.expand(&mut graph, &bwd, limits, &mut visited)?
         } else {
-            bwd.expand(&graph, &fwd, limits, &mut visited)?
+            bwd.expand(&mut graph, &fwd, limits, &mut visited)?
         };
         match step {
             Step::Met(tx) => {

@@ -59,7 +59,7 @@ pub fn trace(store: &Store, roots: &[TxNum], limits: &TraceLimits) -> Result<Tra
 }
 
 struct Walk<'a> {
-    graph: Graph<'a>,
+    store: &'a Store,
     limits: &'a TraceLimits,
     nodes: Vec<TraceNode>,
     /// The txs in `nodes`.
@@ -81,14 +81,8 @@ const MIN_PART: usize = 64;
 
 impl<'a> Walk<'a> {
     fn new(store: &'a Store, roots: &[TxNum], limits: &'a TraceLimits) -> Self {
-        let mut walk = Walk {
-            graph: Graph::new(store),
-            limits,
-            nodes: Vec::new(),
-            found: HashSet::new(),
-            edges: Vec::new(),
-            truncated: false,
-        };
+        let mut walk =
+            Walk { store, limits, nodes: Vec::new(), found: HashSet::new(), edges: Vec::new(), truncated: false };
         for &root in roots {
             if !walk.found.contains(&root) && !walk.add(root, 0) {
                 break;
@@ -142,15 +136,16 @@ impl<'a> Walk<'a> {
     /// Reads the edges of a level's txs, on several threads when it is large.
     fn read_level(&self, level: &[TxNum]) -> Result<(Vec<Edge>, Vec<Read>), StoreError> {
         let parts = map_parts(level, MIN_PART, |part| {
+            let mut graph = Graph::new(self.store);
             let mut edges = Vec::new();
             let mut reads = Vec::with_capacity(part.len());
             for &num in part {
                 let start = edges.len();
-                let stopped = self.stops_at(num)?;
+                let stopped = self.stops_at(&graph, num)?;
                 if !stopped {
                     match self.limits.direction {
-                        Direction::Forward => self.graph.out_edges(num, self.value_filter(), &mut edges)?,
-                        Direction::Backward => self.graph.in_edges(num, self.limits.min_value, &mut edges)?,
+                        Direction::Forward => graph.out_edges(num, self.value_filter(), &mut edges)?,
+                        Direction::Backward => graph.in_edges(num, self.limits.min_value, &mut edges)?,
                     }
                 }
                 reads.push(Read { start, end: edges.len(), stopped });
@@ -177,7 +172,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Whether `num` pays (forward) or spends from (backward) a stop script.
-    fn stops_at(&self, num: TxNum) -> Result<bool, StoreError> {
+    fn stops_at(&self, graph: &Graph, num: TxNum) -> Result<bool, StoreError> {
         if self.limits.stop.is_empty() {
             return Ok(false);
         }
@@ -185,7 +180,7 @@ impl<'a> Walk<'a> {
             Direction::Forward => EventKind::Funded,
             Direction::Backward => EventKind::Spent,
         };
-        self.graph.touches(num, kind, &self.limits.stop)
+        graph.touches(num, kind, &self.limits.stop)
     }
 
     /// Adds the edges between found txs that expansion did not walk: those of txs at the last
@@ -194,10 +189,11 @@ impl<'a> Walk<'a> {
         let pending: Vec<TxNum> =
             self.nodes.iter().enumerate().filter(|(i, n)| *i >= expanded || n.stopped).map(|(_, n)| n.num).collect();
         let edges = map_parts(&pending, MIN_PART, |part| {
+            let mut graph = Graph::new(self.store);
             let mut edges = Vec::new();
             for &num in part {
                 let start = edges.len();
-                self.edges_within(num, &mut edges, start)?;
+                self.edges_within(&mut graph, num, &mut edges, start)?;
             }
             Ok::<_, StoreError>(edges)
         })?;
@@ -207,18 +203,18 @@ impl<'a> Walk<'a> {
 
     /// Appends the edges of `num` whose other end is a found tx (`out[..start]` is left alone).
     /// Forward, values are read only for those: most spenders of the last hop are outside.
-    fn edges_within(&self, num: TxNum, out: &mut Vec<Edge>, start: usize) -> Result<(), StoreError> {
+    fn edges_within(&self, graph: &mut Graph, num: TxNum, out: &mut Vec<Edge>, start: usize) -> Result<(), StoreError> {
         match self.limits.direction {
             Direction::Forward => {
-                self.graph.spent_outputs(num, out)?;
+                graph.spent_outputs(num, out)?;
                 keep_from(out, start, |e| self.found.contains(&e.to));
                 if let Some(min_value) = self.value_filter() {
-                    self.graph.fill_values(num, &mut out[start..])?;
+                    graph.fill_values(num, &mut out[start..])?;
                     keep_from(out, start, |e| e.value >= min_value);
                 }
             }
             Direction::Backward => {
-                self.graph.in_edges(num, self.limits.min_value, out)?;
+                graph.in_edges(num, self.limits.min_value, out)?;
                 keep_from(out, start, |e| self.found.contains(&e.from));
             }
         }

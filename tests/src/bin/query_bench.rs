@@ -92,7 +92,8 @@ fn main() -> anyhow::Result<()> {
 
     // Large 6-hop forward traces: from the early tx with the biggest one, and from every tx that
     // spends from the busiest address (a payment processor's hub), the largest the chain offers.
-    let candidates: Vec<&str> = truth.txs.iter().filter(|t| t.kind != "coinbase").take(400).step_by(8).map(|t| t.txid.as_str()).collect();
+    let candidates: Vec<&str> =
+        truth.txs.iter().filter(|t| t.kind != "coinbase").take(400).step_by(8).map(|t| t.txid.as_str()).collect();
     let mut best = (0usize, "");
     for txid in &candidates {
         let n = trace(&store, &[num_of(&store, txid)?], &limits(Direction::Forward, 6))?.nodes.len();
@@ -106,7 +107,11 @@ fn main() -> anyhow::Result<()> {
     let hub_roots = script_txs(&store, &hub.script_hex, EventKind::Spent)?;
     let traces = [
         (format!("6-hop forward trace from a tx ({})", &best.1[..8]), vec![root], vec!["trace", "forward", best.1]),
-        ("6-hop forward trace from the hub address".to_string(), hub_roots, vec!["trace", "forward", hub_address.as_str()]),
+        (
+            "6-hop forward trace from the hub address".to_string(),
+            hub_roots,
+            vec!["trace", "forward", hub_address.as_str()],
+        ),
     ];
     for (name, roots, args_cli) in traces {
         let (med, min, t) = timed(args.runs, || Ok(trace(&store, &roots, &limits(Direction::Forward, 6))?))?;
