@@ -78,6 +78,8 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
         block.set_bloom_filter(10.0, false);
         block.set_whole_key_filtering(false);
         opts.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(8));
+        // Most lookups are of new scripts: a memtable Bloom filter answers "absent" at once.
+        opts.set_memtable_prefix_bloom_ratio(0.05);
     }
     opts.set_block_based_table_factory(&block);
     let incompressible = [Txids::NAME, ScriptIds::NAME, BlockHeights::NAME].contains(&name);
