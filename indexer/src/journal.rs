@@ -95,12 +95,8 @@ impl<'s> Journal<'s> {
 
     /// Numbers under `prefix` in `txids` (`T` = [`Txids`]) or `script_ids` ([`ScriptIds`]),
     /// pending writes included, in ascending order.
-    pub fn prefixed<T: Table>(&self, prefix: &[u8; 8]) -> Result<Vec<u64>, StoreError> {
-        let mut nums = match T::ID {
-            id if id == Txids::ID => self.store.txid_candidates(prefix)?,
-            id if id == ScriptIds::ID => self.store.script_candidates(prefix)?,
-            _ => unreachable!("only txids and script_ids are keyed by prefix"),
-        };
+    pub fn prefixed<T: Table<Key = PrefixKey>>(&self, prefix: &[u8; 8]) -> Result<Vec<u64>, StoreError> {
+        let mut nums = self.store.prefixed::<T>(prefix)?;
         for overlay in [&self.settling_prefixed, &self.prefixed] {
             nums.extend(overlay.get(&(T::ID, *prefix)).into_iter().flatten());
         }
@@ -111,13 +107,12 @@ impl<'s> Journal<'s> {
     }
 
     /// Files `num` under `prefix` in `txids` or `script_ids`.
-    pub fn insert_prefixed<T: Table>(&mut self, prefix: [u8; 8], num: u64) -> Result<(), StoreError> {
-        let w = &mut self.writes[T::ID as usize];
-        let start = w.bytes.len();
-        w.bytes.extend_from_slice(&prefix);
-        num.encode_to(&mut w.bytes);
-        let end = w.bytes.len();
-        w.entries.push(Entry { key: start, value: end, end, delete: false });
+    pub fn insert_prefixed<T: Table<Key = PrefixKey, Value = Empty>>(
+        &mut self,
+        prefix: [u8; 8],
+        num: u64,
+    ) -> Result<(), StoreError> {
+        self.writes[T::ID as usize].push(&PrefixKey { prefix, num }, Some(&Empty));
         self.journal_write(T::ID, Known::Absent)?;
         self.prefixed.entry((T::ID, prefix)).or_default().push(num);
         Ok(())

@@ -247,17 +247,18 @@ impl Store {
             .take_while(move |r| r.as_ref().map(|(k, _)| keep(k)).unwrap_or(true))
     }
 
-    /// Keys of a prefix-indexed table (`txids`, `script_ids`) that start with `prefix`.
-    fn prefix_keys<T: Table>(&self, prefix: &[u8; 8]) -> Result<Vec<T::Key>> {
-        let mut keys = Vec::new();
+    /// The numbers filed under `prefix` in a hash-prefix table (`txids`, `script_ids`), in
+    /// ascending order: the candidates a full-hash check picks from.
+    pub(crate) fn prefixed<T: Table<Key = PrefixKey>>(&self, prefix: &[u8; 8]) -> Result<Vec<u64>> {
+        let mut nums = Vec::new();
         for row in self.db.prefix_iterator_cf(self.cf(T::ID), prefix) {
             let (k, _) = row?;
             if !k.starts_with(prefix) {
                 break;
             }
-            keys.push(T::Key::decode(&k)?);
+            nums.push(PrefixKey::decode(&k)?.num);
         }
-        Ok(keys)
+        Ok(nums)
     }
 
     /// Every row of the table named `name`, as bytes: for comparing two databases.
@@ -366,23 +367,12 @@ impl Store {
     /// Every indexed occurrence of a txid, earliest first (two only for BIP30 duplicates).
     pub fn txnums(&self, txid: &[u8; 32]) -> Result<Vec<TxNum>> {
         let mut nums = Vec::new();
-        for key in self.prefix_keys::<Txids>(&PrefixKey::of_txid(txid))? {
-            if self.tx(key.num)?.is_some_and(|row| &row.txid == txid) {
-                nums.push(key.num);
+        for num in self.prefixed::<Txids>(&PrefixKey::of_txid(txid))? {
+            if self.tx(num)?.is_some_and(|row| &row.txid == txid) {
+                nums.push(num);
             }
         }
         Ok(nums)
-    }
-
-    /// Transaction numbers whose txid starts like `txid`: the candidates [`Store::txnums`]
-    /// checks. The writer skips the check when there is one (the spent tx must be indexed).
-    pub(crate) fn txid_candidates(&self, prefix: &[u8; 8]) -> Result<Vec<TxNum>> {
-        Ok(self.prefix_keys::<Txids>(prefix)?.into_iter().map(|k| k.num).collect())
-    }
-
-    /// Script numbers whose script hash starts with `prefix`.
-    pub(crate) fn script_candidates(&self, prefix: &[u8; 8]) -> Result<Vec<ScriptNum>> {
-        Ok(self.prefix_keys::<ScriptIds>(prefix)?.into_iter().map(|k| k.num).collect())
     }
 
     pub fn tx(&self, num: TxNum) -> Result<Option<TxRow>> {
@@ -391,7 +381,7 @@ impl Store {
 
     /// The number of a script, if the chain has ever paid it.
     pub fn script_num(&self, script: &[u8]) -> Result<Option<ScriptNum>> {
-        for num in self.script_candidates(&PrefixKey::of_script(script))? {
+        for num in self.prefixed::<ScriptIds>(&PrefixKey::of_script(script))? {
             if self.script(num)?.as_deref() == Some(script) {
                 return Ok(Some(num));
             }
