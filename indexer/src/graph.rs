@@ -286,16 +286,27 @@ fn overwritten_by(j: &Journal<'_>, txid: &[u8; 32]) -> Result<Vec<Overwritten>, 
     let mut gone = Vec::new();
     for earlier in txnums(j, txid, false)? {
         let outputs = j.get::<Outputs>(&earlier)?.unwrap_or_default();
-        for (vout, out) in outputs.0.iter().enumerate() {
-            let key = OutKey { txnum: earlier, vout: vout as u32 };
-            if let OutScript::Num(script) = out.script {
-                if j.get::<Spends>(&key)?.is_none() {
-                    gone.push(Overwritten { out: key, value: out.value, script });
-                }
+        unspent_outputs(earlier, &outputs, |key| Ok(j.get::<Spends>(key)?.is_some()), &mut gone)?;
+    }
+    Ok(gone)
+}
+
+/// Appends the spendable outputs of tx `num` that `is_spent` says nothing spent.
+fn unspent_outputs(
+    num: TxNum,
+    outputs: &OutputsRow,
+    is_spent: impl Fn(&OutKey) -> Result<bool, StoreError>,
+    gone: &mut Vec<Overwritten>,
+) -> Result<(), StoreError> {
+    for (vout, out) in outputs.0.iter().enumerate() {
+        let key = OutKey { txnum: num, vout: vout as u32 };
+        if let OutScript::Num(script) = out.script {
+            if !is_spent(&key)? {
+                gone.push(Overwritten { out: key, value: out.value, script });
             }
         }
     }
-    Ok(gone)
+    Ok(())
 }
 
 impl BlockRows {
@@ -334,14 +345,8 @@ fn stored_overwrites(store: &Store, num: TxNum) -> Result<Vec<Overwritten>, Grap
     let row = store.tx(num)?.ok_or_else(|| corrupt_input(num, IoRef { txnum: num, index: 0 }))?;
     let mut gone = Vec::new();
     for earlier in store.txnums(&row.txid)?.into_iter().filter(|e| *e < num) {
-        for (vout, out) in store.output_entries(earlier)?.unwrap_or_default().0.iter().enumerate() {
-            let key = OutKey { txnum: earlier, vout: vout as u32 };
-            if let OutScript::Num(script) = out.script {
-                if store.spend(earlier, key.vout)?.is_none() {
-                    gone.push(Overwritten { out: key, value: out.value, script });
-                }
-            }
-        }
+        let outputs = store.output_entries(earlier)?.unwrap_or_default();
+        unspent_outputs(earlier, &outputs, |key| Ok(store.spend(key.txnum, key.vout)?.is_some()), &mut gone)?;
     }
     Ok(gone)
 }
