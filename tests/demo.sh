@@ -2,7 +2,8 @@
 # The main job on an embedded default: start a local regtest node, seed it with a sample case (a
 # theft laundered through a peel chain, a fan-out, a CoinJoin and a consolidation into an exchange
 # deposit address), index it, then trace the stolen coins forward and find the path from the
-# thief to the exchange. Everything lives in a temporary directory removed at the end
+# thief to the exchange, and show who controls the addresses the thief gathered from and why.
+# Everything lives in a temporary directory removed at the end
 # (KEEP=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,3 +49,15 @@ echo "== how did they reach the exchange? query path $thief $exchange"
 echo
 echo "== the exchange deposit address they reached: query address $exchange"
 "$target/query" --db "$work/db" --format table address "$exchange" --limit 10
+consolidation=$(case_field consolidation_txid)
+gathered=$("$target/query" --db "$work/db" tx "$consolidation" |
+    python3 -c 'import json,sys; print(" ".join(sorted({i["address"] for i in json.load(sys.stdin)["inputs"] if i["address"]})[:2]))')
+read -r first second <<<"$gathered"
+echo
+echo "== who controls the addresses the thief gathered from? query cluster $first"
+"$target/query" --db "$work/db" --format table cluster "$first" --limit 10
+if [[ -n ${second:-} ]]; then
+    echo
+    echo "== why are they one owner? query cluster --why $first $second"
+    "$target/query" --db "$work/db" --format table cluster --why "$first" "$second"
+fi

@@ -7,9 +7,11 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::clusters::ClusterParams;
 use crate::network::Network;
 use crate::node::{RpcAuth, RpcConfig};
 use crate::progress::ProgressStyle;
+use crate::stages::StageConfig;
 use crate::store::default_db_dir;
 
 #[derive(Debug, Parser)]
@@ -75,6 +77,15 @@ pub struct Args {
     /// Where blocks come from: REST when the node serves it (auto), or always JSON-RPC.
     #[arg(long, value_enum)]
     pub feed: Option<FeedChoice>,
+    /// Do not build clusters (who controls which addresses). Turned back on later, they catch
+    /// up from the indexed rows without the node.
+    #[arg(long)]
+    pub no_clusters: bool,
+    /// Also merge each transaction's change output into its inputs' cluster (see
+    /// docs/heuristics.md). Clusters built without it must be rebuilt:
+    /// `--rebuild-stage clusters --cluster-change`.
+    #[arg(long)]
+    pub cluster_change: bool,
     /// Progress display: a bar on a terminal, log lines otherwise.
     #[arg(long, value_enum, default_value_t = ProgressStyle::Auto)]
     pub progress: ProgressStyle,
@@ -125,6 +136,8 @@ struct FileIndexer {
     feed: Option<FeedChoice>,
     cache_mb: Option<usize>,
     compact_after_bulk: Option<bool>,
+    clusters: Option<bool>,
+    cluster_change: Option<bool>,
 }
 
 /// Everything the indexer runs with, resolved.
@@ -148,6 +161,8 @@ pub struct Config {
     pub feed: FeedChoice,
     /// A derived stage to rebuild from the indexed rows before anything else (then exit).
     pub rebuild: Option<crate::schema::StageId>,
+    /// Which derived stages run, and how.
+    pub stages: StageConfig,
     pub progress: ProgressStyle,
 }
 
@@ -221,6 +236,10 @@ impl Config {
             fetch_only: args.fetch_only,
             feed: args.feed.or(f.feed).unwrap_or(FeedChoice::Auto),
             rebuild: args.rebuild_stage,
+            stages: StageConfig {
+                clusters: (!args.no_clusters && f.clusters.unwrap_or(true))
+                    .then(|| ClusterParams { change: args.cluster_change || f.cluster_change.unwrap_or(false) }),
+            },
             progress: args.progress,
         })
     }

@@ -11,7 +11,8 @@ use crate::schema::*;
 use crate::store::{RawWrite, Store, StoreError, WriteMode};
 
 /// Tables that stages read back while applying, and so are mirrored in the in-memory overlay.
-const READ_BACK: [u8; 4] = [Txs::ID, Outputs::ID, Scripts::ID, Spends::ID];
+const READ_BACK: [u8; 8] =
+    [Txs::ID, Outputs::ID, Scripts::ID, Spends::ID, ClusterParents::ID, Clusters::ID, P2pkKeys::ID, ClusterStates::ID];
 
 type Overlay = HashMap<(u8, Vec<u8>), Option<Vec<u8>>>;
 

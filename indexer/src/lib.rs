@@ -5,13 +5,18 @@
 //! the writer), which is all `query` depends on; with it, also the node client and the sync.
 
 pub mod addresses;
+pub mod clusters;
 pub mod graph;
+pub mod heuristics;
 pub mod journal;
 pub mod network;
 pub mod schema;
 pub mod stages;
 pub mod store;
 pub mod writer;
+
+#[cfg(test)]
+mod testing;
 
 #[cfg(feature = "node")]
 pub mod config;

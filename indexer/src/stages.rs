@@ -7,36 +7,69 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::info;
 
 use crate::addresses;
+use crate::clusters::{self, ClusterParams};
 use crate::graph::{BlockRows, GraphError};
 use crate::journal::{Journal, Known};
 use crate::schema::*;
 use crate::store::{RawWrite, Store, StoreError, WriteMode};
 
+/// Which derived stages run, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageConfig {
+    /// `None`: clusters are not built (their checkpoint stays where it is, and they catch up
+    /// from the indexed rows once turned back on).
+    pub clusters: Option<ClusterParams>,
+}
+
+impl Default for StageConfig {
+    fn default() -> Self {
+        StageConfig { clusters: Some(ClusterParams::default()) }
+    }
+}
+
+impl StageConfig {
+    /// The stages that run, in the order they are applied.
+    pub fn enabled(&self) -> impl Iterator<Item = StageId> + '_ {
+        StageId::ALL.into_iter().filter(|s| *s != StageId::Clusters || self.clusters.is_some())
+    }
+}
+
 /// Applies one derived stage to a block.
-pub fn apply(stage: StageId, j: &mut Journal<'_>, rows: &BlockRows) -> Result<(), StoreError> {
+pub fn apply(stage: StageId, j: &mut Journal<'_>, rows: &BlockRows, config: &StageConfig) -> Result<(), StoreError> {
     match stage {
         StageId::Addresses => addresses::apply(j, rows),
+        StageId::Clusters => clusters::apply(j, rows, config.clusters.unwrap_or_default()),
+    }
+}
+
+/// The tables a stage writes.
+fn tables(stage: StageId) -> &'static [u8] {
+    match stage {
+        StageId::Addresses => &[History::ID, Utxos::ID],
+        StageId::Clusters => &[
+            ClusterParents::ID,
+            ClusterChildren::ID,
+            Clusters::ID,
+            ClusterSizes::ID,
+            ClusterLinks::ID,
+            P2pkKeys::ID,
+            ClusterStates::ID,
+        ],
     }
 }
 
 /// Whether an undo entry belongs to `stage`: a write to one of its tables, or its checkpoint.
 fn owns(stage: StageId, entry: &UndoEntry) -> bool {
-    match stage {
-        StageId::Addresses => {
-            entry.table == History::ID
-                || entry.table == Utxos::ID
-                || (entry.table == Stages::ID && entry.key == stage.encode())
-        }
-    }
+    tables(stage).contains(&entry.table) || (entry.table == Stages::ID && entry.key == stage.encode())
 }
 
 /// Brings every derived stage up to the graph's tip from the rows already indexed, committing
 /// about every `batch_txs` transactions. Blocks whose undo data is kept get the stage's writes
 /// added to it, so a later reorg takes them back out too. Returns the blocks applied.
-pub fn catch_up(store: &Store, batch_txs: u64, shutdown: &AtomicBool) -> Result<u64, GraphError> {
+pub fn catch_up(store: &Store, config: &StageConfig, batch_txs: u64, shutdown: &AtomicBool) -> Result<u64, GraphError> {
     let Some((tip, _)) = store.meta()?.and_then(|m| m.tip) else { return Ok(0) };
     let mut applied = 0;
-    for stage in StageId::ALL {
+    for stage in config.enabled() {
         let from = store.checkpoint(stage)?.map(|c| c.height + 1).unwrap_or(0);
         if from > tip {
             continue;
@@ -57,7 +90,7 @@ pub fn catch_up(store: &Store, batch_txs: u64, shutdown: &AtomicBool) -> Result<
             let rows = BlockRows::load(store, height)?;
             let undo = store.undo(height)?;
             j.begin_block(undo.is_some());
-            apply(stage, &mut j, &rows)?;
+            apply(stage, &mut j, &rows, config)?;
             let checkpoint = Checkpoint { height, hash: rows.hash };
             j.set::<Stages>(&stage, Some(&checkpoint), Known::Was(before.map(|c| c.encode())))?;
             before = Some(checkpoint);
@@ -88,11 +121,8 @@ pub fn reset(store: &mut Store, stage: StageId) -> Result<(), StoreError> {
         writes.push((Undo::ID, height.encode(), Some(record.encode())));
     }
     store.write(&writes, WriteMode::Tip)?;
-    match stage {
-        StageId::Addresses => {
-            store.clear::<History>()?;
-            store.clear::<Utxos>()?;
-        }
+    for &table in tables(stage) {
+        store.clear(table)?;
     }
     Ok(())
 }

@@ -31,6 +31,8 @@ pub enum StoreError {
     Foreign(PathBuf),
     #[error("database at {path} has schema version {found}, this build reads version {expected}; re-index into a new directory (run the indexer with another --db)")]
     SchemaVersion { path: PathBuf, found: u32, expected: u32 },
+    #[error("database at {path} predates the tables {tables}: run the indexer on it once to add them (it builds them from the indexed rows, without re-indexing)")]
+    MissingTables { path: PathBuf, tables: String },
     #[error("database at {path} was built for network '{found}', but the node is on '{expected}'")]
     Network { path: PathBuf, found: String, expected: String },
     #[error("database at {path} was built for a chain with genesis {found}, but the node's genesis is {expected}")]
@@ -110,12 +112,14 @@ fn descriptors(cache: &Cache) -> Vec<ColumnFamilyDescriptor> {
 /// Column families every schema version has had.
 const EVERY_VERSION: [&str; 4] = ["meta", "headers", "txids", "undo"];
 
-/// Checks that `path` holds one of our databases of this schema version. An older or newer one
-/// (other column families) is told apart from a foreign one by its meta row.
-fn check_ours(path: &Path) -> Result<()> {
+/// Checks that `path` holds one of our databases of this schema version, and returns the tables
+/// it lacks: tables added to this version later, which the writer creates and fills (a stage
+/// catching up). An older or newer version is told apart from a foreign database by its meta row.
+fn check_ours(path: &Path) -> Result<Vec<&'static str>> {
     let found = DB::list_cf(&Options::default(), path).map_err(|_| StoreError::Foreign(path.to_owned()))?;
-    if TABLES.iter().all(|cf| found.iter().any(|f| f == cf)) {
-        return Ok(());
+    let missing: Vec<&'static str> = TABLES.iter().copied().filter(|cf| !found.iter().any(|f| f == cf)).collect();
+    if missing.is_empty() {
+        return Ok(missing);
     }
     if !EVERY_VERSION.iter().all(|cf| found.iter().any(|f| f == cf)) {
         return Err(StoreError::Foreign(path.to_owned()));
@@ -127,6 +131,7 @@ fn check_ours(path: &Path) -> Result<()> {
     let found =
         db.get_cf(cf, b"meta")?.and_then(|b| b.get(..4).map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes"))));
     match found {
+        Some(SCHEMA_VERSION) => Ok(missing),
         Some(found) => Err(StoreError::SchemaVersion { path: path.to_owned(), found, expected: SCHEMA_VERSION }),
         None => Err(StoreError::Foreign(path.to_owned())),
     }
@@ -162,7 +167,10 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_owned()));
         }
-        check_ours(path)?;
+        let missing = check_ours(path)?;
+        if !missing.is_empty() {
+            return Err(StoreError::MissingTables { path: path.to_owned(), tables: missing.join(", ") });
+        }
         let scratch = tempfile::Builder::new().prefix("chaintrail-follower").tempdir().map_err(StoreError::Scratch)?;
         let cache = Cache::new_lru_cache(cache_bytes);
         let mut opts = db_options();
@@ -293,10 +301,11 @@ impl Store {
     }
 
     /// Empties a table (dropping and recreating its column family: instant at any size).
-    pub fn clear<T: Table>(&mut self) -> Result<()> {
-        self.db.drop_cf(T::NAME)?;
+    pub fn clear(&mut self, table: u8) -> Result<()> {
+        let name = TABLES[table as usize];
+        self.db.drop_cf(name)?;
         let cache = Cache::new_lru_cache(8 << 20);
-        self.db.create_cf(T::NAME, &cf_options(T::NAME, &cache))?;
+        self.db.create_cf(name, &cf_options(name, &cache))?;
         Ok(())
     }
 
@@ -593,6 +602,32 @@ mod tests {
 
     fn put_meta(store: &Store, meta: &Meta) {
         store.write(&[(MetaTable::ID, MetaKey.encode(), Some(meta.encode()))], WriteMode::Tip).unwrap();
+    }
+
+    #[test]
+    fn tables_added_to_this_version_are_created_by_the_writer_and_named_to_a_follower() {
+        let dir = tempfile::tempdir().unwrap();
+        let older: Vec<&str> =
+            TABLES.iter().copied().filter(|t| !t.starts_with("cluster") && *t != "p2pk_keys").collect();
+        {
+            let mut opts = Options::default();
+            opts.create_if_missing(true);
+            opts.create_missing_column_families(true);
+            let db = DB::open_cf(&opts, dir.path(), &older).unwrap();
+            db.put_cf(db.cf_handle("meta").unwrap(), b"meta", meta_of("regtest").encode()).unwrap();
+        }
+        let err = Store::open_follower(dir.path(), 1 << 20).err().expect("refused");
+        assert!(matches!(err, StoreError::MissingTables { .. }), "{err}");
+        assert!(err.to_string().contains("cluster_parents") && err.to_string().contains("run the indexer"), "{err}");
+        let writer = Store::open_writable(dir.path(), 1 << 20).unwrap();
+        assert_eq!(writer.meta().unwrap(), Some(meta_of("regtest")));
+        drop(writer);
+        assert_eq!(
+            DB::list_cf(&Options::default(), dir.path()).unwrap().len(),
+            TABLES.len() + 1,
+            "the default family too"
+        );
+        assert!(Store::open_follower(dir.path(), 1 << 20).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use bitcoin::hashes::Hash;
 use tracing::{debug, info, warn};
 
+use crate::clusters;
 use crate::config::{Config, FeedChoice};
 use crate::fetch::{Feed, Fetched, Fetcher};
 use crate::journal::{undo_tip, BatchSummary, UndoError};
@@ -105,12 +106,34 @@ fn prepare_stages(config: &Config, shutdown: &AtomicBool) -> anyhow::Result<()> 
         }
     }
     if let Some(stage) = config.rebuild {
+        if !config.stages.enabled().any(|s| s == stage) {
+            bail!("cannot rebuild stage {}: it is turned off (--no-clusters)", stage.name());
+        }
         info!(stage = stage.name(), "rebuilding stage from the indexed rows");
         stages::reset(&mut store, stage)?;
     }
-    let applied = stages::catch_up(&store, config.batch_txs, shutdown)?;
+    check_cluster_params(config, &store)?;
+    let applied = stages::catch_up(&store, &config.stages, config.batch_txs, shutdown)?;
     if applied > 0 {
         store.flush()?;
+    }
+    Ok(())
+}
+
+/// Refuses to extend clusters built with other heuristics than the configured ones: a database
+/// is never a mix of two settings.
+fn check_cluster_params(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let (Some(params), Some(state)) = (config.stages.clusters, clusters::read::state(store)?) else {
+        return Ok(());
+    };
+    if !params.built(&state) {
+        let built = if state.change { "with change heuristics" } else { "without change heuristics" };
+        let flag = if params.change { " --cluster-change" } else { "" };
+        bail!(
+            "clusters in {} were built {built} (heuristics version {}); rebuild them with `indexer --rebuild-stage clusters{flag}`, or pass the settings they were built with",
+            config.db.display(),
+            state.version
+        );
     }
     Ok(())
 }
@@ -183,7 +206,7 @@ fn catch_up(
     let mode = range.mode;
     store.set_mode(mode)?;
     progress.begin(range.start, range.end);
-    let mut pending = Writer::new(store, meta.clone());
+    let mut pending = Writer::new(store, meta.clone(), config.stages);
     let result = std::thread::scope(|scope| apply_range(config, store, &mut pending, range, shutdown, progress, scope));
     *meta = pending.meta().clone();
     result?;

@@ -7,7 +7,7 @@ use bitcoin::{Block, TxOut};
 use crate::graph::{GraphError, GraphWriter};
 use crate::journal::{Batch, BatchSummary, Journal, Known};
 use crate::schema::*;
-use crate::stages;
+use crate::stages::{self, StageConfig};
 use crate::store::{hex_hash, Store, StoreError, WriteMode};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,13 +25,14 @@ pub struct Writer<'s> {
     journal: Journal<'s>,
     meta: Meta,
     graph: GraphWriter,
+    stages: StageConfig,
 }
 
 impl<'s> Writer<'s> {
     /// A writer on top of `meta`, the store's committed state. Every derived stage must be at
     /// its tip (see [`stages::catch_up`]).
-    pub fn new(store: &'s Store, meta: Meta) -> Self {
-        Writer { journal: Journal::new(store), meta, graph: GraphWriter::default() }
+    pub fn new(store: &'s Store, meta: Meta, stages: StageConfig) -> Self {
+        Writer { journal: Journal::new(store), meta, graph: GraphWriter::default(), stages }
     }
 
     /// The state after the blocks applied so far.
@@ -72,8 +73,8 @@ impl<'s> Writer<'s> {
         let rows = self.graph.apply(&mut self.journal, &mut self.meta, block, spent, height)?;
         // Derived stages are at the graph's tip: each one's checkpoint was the previous block.
         let before = meta_before.tip.map(|(height, hash)| Checkpoint { height, hash }.encode());
-        for stage in StageId::ALL {
-            stages::apply(stage, &mut self.journal, &rows)?;
+        for stage in self.stages.enabled() {
+            stages::apply(stage, &mut self.journal, &rows, &self.stages)?;
             self.journal.set::<Stages>(&stage, Some(&Checkpoint { height, hash }), Known::Was(before.clone()))?;
         }
         self.journal.put_unjournaled::<MetaTable>(&MetaKey, Some(&self.meta));

@@ -2,51 +2,10 @@
 
 use super::*;
 use crate::journal::{undo_tip, UndoError};
-use bitcoin::block::{Header, Version};
-use bitcoin::hashes::Hash;
-use bitcoin::{
-    absolute, transaction, Amount, BlockHash, CompactTarget, OutPoint, ScriptBuf, Sequence, Transaction, TxIn,
-    TxMerkleNode, TxOut, Witness,
-};
+use crate::stages::StageConfig;
+use crate::testing::*;
+use bitcoin::{OutPoint, ScriptBuf};
 use std::collections::HashMap;
-
-fn script(tag: u8) -> ScriptBuf {
-    ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([tag; 20]))
-}
-
-fn tx(inputs: Vec<OutPoint>, outputs: Vec<(ScriptBuf, u64)>, coinbase_tag: Option<u8>) -> Transaction {
-    let input = match coinbase_tag {
-        Some(tag) => vec![TxIn { script_sig: ScriptBuf::from_bytes(vec![1, tag]), ..TxIn::default() }],
-        None => inputs
-            .into_iter()
-            .map(|previous_output| TxIn {
-                previous_output,
-                sequence: Sequence::MAX,
-                witness: Witness::new(),
-                ..TxIn::default()
-            })
-            .collect(),
-    };
-    let output =
-        outputs.into_iter().map(|(script_pubkey, v)| TxOut { value: Amount::from_sat(v), script_pubkey }).collect();
-    Transaction { version: transaction::Version::TWO, lock_time: absolute::LockTime::ZERO, input, output }
-}
-
-fn block(prev: BlockHash, nonce: u32, txdata: Vec<Transaction>) -> Block {
-    let header = Header {
-        version: Version::TWO,
-        prev_blockhash: prev,
-        merkle_root: TxMerkleNode::all_zeros(),
-        time: 1_700_000_000 + nonce,
-        bits: CompactTarget::from_consensus(0x207fffff),
-        nonce,
-    };
-    Block { header, txdata }
-}
-
-fn fresh_meta() -> Meta {
-    Meta::empty("regtest", [0; 32])
-}
 
 fn num_of(store: &Store, script: &ScriptBuf) -> ScriptNum {
     store.script_num(script.as_bytes()).unwrap().expect("the script was paid")
@@ -73,19 +32,6 @@ fn chain() -> Vec<Block> {
         tx(vec![OutPoint::new(pay.compute_txid(), 1), OutPoint::new(cb1, 1)], vec![(script(6), 2_800)], None);
     let b3 = block(b2.block_hash(), 3, vec![tx(vec![], vec![(script(1), 5_000)], Some(3)), consolidate]);
     vec![genesis, b1, b2, b3]
-}
-
-fn apply_all(store: &Store, blocks: &[Block]) {
-    let mut pending = Writer::new(store, store.meta().unwrap().unwrap_or_else(fresh_meta));
-    let start = pending.meta().tip.map(|t| t.0 + 1).unwrap_or(0);
-    for (i, b) in blocks.iter().enumerate() {
-        pending.apply(b, None, start + i as u32, true, 100).unwrap();
-    }
-    pending.commit(WriteMode::Tip).unwrap();
-}
-
-fn dump(store: &Store) -> Vec<crate::store::Row> {
-    TABLES.iter().filter(|t| **t != Undo::NAME).flat_map(|t| store.rows(t).unwrap()).collect()
 }
 
 #[test]
@@ -152,7 +98,7 @@ fn spent_outputs_given_by_the_feed_give_the_same_rows_as_reading_them() {
     apply_all(&read, &blocks);
     let given = Store::open_writable(b.path(), 1 << 20).unwrap();
     let mut outputs: HashMap<bitcoin::OutPoint, TxOut> = HashMap::new();
-    let mut pending = Writer::new(&given, fresh_meta());
+    let mut pending = Writer::new(&given, fresh_meta(), StageConfig::default());
     for (height, block) in blocks.iter().enumerate() {
         let mut spent: Vec<Vec<TxOut>> = Vec::new();
         for tx in &block.txdata {
@@ -224,7 +170,7 @@ fn the_overwritten_bip30_coinbases_are_not_counted_as_spendable_twice() {
     let before = dump(&store);
     stages::reset(&mut store, StageId::Addresses).unwrap();
     assert_eq!(store.utxos(num_of(&store, &script(20)), 10).unwrap(), vec![]);
-    stages::catch_up(&store, 1, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    stages::catch_up(&store, &StageConfig::default(), 1, &std::sync::atomic::AtomicBool::new(false)).unwrap();
     check(&store);
     assert_eq!(dump(&store), before);
 }
@@ -240,7 +186,8 @@ fn a_stage_rebuilt_from_stored_rows_equals_the_live_one_and_still_undoes() {
     stages::reset(&mut rebuilt, StageId::Addresses).unwrap();
     assert_eq!(rebuilt.checkpoint(StageId::Addresses).unwrap(), None);
     assert_eq!(rebuilt.history(num_of(&rebuilt, &script(1)), 0, 10).unwrap(), vec![]);
-    let applied = stages::catch_up(&rebuilt, 2, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    let applied =
+        stages::catch_up(&rebuilt, &StageConfig::default(), 2, &std::sync::atomic::AtomicBool::new(false)).unwrap();
     assert_eq!(applied, blocks.len() as u64);
     assert_eq!(dump(&rebuilt), dump(&live));
     // The rebuilt stage's writes are in the undo data: a reorg takes them out as before.
@@ -258,7 +205,7 @@ fn a_block_that_does_not_extend_the_tip_is_refused_before_anything_is_written() 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
     apply_all(&store, &blocks[..2]);
-    let mut pending = Writer::new(&store, store.meta().unwrap().unwrap());
+    let mut pending = Writer::new(&store, store.meta().unwrap().unwrap(), StageConfig::default());
     assert!(matches!(pending.apply(&blocks[3], None, 2, true, 100), Err(ApplyError::NotOnTip { height: 2, .. })));
     assert!(pending.is_empty());
     let err = pending.apply(&blocks[2], None, 5, true, 100).unwrap_err();

@@ -6,11 +6,21 @@ use std::path::Path;
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Script, ScriptBuf};
+use indexer::clusters::read;
 use indexer::network::Network;
-use indexer::schema::{Meta, ScriptNum, StageId, TxNum, TxRow};
+use indexer::schema::{ClusterState, Meta, ScriptNum, StageId, TxNum, TxRow};
 use indexer::store::{hex_hash, Store};
 
 use crate::error::{QueryError, Result, UsageError};
+
+/// The clusters stage as the commands see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterStage {
+    /// What the clusters were built with.
+    pub state: ClusterState,
+    /// Set when the stage is behind the indexed tip.
+    pub note: Option<String>,
+}
 
 /// An open database and what it indexes.
 pub struct Chain {
@@ -69,6 +79,36 @@ impl Chain {
             )),
             _ => None,
         })
+    }
+
+    /// The clusters stage, with a note when it is behind the indexed tip; `None` when it was
+    /// never built.
+    pub fn clusters(&self) -> Result<Option<ClusterStage>> {
+        let Some(state) = read::state(&self.store)? else { return Ok(None) };
+        let Some(at) = self.store.checkpoint(StageId::Clusters)?.map(|c| c.height) else { return Ok(None) };
+        let note = match self.tip_height() {
+            Some(tip) if tip != at => {
+                Some(format!("clusters are being built: they cover blocks up to height {at}, the index reaches {tip}"))
+            }
+            _ => None,
+        };
+        Ok(Some(ClusterStage { state, note }))
+    }
+
+    /// The clusters stage; an error when it was never built.
+    pub fn require_clusters(&self) -> Result<ClusterStage> {
+        self.clusters()?.ok_or(QueryError::NoClusters)
+    }
+
+    /// The bytes of a script the index refers to; missing means the database is inconsistent.
+    pub fn script_bytes(&self, num: ScriptNum) -> Result<Vec<u8>> {
+        self.store.script(num)?.ok_or_else(|| QueryError::Corrupt(format!("no script row for script number {num}")))
+    }
+
+    /// How people name a script: its address, or `op_return` / `script:<hex>`.
+    pub fn script_name(&self, num: ScriptNum) -> Result<String> {
+        let bytes = self.script_bytes(num)?;
+        Ok(self.address_of(&bytes).unwrap_or_else(|| script_label(&bytes)))
     }
 
     /// "height N" or "no blocks yet", for messages.

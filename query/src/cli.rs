@@ -20,6 +20,8 @@ pub const DEFAULT_PATH_MAX_TXS: u64 = 1_000_000;
 pub const HARD_PATH_MAX_TXS: u64 = 20_000_000;
 /// Largest `--limit` of the address command.
 pub const MAX_LIMIT: u64 = 10_000;
+/// Most clusters `query clusters --top` lists.
+pub const MAX_TOP: u64 = 10_000;
 /// `--max-utxos` of the address command by default.
 pub const DEFAULT_MAX_UTXOS: u64 = 10_000;
 /// Largest `--max-utxos`.
@@ -28,7 +30,8 @@ pub const HARD_MAX_UTXOS: u64 = 1_000_000;
 const GLOBAL: &str = "Global options";
 
 const ABOUT: &str = "Answer investigators' questions from a chaintrail database: transactions, \
-addresses, where money went (trace), and how it got from one place to another (path).";
+addresses, where money went (trace), how it got from one place to another (path), and which \
+addresses one owner controls (cluster, clusters).";
 
 const TRACE_HELP: &str = "Hop numbering: hop 0 is the root set. For a txid it is that tx; for an \
 outpoint <txid>:<vout>, forward it is the tx that spent that output (only that output is \
@@ -43,10 +46,21 @@ in the backward hop-0 set of TO (see `query trace --help`): for addresses, a tx 
 FROM and a tx paying TO. It follows spend edges forward, searching from both ends at once; `hops` \
 in the result counts spend edges (0 when one tx does both).";
 
+const CLUSTER_HELP: &str = "A cluster is a set of addresses taken to have one owner: addresses \
+spent from together in one transaction (the multi-input heuristic; CoinJoins excepted), the \
+P2PK, P2PKH and P2WPKH scripts of one public key, and, when the indexer ran with \
+--cluster-change, each transaction's change output with its inputs. `heuristics` in the result \
+says which rules built it. The cluster id is the address (or `script:<hex>`) of its earliest \
+script: it stays the same as the cluster grows. Addresses are listed by balance, largest first; \
+--after takes the `next_cursor` of the previous page. With --why A B, the chain of transactions \
+that put A and B in one cluster, each link naming the two addresses it joined and why. \
+Clusters are built by the indexer unless it runs with --no-clusters.";
+
 const AFTER_HELP: &str = "The database is opened read-only as a follower of the indexer: queries \
 work while it runs and never write. Exit codes: 0 success, 1 the database cannot answer \
-(missing or foreign database, unknown transaction), 2 usage errors (bad flags, malformed txid or \
-address, an address of another network, a bad config file).";
+(missing or foreign database, unknown transaction, an address the chain never paid to cluster, \
+clusters never built), 2 usage errors (bad flags, malformed txid or address, an address of \
+another network, a bad config file).";
 
 #[derive(Debug, Parser)]
 #[command(name = "query", version, about = ABOUT, after_help = AFTER_HELP)]
@@ -101,7 +115,8 @@ impl Format {
 pub enum Command {
     /// One transaction: its block, inputs (previous outputs) and outputs (and what spent them).
     Tx(TxArgs),
-    /// One address: balance, totals, first/last seen, unspent outputs and paged history.
+    /// One address: balance, totals, first/last seen, cluster, unspent outputs and paged history
+    /// (with those of the other scripts of its public key).
     Address(AddressArgs),
     /// Follow the money forward (where did it go) or backward (where did it come from).
     #[command(after_help = TRACE_HELP)]
@@ -109,6 +124,11 @@ pub enum Command {
     /// The shortest flow of funds from one address, transaction or outpoint to another.
     #[command(after_help = PATH_HELP)]
     Path(PathArgs),
+    /// The cluster (addresses of one owner) an address belongs to, or why two addresses share one.
+    #[command(after_help = CLUSTER_HELP)]
+    Cluster(ClusterArgs),
+    /// The largest clusters, by number of addresses.
+    Clusters(ClustersArgs),
 }
 
 impl Command {
@@ -118,6 +138,8 @@ impl Command {
             Command::Address(_) => "address",
             Command::Trace(_) => "trace",
             Command::Path(_) => "path",
+            Command::Cluster(_) => "cluster",
+            Command::Clusters(_) => "clusters",
         }
     }
 }
@@ -186,6 +208,29 @@ pub struct PathArgs {
     pub max_txs: Option<u64>,
 }
 
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// The address whose cluster to show; with --why, the two addresses to connect.
+    #[arg(required = true, value_name = "ADDRESS")]
+    pub addresses: Vec<String>,
+    /// Show the chain of transactions that put two addresses in one cluster.
+    #[arg(long, conflicts_with_all = ["limit", "after"])]
+    pub why: bool,
+    /// Addresses per page. Allowed: 1..=10000.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
+    pub limit: u64,
+    /// Continue after this point: the cursor printed with the previous page (`next_cursor`).
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClustersArgs {
+    /// How many clusters to list. Allowed: 1..=10000.
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_TOP))]
+    pub top: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +270,20 @@ mod tests {
         let cli = parse(&["path", "a", "b"]).unwrap();
         let Command::Path(p) = cli.command else { panic!("expected path") };
         assert_eq!((p.max_hops, p.min_value, p.max_txs), (30, 0, None));
+    }
+
+    #[test]
+    fn cluster_takes_addresses_and_why_refuses_paging_flags() {
+        let cli = parse(&["cluster", "--why", "a", "b"]).unwrap();
+        let Command::Cluster(c) = cli.command else { panic!("expected cluster") };
+        assert!(c.why);
+        assert_eq!(c.addresses, ["a", "b"]);
+        assert_eq!((c.limit, c.after), (100, None));
+        let err = parse(&["cluster", "--why", "a", "b", "--limit", "5"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(parse(&["cluster"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        let Command::Clusters(c) = parse(&["clusters"]).unwrap().command else { panic!("expected clusters") };
+        assert_eq!(c.top, 20);
+        assert_eq!(parse(&["clusters", "--top", "0"]).unwrap_err().kind(), ErrorKind::ValueValidation);
     }
 }

@@ -26,6 +26,10 @@ pub enum UsageError {
     Target(String),
     #[error("malformed --after '{0}': expected a tx number (N) or a cursor (N:f:I or N:s:I) from a previous page")]
     Cursor(String),
+    #[error("malformed --after '{0}': expected the next_cursor (<balance>:<n>) of a previous cluster page (see 'query cluster --help')")]
+    ClusterCursor(String),
+    #[error("{0} (see 'query cluster --help')")]
+    ClusterArgs(String),
     #[error("--format {format} is only for trace and path; use json or table for {command}")]
     GraphFormat { format: &'static str, command: &'static str },
     #[error("no database given: pass --db or --network, or set `db` or `network` in the config file")]
@@ -49,6 +53,10 @@ pub enum QueryError {
     NoSuchOutput { txid: String, vout: u32, count: u32 },
     #[error("database at {path} indexes '{found}', but the network asked for is '{expected}' (--network or `network` in the config file)")]
     NetworkMismatch { path: String, found: String, expected: String },
+    #[error("address {address} has never been seen on the indexed chain (up to {tip})")]
+    UnseenAddress { address: String, tip: String },
+    #[error("the database has no clusters: run the indexer without --no-clusters to build them")]
+    NoClusters,
     #[error("corrupt database: {0}")]
     Corrupt(String),
 }

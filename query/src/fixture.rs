@@ -14,6 +14,7 @@ use bitcoin::{
     TxMerkleNode, TxOut, Txid, WPubkeyHash, Witness,
 };
 use indexer::schema::Meta;
+use indexer::stages::StageConfig;
 use indexer::store::{Store, WriteMode};
 use indexer::writer::Writer;
 
@@ -43,27 +44,33 @@ pub struct TestChain {
     tip: BlockHash,
     height: u32,
     queued: Vec<Transaction>,
+    stages: StageConfig,
 }
 
 impl TestChain {
     /// A chain in a new temporary directory.
     pub fn new() -> Self {
+        TestChain::with_stages(StageConfig::default())
+    }
+
+    /// A chain in a new temporary directory, indexed with these derived stages.
+    pub fn with_stages(stages: StageConfig) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("db");
-        TestChain::open(Some(dir), path)
+        TestChain::open(Some(dir), path, stages)
     }
 
     /// A chain in a new database at `path`, kept after the program ends.
     pub fn create(path: &Path) -> Self {
-        TestChain::open(None, path.to_owned())
+        TestChain::open(None, path.to_owned(), StageConfig::default())
     }
 
-    fn open(dir: Option<tempfile::TempDir>, path: PathBuf) -> Self {
+    fn open(dir: Option<tempfile::TempDir>, path: PathBuf, stages: StageConfig) -> Self {
         let store = Store::open_writable(&path, 64 << 20).expect("open a new database");
         let genesis = bitcoin::constants::genesis_block(Network::Regtest);
         let meta = Meta::empty("regtest", genesis.block_hash().to_byte_array());
         let mut chain =
-            TestChain { dir, path, store, meta, tip: BlockHash::all_zeros(), height: 0, queued: Vec::new() };
+            TestChain { dir, path, store, meta, tip: BlockHash::all_zeros(), height: 0, queued: Vec::new(), stages };
         chain.apply(&genesis, 0);
         chain
     }
@@ -92,7 +99,7 @@ impl TestChain {
     }
 
     fn apply(&mut self, block: &Block, height: u32) {
-        let mut pending = Writer::new(&self.store, self.meta.clone());
+        let mut pending = Writer::new(&self.store, self.meta.clone(), self.stages);
         pending.apply(block, None, height, true, 100).expect("apply a test block");
         pending.commit(WriteMode::Tip).expect("commit a test block");
         self.meta = pending.meta().clone();

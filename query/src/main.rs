@@ -16,7 +16,9 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprintln!("error: no command given: use tx, address, trace or path (see 'query --help')");
+            eprintln!(
+                "error: no command given: use tx, address, trace, path, cluster or clusters (see 'query --help')"
+            );
             return ExitCode::from(query::error::EXIT_USAGE);
         }
         Err(e) => {

@@ -4,22 +4,39 @@
 use serde::Serialize;
 
 /// A finished answer: the result, plus notes for the reader (written to stderr).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     pub body: Body,
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Body {
     Tx(TxView),
     Address(AddressView),
     Trace(TraceView),
     Path(PathView),
+    Cluster(ClusterView),
+    Why(WhyView),
+    Clusters(ClustersView),
+}
+
+impl Body {
+    /// The command that answers with this body, for messages.
+    pub fn command(&self) -> &'static str {
+        match self {
+            Body::Tx(_) => "tx",
+            Body::Address(_) => "address",
+            Body::Trace(_) => "trace",
+            Body::Path(_) => "path",
+            Body::Cluster(_) | Body::Why(_) => "cluster",
+            Body::Clusters(_) => "clusters",
+        }
+    }
 }
 
 /// `query tx`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TxView {
     pub txid: String,
     pub height: u32,
@@ -35,6 +52,31 @@ pub struct TxView {
     pub outputs: Vec<OutputView>,
     /// Heights of later txs with the same txid (BIP30 duplicates); this shows the first.
     pub duplicate_heights: Vec<u32>,
+    /// What CoinJoin the tx looks like; `None` when none (and for a coinbase).
+    pub coinjoin: Option<CoinJoinView>,
+    /// Which output the change heuristics take for change; `None` when they do not agree on one.
+    pub change: Option<ChangeView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoinJoinView {
+    /// `generic`, `wasabi1`, `wabisabi`, `whirlpool` or `joinmarket`.
+    pub kind: &'static str,
+    /// In `0.0..=1.0`, rounded to 4 decimals.
+    pub confidence: f64,
+    /// Outputs of exactly `denomination_sat`.
+    pub participants: u32,
+    pub denomination_sat: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeView {
+    pub vout: u32,
+    /// The heuristics that picked it: `address_reuse`, `fresh_address`, `script_type`,
+    /// `round_amount`, `optimal_change`.
+    pub heuristics: Vec<&'static str>,
+    /// In `0.0..1.0`, rounded to 4 decimals.
+    pub confidence: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,14 +118,37 @@ pub struct AddressView {
     pub tx_count: u32,
     pub first_seen_height: Option<u32>,
     pub last_seen_height: Option<u32>,
-    /// All its unspent outputs; `utxos` lists the first `--limit` of them.
+    /// The id of its cluster; `None` when clusters were never built or the address never seen.
+    pub cluster_id: Option<String>,
+    /// Addresses in its cluster (1 when it was never merged with another).
+    pub cluster_size: Option<u64>,
+    /// Balance of the address and of the other scripts of its key (`key_scripts`).
+    pub key_balance_sat: u64,
+    /// The other scripts of its public key (P2PK, P2PKH, P2WPKH) the chain has paid.
+    pub key_scripts: Vec<KeyScriptView>,
+    /// Its own unspent outputs.
     pub utxo_count: u32,
+    /// Unspent outputs of the address and of `key_scripts`; `utxos` lists the first
+    /// `--max-utxos` of them.
+    pub key_utxo_count: u32,
     pub utxos: Vec<UtxoView>,
     pub utxos_truncated: bool,
-    /// One page of history in chain order.
+    /// One page of the history of the address and of `key_scripts`, in chain order.
     pub history: Vec<HistoryView>,
     /// Pass to `--after` for the next page; `None` on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// Another script of an address's public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyScriptView {
+    /// `p2pk`, `p2pkh` or `p2wpkh`.
+    pub script_type: &'static str,
+    pub script_hex: String,
+    /// `None` for P2PK, which has no address.
+    pub address: Option<String>,
+    pub balance_sat: u64,
+    pub received_sat: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,6 +157,8 @@ pub struct UtxoView {
     pub vout: u32,
     pub value_sat: u64,
     pub height: u32,
+    /// The script it pays (`script_hex` of the address or of one of its `key_scripts`).
+    pub script: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,6 +172,8 @@ pub struct HistoryView {
     /// The output index when funded, the input index when spent.
     pub index: u32,
     pub value_sat: u64,
+    /// The script paid or spent from (`script_hex` of the address or of one of its `key_scripts`).
+    pub script: String,
     /// Where this event sits; `--after` it continues with the next one.
     pub cursor: String,
 }
@@ -170,6 +239,87 @@ pub struct PathView {
     /// The search gave up at its cap on visited txs.
     pub truncated: bool,
     pub visited_txs: u64,
+}
+
+/// Which rules built the clusters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeuristicsView {
+    /// `multi_input`, or `multi_input+change` when change outputs were merged too.
+    pub name: String,
+    /// The version of the rules (clusters are rebuilt when it changes).
+    pub version: u16,
+    pub change: bool,
+}
+
+/// `query cluster <address>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterView {
+    /// The address asked about.
+    pub address: String,
+    /// The address (or `script:<hex>`) of the cluster's earliest script: stable as it grows.
+    pub cluster_id: String,
+    /// Addresses (scripts) in the cluster.
+    pub size: u64,
+    pub balance_sat: u64,
+    /// Sum of what each member received (payments between members count too).
+    pub received_sat: u64,
+    /// Distinct txs paying or spending from any member.
+    pub tx_count: u64,
+    pub first_height: Option<u32>,
+    pub last_height: Option<u32>,
+    pub heuristics: HeuristicsView,
+    /// One page of members, by balance (largest first), then script number.
+    pub addresses: Vec<MemberView>,
+    /// Pass to `--after` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberView {
+    /// The address, or `script:<hex>` for scripts without one (P2PK, bare multisig).
+    pub address: String,
+    pub balance_sat: u64,
+}
+
+/// `query cluster --why <a> <b>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WhyView {
+    pub from: String,
+    pub to: String,
+    pub same_cluster: bool,
+    /// `None` when they are in different clusters.
+    pub cluster_id: Option<String>,
+    /// The merges joining `from` to `to`, in order; empty when in different clusters.
+    pub links: Vec<LinkView>,
+    pub heuristics: HeuristicsView,
+}
+
+/// One merge: a tx put two addresses in one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkView {
+    pub txid: String,
+    pub height: u32,
+    pub from: String,
+    pub to: String,
+    /// `spent_together`, `same_key` or `change`.
+    pub reason: &'static str,
+}
+
+/// `query clusters`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClustersView {
+    pub top: u64,
+    pub heuristics: HeuristicsView,
+    /// Largest first; only clusters of two or more addresses.
+    pub clusters: Vec<ClusterSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterSummary {
+    pub cluster_id: String,
+    pub size: u64,
+    /// Sum of the members' balances.
+    pub balance_sat: u64,
 }
 
 /// Satoshis as BTC with 8 decimals.

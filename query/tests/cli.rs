@@ -191,3 +191,33 @@ fn table_dot_and_graphml_are_written_for_a_trace() {
     assert!(graphml.stdout.contains("<graph id=\"trace\" edgedefault=\"directed\">"));
     assert_eq!(graphml.stdout.matches("<node id=").count(), 4);
 }
+
+#[test]
+fn cluster_argument_errors_exit_2_and_unseen_addresses_exit_1() {
+    let f = fixture();
+    let (three, five) = (address(3), address(5));
+    assert_error(&query_db(&f.db, &["cluster", "--why", &three]), 2, "cluster --why takes two addresses, got 1");
+    assert_error(&query_db(&f.db, &["cluster", &three, &five]), 2, "cluster takes one address, got 2");
+    assert_error(&query_db(&f.db, &["cluster", "--why", &three, &five, "--limit", "5"]), 2, "cannot be used with");
+    assert_error(&query_db(&f.db, &["cluster", &three, "--after", "x"]), 2, "malformed --after 'x'");
+    assert_error(&query_db(&f.db, &["cluster", "bcrt1qnotanaddress"]), 2, "malformed address");
+    assert_error(&query_db(&f.db, &["clusters", "--top", "0"]), 2, "1..=10000");
+    assert_error(&query_db(&f.db, &["--format", "graphml", "clusters"]), 2, "use json or table for clusters");
+    let unseen = address(999);
+    assert_error(&query_db(&f.db, &["cluster", &unseen]), 1, &format!("address {unseen} has never been seen"));
+    assert_error(&query_db(&f.db, &["cluster", "--why", &three, &unseen]), 1, "has never been seen");
+}
+
+#[test]
+fn cluster_answers_in_json_and_table() {
+    let f = fixture();
+    // c spends a:1 (address 3) and b:1 (address 5) together.
+    let c = json(&query_db(&f.db, &["cluster", &address(5)]));
+    assert_eq!((c["cluster_id"].as_str(), c["size"].as_u64()), (Some(address(3).as_str()), Some(2)));
+    let why = json(&query_db(&f.db, &["cluster", "--why", &address(5), &address(3)]));
+    assert_eq!(why["links"][0]["txid"], f.c.to_string());
+    let table = query_db(&f.db, &["--format", "table", "clusters", "--top", "1"]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(table.stdout.starts_with("Largest clusters: 1 (heuristics multi_input (version 1))"), "{}", table.stdout);
+    assert!(table.stdout.contains(&address(3)), "{}", table.stdout);
+}

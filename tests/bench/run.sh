@@ -6,9 +6,11 @@
 #
 # On one node with REST on, in RUNS interleaved rounds: the ceiling (`indexer --fetch-only`: fetch
 # over the fastest feed, decode, txids, nothing written), the initial sync (`indexer --once` into
-# an empty database; once more with a full compaction at the end), and electrs 0.12 indexing the same node when `electrs` is on the PATH
-# (`cargo install electrs --version 0.12.0 --locked`). Reports medians and every run; then the
-# query figures (query-bench) on the last database.
+# an empty database; once without clusters; once more with a full compaction at the end), and
+# electrs 0.12 indexing the same node when `electrs` is on the PATH (`cargo install electrs
+# --version 0.12.0 --locked`). Reports medians and every run; then cluster accuracy against the
+# generator's owners (cluster-eval, with and without change heuristics) and the query figures
+# (query-bench) on the last database.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TXS=${TXS:-100000}
@@ -69,6 +71,9 @@ for run in $(seq "$RUNS"); do
     rm -rf "$work/db"
     read -r s rss < <(timed "$work/index$run.log" "${indexer[@]}" --db "$work/db" --once ${INDEXER_ARGS:-})
     echo "sync $s $rss $(du -sb "$work/db" | cut -f1) 0" >>"$work/results"
+    rm -rf "$work/plain"
+    read -r s rss < <(timed "$work/plain$run.log" "${indexer[@]}" --db "$work/plain" --once --no-clusters ${INDEXER_ARGS:-})
+    echo "noclusters $s $rss $(du -sb "$work/plain" | cut -f1) 0" >>"$work/results"
     rm -rf "$work/db"
     read -r s rss < <(timed "$work/compact$run.log" "${indexer[@]}" --db "$work/db" --once --compact-after-bulk ${INDEXER_ARGS:-})
     echo "compact $s $rss $(du -sb "$work/db" | cut -f1) 0" >>"$work/results"
@@ -92,15 +97,16 @@ for line in open(path):
     block_bytes = max(block_bytes, int(bb))
 med = lambda kind, i: statistics.median(r[i] for r in runs[kind])
 print(f"Chain: regtest, {blocks} blocks, {txs} transactions, {block_bytes/1e6:.1f} MB of block data. Feed: {feed}.\n")
-print(f"Medians of {len(runs['sync'])} interleaved rounds (ceiling, sync, sync with compaction{', electrs' if 'electrs' in runs else ''}, repeated); every run's seconds in the last column.\n")
+print(f"Medians of {len(runs['sync'])} interleaved rounds (ceiling, sync, sync without clusters, sync with compaction{', electrs' if 'electrs' in runs else ''}, repeated); every run's seconds in the last column.\n")
 print("| pass | seconds | tx/s | MB/s | of the ceiling | peak RSS | database | bytes per block byte | runs (s) |")
 print("|---|---|---|---|---|---|---|---|---|")
 ceiling = med("fetch", 0)
 names = {"fetch": "ceiling: `indexer --fetch-only` (fetch + decode + txids, nothing written)",
          "sync": "initial sync: `indexer --once`",
+         "noclusters": "initial sync without clusters: `indexer --once --no-clusters`",
          "compact": "initial sync, then full compaction: `indexer --once --compact-after-bulk`",
          "electrs": "electrs 0.12.0 (`--sync-once`), same node"}
-for kind in ["fetch", "sync", "compact", "electrs"]:
+for kind in ["fetch", "sync", "noclusters", "compact", "electrs"]:
     if kind not in runs:
         continue
     s = med(kind, 0)
@@ -127,6 +133,21 @@ for name, b, n in rows:
     print(f"| `{name}` | {b/1e6:.2f} | {n} | {per_row} | {b/txs:.1f} | {100*b/total:.1f}% |")
 print(f"| all | {total/1e6:.2f} | | | {total/txs:.1f} | |")
 PY
+
+# Clusters against the generator's owners: as built (multi-input only), then rebuilt from the
+# indexed rows with change heuristics on (offline, timed).
+echo "bench: cluster accuracy" >&2
+echo -e "\nCluster accuracy against the generator's owners, multi-input heuristic only (\`cluster-eval\`):\n"
+echo '```json'
+"$rel/cluster-eval" --db "$work/db" --truth "$work/truth.json"
+echo '```'
+cp -r "$work/db" "$work/change"
+read -r s rss < <(timed "$work/change.log" "${indexer[@]}" --db "$work/change" --rebuild-stage clusters --cluster-change)
+echo -e "\nRebuilt from the indexed rows with \`--cluster-change\` in $s s (peak RSS $((rss / 1024)) MiB), then measured the same way:\n"
+echo '```json'
+"$rel/cluster-eval" --db "$work/change" --truth "$work/truth.json"
+echo '```'
+rm -rf "$work/change"
 
 if [[ -x $rel/query-bench ]]; then
     echo "bench: queries" >&2

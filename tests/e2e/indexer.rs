@@ -5,15 +5,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use bitcoin::hashes::Hash;
-use bitcoin::{Amount, OutPoint, ScriptBuf, TxOut, Txid};
+use bitcoin::Txid;
 use bitcoincore_rpc::RpcApi;
-use chaintrail_tests::wallet::{unsigned_tx, ScriptKind, Spent, Wallet};
+use chaintrail_tests::wallet::{ScriptKind, Wallet};
 use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
 use indexer::schema::{Codec, IoRef, MetaKey, MetaTable, StageId, Table};
 use indexer::store::{ScriptStats, Store};
 
 use crate::support::{
-    assert_same_index, failing, index_once, indexer, kill_after_durable, open, tip, wait_for_tip, wait_while_running,
+    assert_same_index, failing, index_once, indexer, kill_after_durable, mature_coin, open, pay, tip, wait_for_tip,
+    wait_while_running,
 };
 
 fn generated(env: &TestEnv, seed: u64, txs: usize) -> Truth {
@@ -161,39 +162,6 @@ fn scan_descriptor(script_hex: &str, address: Option<&str>) -> String {
         Some(a) => format!("addr({a})"),
         None => format!("raw({script_hex})"),
     }
-}
-
-/// A coin the test controls: a mature coinbase output paid to a wallet script.
-struct Coin {
-    outpoint: OutPoint,
-    value: Amount,
-}
-
-fn mature_coin(env: &TestEnv, wallet: &mut Wallet) -> (chaintrail_tests::wallet::OwnedScript, Coin) {
-    let script = wallet.new_script(ScriptKind::P2wpkh);
-    let address = script.address(bitcoin::Network::Regtest).expect("p2wpkh has an address");
-    let hashes = env.mine(1, &address).expect("mine");
-    env.mine_to_new(100).expect("mine");
-    let block = env.rpc().get_block(&hashes[0]).expect("block");
-    let coinbase = &block.txdata[0];
-    let vout = coinbase.output.iter().position(|o| o.script_pubkey == *script.script_pubkey()).expect("paid") as u32;
-    let coin = Coin {
-        outpoint: OutPoint { txid: coinbase.compute_txid(), vout },
-        value: coinbase.output[vout as usize].value,
-    };
-    (script, coin)
-}
-
-fn pay(
-    wallet: &Wallet,
-    from: &chaintrail_tests::wallet::OwnedScript,
-    coin: &Coin,
-    to: &ScriptBuf,
-) -> bitcoin::Transaction {
-    let out = TxOut { value: coin.value - Amount::from_sat(1_000), script_pubkey: to.clone() };
-    let mut tx = unsigned_tx(&[coin.outpoint], vec![out]);
-    wallet.sign(&mut tx, &[Spent { script: from, value: coin.value }]).expect("sign");
-    tx
 }
 
 #[test]

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use bitcoin::{Amount, OutPoint, ScriptBuf, TxOut};
+use bitcoincore_rpc::RpcApi;
+use chaintrail_tests::wallet::{unsigned_tx, OwnedScript, ScriptKind, Spent, Wallet};
 use chaintrail_tests::TestEnv;
 use indexer::schema::{Table, Undo, TABLES};
 use indexer::store::Store;
@@ -127,4 +130,41 @@ pub fn assert_same_index(a: &Path, b: &Path) {
             assert_eq!(ra, rb, "column family {cf}: first differing row");
         }
     }
+}
+
+/// A coin the test controls: a mature coinbase output paid to a wallet script.
+pub struct Coin {
+    pub outpoint: OutPoint,
+    pub value: Amount,
+}
+
+pub fn mature_coin(env: &TestEnv, wallet: &mut Wallet) -> (OwnedScript, Coin) {
+    let script = wallet.new_script(ScriptKind::P2wpkh);
+    let address = script.address(bitcoin::Network::Regtest).expect("p2wpkh has an address");
+    let hashes = env.mine(1, &address).expect("mine");
+    env.mine_to_new(100).expect("mine");
+    let block = env.rpc().get_block(&hashes[0]).expect("block");
+    let coinbase = &block.txdata[0];
+    let vout = coinbase.output.iter().position(|o| o.script_pubkey == *script.script_pubkey()).expect("paid") as u32;
+    let coin = Coin {
+        outpoint: OutPoint { txid: coinbase.compute_txid(), vout },
+        value: coinbase.output[vout as usize].value,
+    };
+    (script, coin)
+}
+
+/// Spends `coins` (each with the script it pays) into one output to `to`, less a 1,000-sat fee.
+pub fn spend(wallet: &Wallet, coins: &[(&OwnedScript, &Coin)], to: &ScriptBuf) -> bitcoin::Transaction {
+    let total: Amount = coins.iter().map(|(_, c)| c.value).sum();
+    let out = TxOut { value: total - Amount::from_sat(1_000), script_pubkey: to.clone() };
+    let outpoints: Vec<OutPoint> = coins.iter().map(|(_, c)| c.outpoint).collect();
+    let mut tx = unsigned_tx(&outpoints, vec![out]);
+    let spent: Vec<Spent<'_>> = coins.iter().map(|(s, c)| Spent { script: s, value: c.value }).collect();
+    wallet.sign(&mut tx, &spent).expect("sign");
+    tx
+}
+
+/// Pays one coin to `to`, less a 1,000-sat fee.
+pub fn pay(wallet: &Wallet, from: &OwnedScript, coin: &Coin, to: &ScriptBuf) -> bitcoin::Transaction {
+    spend(wallet, &[(from, coin)], to)
 }

@@ -102,7 +102,9 @@ fn create_actors(rng: &mut ChaCha8Rng, params: &GenParams) -> (Vec<Actor>, Layou
     ];
     let mut actors = Vec::with_capacity(layout.users.end as usize);
     let mut add = |role: Role, name: String, preferred: ScriptKind| {
-        actors.push(Actor { role, name, preferred, scripts: Vec::new(), utxos: Vec::new() });
+        // One user in four runs a wallet that never reuses an address.
+        let never_reuses = role == Role::User && actors.len() % 4 == 0;
+        actors.push(Actor { role, name, preferred, never_reuses, scripts: Vec::new(), utxos: Vec::new() });
     };
     add(Role::Miner, "miner".into(), ScriptKind::P2wpkh);
     for i in layout.exchanges.clone() {

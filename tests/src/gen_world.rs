@@ -55,6 +55,8 @@ pub(crate) struct Actor {
     pub role: Role,
     pub name: String,
     pub preferred: ScriptKind,
+    /// Never hands out or sends change to an address it used before (a privacy-minded wallet).
+    pub never_reuses: bool,
     pub scripts: Vec<u32>,
     pub utxos: Vec<Utxo>,
 }
@@ -185,16 +187,18 @@ impl<'s> World<'s> {
     /// A script `receiver` hands out to be paid on: often fresh, sometimes one it used before.
     pub fn receive_script(&mut self, receiver: u32) -> u32 {
         let known = self.actors[receiver as usize].scripts.len();
-        if known > 0 && self.rng.gen_bool(0.35) {
+        if known > 0 && !self.actors[receiver as usize].never_reuses && self.rng.gen_bool(0.35) {
             return self.actors[receiver as usize].scripts[self.rng.gen_range(0..known)];
         }
         self.fresh_script(receiver)
     }
 
-    /// Change for `owner`: usually fresh, sometimes back to the script of its first input.
+    /// Change for `owner`: usually fresh, sometimes back to the script of its first input (never
+    /// for a wallet that does not reuse addresses).
     pub fn change_script(&mut self, owner: u32, inputs: &[Utxo]) -> u32 {
+        let reuses = !self.actors[owner as usize].never_reuses;
         match inputs.first() {
-            Some(first) if self.rng.gen_bool(0.3) && self.owner(first.script) == owner => first.script,
+            Some(first) if reuses && self.rng.gen_bool(0.3) && self.owner(first.script) == owner => first.script,
             _ => self.fresh_script(owner),
         }
     }

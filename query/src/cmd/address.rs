@@ -1,57 +1,26 @@
-//! `query address <address>`: balance and totals, first and last seen, unspent outputs, and one
-//! page of history with a cursor for the next.
+//! `query address <address>`: balance and totals, first and last seen, its cluster, the other
+//! scripts of its public key, unspent outputs, and one page of history with a cursor for the next.
+//!
+//! A key's P2PK, P2PKH and P2WPKH scripts are one owner's coins, so the unspent outputs and the
+//! history also list those of the key's other scripts (each entry names its script); the
+//! address's own totals stay its own, and `key_*` fields add the others.
 //!
 //! An address the chain has never seen is not an error: it has a zero balance and no history,
 //! and a note says so.
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
-use indexer::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
+use indexer::clusters::read;
+use indexer::heuristics::ScriptType;
+use indexer::schema::{ScriptNum, TxNum};
 use indexer::store::{hex_hash, ScriptStats};
 
+use super::history::{self, Cursor};
 use crate::chain::Chain;
 use crate::cli::AddressArgs;
 use crate::error::{Result, UsageError};
-use crate::model::{AddressView, Body, HistoryView, Report, UtxoView};
+use crate::model::{AddressView, Body, KeyScriptView, Report, UtxoView};
 use crate::target::parse_address;
-
-/// Where a history page starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cursor {
-    /// After every event of this tx number.
-    AfterTx(TxNum),
-    /// After this event.
-    AfterEvent { txnum: TxNum, kind: EventKind, index: u32 },
-}
-
-impl Cursor {
-    /// Parses `N` or `N:f:I` / `N:s:I`.
-    pub fn parse(s: &str) -> Result<Cursor, UsageError> {
-        let bad = || UsageError::Cursor(s.into());
-        let parts: Vec<&str> = s.split(':').collect();
-        match parts.as_slice() {
-            [n] => Ok(Cursor::AfterTx(n.parse().map_err(|_| bad())?)),
-            [n, kind, index] => Ok(Cursor::AfterEvent {
-                txnum: n.parse().map_err(|_| bad())?,
-                kind: match *kind {
-                    "f" => EventKind::Funded,
-                    "s" => EventKind::Spent,
-                    _ => return Err(bad()),
-                },
-                index: index.parse().map_err(|_| bad())?,
-            }),
-            _ => Err(bad()),
-        }
-    }
-
-    fn of(key: &HistoryKey) -> String {
-        let kind = match key.kind {
-            EventKind::Funded => "f",
-            EventKind::Spent => "s",
-        };
-        format!("{}:{kind}:{}", key.txnum, key.index)
-    }
-}
 
 #[derive(Debug)]
 pub struct Request {
@@ -59,6 +28,15 @@ pub struct Request {
     limit: usize,
     after: Option<Cursor>,
     max_utxos: usize,
+}
+
+/// The address's key's other scripts, with their totals.
+struct Siblings {
+    /// (number, hex) of each.
+    scripts: Vec<(ScriptNum, String)>,
+    views: Vec<KeyScriptView>,
+    balance: u64,
+    utxo_count: u32,
 }
 
 impl Request {
@@ -75,6 +53,7 @@ impl Request {
         let script = chain.address_script(&self.address)?;
         let num = chain.script_num(&script)?;
         let address = self.address.assume_checked_ref().to_string();
+        let script_hex = hex::encode(script.as_bytes());
         let store = chain.store();
         let mut notes: Vec<String> = chain.addresses_note()?.into_iter().collect();
         let stats = match num.map(|n| store.script_stats(n)).transpose()?.flatten() {
@@ -88,39 +67,45 @@ impl Request {
             }
         };
         let seen = stats.tx_count > 0;
-        let utxo_count = stats.utxo_count;
-        let listed = match num {
-            Some(n) => store.utxos(n, self.max_utxos)?,
-            None => Vec::new(),
-        };
-        let utxos = listed
-            .into_iter()
-            .map(|(txnum, vout, value)| {
-                let row = chain.tx_row(txnum)?;
-                Ok(UtxoView { txid: hex_hash(&row.txid), vout, value_sat: value, height: row.height })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if (utxos.len() as u64) < u64::from(utxo_count) {
-            notes.push(format!("listing {} of {utxo_count} unspent outputs (raise --max-utxos for more)", utxos.len()));
+        let siblings = siblings(chain, script.as_bytes())?;
+        let mut scripts: Vec<(ScriptNum, String)> = num.map(|n| (n, script_hex.clone())).into_iter().collect();
+        scripts.extend(siblings.scripts.iter().cloned());
+        let key_utxo_count = stats.utxo_count + siblings.utxo_count;
+        let utxos = self.utxos(chain, &scripts)?;
+        if (utxos.len() as u64) < u64::from(key_utxo_count) {
+            notes.push(format!(
+                "listing {} of {key_utxo_count} unspent outputs (raise --max-utxos for more)",
+                utxos.len()
+            ));
         }
-        let (history, next_cursor) = match num {
-            Some(n) => self.history_page(chain, n)?,
-            None => (Vec::new(), None),
-        };
+        let (history, next_cursor) = history::page(chain, &scripts, self.after, self.limit)?;
         if let Some(cursor) = &next_cursor {
             notes.push(format!("more history: add --after {cursor}"));
         }
+        let (cluster_id, cluster_size) = match (chain.clusters()?, num) {
+            (Some(stage), Some(num)) => {
+                notes.extend(stage.note);
+                let cluster = read::cluster_of(store, num)?;
+                (Some(chain.script_name(cluster.first)?), Some(cluster.size))
+            }
+            _ => (None, None),
+        };
         let view = AddressView {
             address,
-            script_hex: hex::encode(script.as_bytes()),
+            script_hex,
             balance_sat: stats.balance,
             received_sat: stats.received,
             sent_sat: stats.sent,
             tx_count: stats.tx_count,
             first_seen_height: seen.then_some(stats.first_height),
             last_seen_height: seen.then_some(stats.last_height),
-            utxo_count,
-            utxos_truncated: (utxos.len() as u64) < u64::from(utxo_count),
+            cluster_id,
+            cluster_size,
+            key_balance_sat: stats.balance + siblings.balance,
+            key_scripts: siblings.views,
+            utxo_count: stats.utxo_count,
+            key_utxo_count,
+            utxos_truncated: (utxos.len() as u64) < u64::from(key_utxo_count),
             utxos,
             history,
             next_cursor,
@@ -128,66 +113,49 @@ impl Request {
         Ok(Report { body: Body::Address(view), notes })
     }
 
-    /// Up to `limit` history events after the cursor, and the cursor of the next page.
-    fn history_page(&self, chain: &Chain, script: ScriptNum) -> Result<(Vec<HistoryView>, Option<String>)> {
-        let (start, skip) = match self.after {
-            None => (HistoryKey::first_at(script, 0), None),
-            Some(Cursor::AfterTx(n)) => match n.checked_add(1) {
-                Some(next) => (HistoryKey::first_at(script, next), None),
-                None => return Ok((Vec::new(), None)),
-            },
-            Some(Cursor::AfterEvent { txnum, kind, index }) => {
-                let key = HistoryKey { script, txnum, kind, index };
-                (key, Some(key))
-            }
-        };
-        let mut events = Vec::with_capacity(self.limit + 1);
-        for event in chain.store().history_from(start) {
-            let (key, value) = event?;
-            if skip == Some(key) {
-                continue;
-            }
-            events.push((key, value));
-            if events.len() > self.limit {
-                break;
-            }
+    /// The first `max_utxos` unspent outputs of `scripts`, in chain order.
+    fn utxos(&self, chain: &Chain, scripts: &[(ScriptNum, String)]) -> Result<Vec<UtxoView>> {
+        let mut listed: Vec<(TxNum, u32, u64, &str)> = Vec::new();
+        for (script, hex) in scripts {
+            let found = chain.store().utxos(*script, self.max_utxos)?;
+            listed.extend(found.into_iter().map(|(txnum, vout, value)| (txnum, vout, value, hex.as_str())));
         }
-        let more = events.len() > self.limit;
-        events.truncate(self.limit);
-        let next = if more { events.last().map(|(k, _)| Cursor::of(k)) } else { None };
-        let mut views = Vec::with_capacity(events.len());
-        for (key, value) in events {
-            let row = chain.tx_row(key.txnum)?;
-            views.push(HistoryView {
-                txid: hex_hash(&row.txid),
-                txnum: key.txnum,
-                height: row.height,
-                kind: match key.kind {
-                    EventKind::Funded => "funded",
-                    EventKind::Spent => "spent",
-                },
-                index: key.index,
-                value_sat: value,
-                cursor: Cursor::of(&key),
-            });
-        }
-        Ok((views, next))
+        listed.sort_unstable();
+        listed.truncate(self.max_utxos);
+        listed
+            .into_iter()
+            .map(|(txnum, vout, value, hex)| {
+                let row = chain.tx_row(txnum)?;
+                Ok(UtxoView {
+                    txid: hex_hash(&row.txid),
+                    vout,
+                    value_sat: value,
+                    height: row.height,
+                    script: hex.to_string(),
+                })
+            })
+            .collect()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_parse_and_print_the_same_way() {
-        assert_eq!(Cursor::parse("12").unwrap(), Cursor::AfterTx(12));
-        let c = Cursor::parse("12:s:3").unwrap();
-        assert_eq!(c, Cursor::AfterEvent { txnum: 12, kind: EventKind::Spent, index: 3 });
-        let key = HistoryKey { script: 0, txnum: 12, kind: EventKind::Spent, index: 3 };
-        assert_eq!(Cursor::of(&key), "12:s:3");
-        for bad in ["", "x", "1:x:2", "1:f", "1:f:2:3", "-1"] {
-            assert!(matches!(Cursor::parse(bad), Err(UsageError::Cursor(_))), "{bad}");
-        }
+/// The other scripts of the key behind `script` that the chain has paid.
+fn siblings(chain: &Chain, script: &[u8]) -> Result<Siblings> {
+    let store = chain.store();
+    let mut found = Siblings { scripts: Vec::new(), views: Vec::new(), balance: 0, utxo_count: 0 };
+    for num in read::key_siblings(store, script)? {
+        let bytes = chain.script_bytes(num)?;
+        let stats = store.script_stats(num)?.unwrap_or_default();
+        let script_hex = hex::encode(&bytes);
+        found.balance += stats.balance;
+        found.utxo_count += stats.utxo_count;
+        found.scripts.push((num, script_hex.clone()));
+        found.views.push(KeyScriptView {
+            script_type: ScriptType::of(&bytes).name(),
+            address: chain.address_of(&bytes),
+            script_hex,
+            balance_sat: stats.balance,
+            received_sat: stats.received,
+        });
     }
+    Ok(found)
 }

@@ -2,6 +2,9 @@
 //! from it ([`Job::run`]) with a [`Report`] for the output module to write.
 
 mod address;
+mod cluster;
+mod clusters;
+mod history;
 mod path;
 mod resolve;
 mod trace;
@@ -20,13 +23,15 @@ pub enum Job {
     Address(address::Request),
     Trace(trace::Request),
     Path(path::Request),
+    Cluster(cluster::Request),
+    Clusters(clusters::Request),
 }
 
 impl Job {
     /// Checks the arguments that need no database: txid and address syntax, cursors, and
     /// whether the output format suits the command.
     pub fn prepare(command: &Command, settings: &Settings) -> Result<Job, UsageError> {
-        if settings.format.is_graph() && matches!(command, Command::Tx(_) | Command::Address(_)) {
+        if settings.format.is_graph() && !matches!(command, Command::Trace(_) | Command::Path(_)) {
             return Err(UsageError::GraphFormat { format: settings.format.name(), command: command.name() });
         }
         Ok(match command {
@@ -34,6 +39,8 @@ impl Job {
             Command::Address(args) => Job::Address(address::Request::prepare(args)?),
             Command::Trace(args) => Job::Trace(trace::Request::prepare(args, settings)?),
             Command::Path(args) => Job::Path(path::Request::prepare(args, settings)?),
+            Command::Cluster(args) => Job::Cluster(cluster::Request::prepare(args)?),
+            Command::Clusters(args) => Job::Clusters(clusters::Request::prepare(args)?),
         })
     }
 
@@ -43,9 +50,13 @@ impl Job {
             Job::Address(req) => req.run(chain),
             Job::Trace(req) => req.run(chain),
             Job::Path(req) => req.run(chain),
+            Job::Cluster(req) => req.run(chain),
+            Job::Clusters(req) => req.run(chain),
         }
     }
 }
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod tests;

@@ -32,14 +32,14 @@ fn small() -> Small {
     Small { _dir: dir, chain: Chain::new(store, None).unwrap(), a, b, c }
 }
 
-fn ask(chain: &Chain, args: &[&str]) -> Result<Report, QueryError> {
+pub(super) fn ask(chain: &Chain, args: &[&str]) -> Result<Report, QueryError> {
     let argv = ["query", "--db", "/unused"].iter().chain(args).copied();
     let cli = Cli::try_parse_from(argv).unwrap();
     let settings = Settings::resolve(&cli).unwrap();
     Job::prepare(&cli.command, &settings)?.run(chain)
 }
 
-fn json(report: &Report) -> serde_json::Value {
+pub(super) fn json(report: &Report) -> serde_json::Value {
     let text = crate::render::render(report, crate::cli::Format::Json).unwrap();
     serde_json::from_str(&text).unwrap()
 }

@@ -1,16 +1,17 @@
-//! `query tx <txid>`: one transaction with its block, the outputs its inputs spent, and what
-//! spent each of its outputs.
+//! `query tx <txid>`: one transaction with its block, the outputs its inputs spent, what spent
+//! each of its outputs, and what the heuristics make of it (CoinJoin, change output).
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 
 use bitcoin::Txid;
-use indexer::schema::TxNum;
+use indexer::heuristics::{change, coinjoin, TxShape};
+use indexer::schema::{OutScript, OutputEntry, OutputsRow, TxNum};
 use indexer::store::hex_hash;
 
 use crate::chain::{Chain, Resolver};
 use crate::cli::TxArgs;
 use crate::error::{QueryError, Result, UsageError};
-use crate::model::{Body, InputView, OutputView, Report, SpentBy, TxView};
+use crate::model::{Body, ChangeView, CoinJoinView, InputView, OutputView, Report, SpentBy, TxView};
 use crate::target::parse_txid;
 
 #[derive(Debug)]
@@ -30,6 +31,9 @@ impl Request {
         let mut resolver = Resolver::new(chain);
         let inputs = inputs(chain, num)?;
         let outputs = outputs(chain, num)?;
+        let shape = TxShape::load(chain.store(), num)?;
+        let coinjoin = if row.is_coinbase() { None } else { coinjoin::detect(&shape) };
+        let change = if row.is_coinbase() { None } else { change::detect(&shape) };
         let input_sat: u64 = inputs.iter().map(|i| i.value_sat).sum();
         let output_sat: u64 = outputs.iter().map(|o| o.value_sat).sum();
         let duplicate_heights =
@@ -53,36 +57,61 @@ impl Request {
             inputs,
             outputs,
             duplicate_heights,
+            coinjoin: coinjoin.map(|c| CoinJoinView {
+                kind: c.kind.name(),
+                confidence: rounded(c.confidence),
+                participants: c.participants,
+                denomination_sat: c.denomination,
+            }),
+            change: change.map(|c| ChangeView {
+                vout: c.vout,
+                heuristics: c.heuristics.iter().map(|h| h.name()).collect(),
+                confidence: rounded(c.confidence),
+            }),
         };
         Ok(Report { body: Body::Tx(view), notes })
+    }
+}
+
+/// A confidence with 4 decimals, as people read it.
+fn rounded(confidence: f64) -> f64 {
+    (confidence * 1e4).round() / 1e4
+}
+
+/// An output's script bytes.
+fn script_of(chain: &Chain, entry: &OutputEntry) -> Result<Vec<u8>> {
+    match &entry.script {
+        OutScript::Num(n) => chain.script_bytes(*n),
+        OutScript::Unspendable(bytes) => Ok(bytes.clone()),
     }
 }
 
 /// The inputs of `num` with the outputs they spent (none for a coinbase).
 fn inputs(chain: &Chain, num: TxNum) -> Result<Vec<InputView>> {
     let store = chain.store();
-    let mut txids: HashMap<TxNum, String> = HashMap::new();
+    let mut prevs: HashMap<TxNum, (String, OutputsRow)> = HashMap::new();
     let mut views = Vec::new();
     for (vin, input) in store.inputs(num)? {
         let prev = input.prev;
-        let prev_txid = match txids.get(&prev.txnum) {
-            Some(t) => t.clone(),
-            None => {
-                let t = hex_hash(&chain.tx_row(prev.txnum)?.txid);
-                txids.insert(prev.txnum, t.clone());
-                t
+        let (prev_txid, entries) = match prevs.entry(prev.txnum) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                let txid = hex_hash(&chain.tx_row(prev.txnum)?.txid);
+                new.insert((txid, store.output_entries(prev.txnum)?.unwrap_or_default()))
             }
         };
-        let spent = store
-            .output(prev.txnum, prev.index)?
+        let entry = entries
+            .0
+            .get(prev.index as usize)
             .ok_or_else(|| QueryError::Corrupt(format!("input {vin} of tx number {num} spends a missing output")))?;
+        let bytes = script_of(chain, entry)?;
         views.push(InputView {
             vin,
-            prev_txid,
+            prev_txid: prev_txid.clone(),
             prev_vout: prev.index,
             value_sat: input.value,
-            address: chain.address_of(&spent.script),
-            script_hex: hex::encode(&spent.script),
+            address: chain.address_of(&bytes),
+            script_hex: hex::encode(&bytes),
         });
     }
     Ok(views)
@@ -93,7 +122,8 @@ fn outputs(chain: &Chain, num: TxNum) -> Result<Vec<OutputView>> {
     let store = chain.store();
     let spends: HashMap<u32, _> = store.spends(num)?.into_iter().collect();
     let mut views = Vec::new();
-    for (vout, out) in store.outputs(num)? {
+    for (vout, entry) in store.output_entries(num)?.unwrap_or_default().0.iter().enumerate() {
+        let vout = vout as u32;
         let spent_by = match spends.get(&vout) {
             Some(s) => {
                 let spender = chain.tx_row(s.txnum)?;
@@ -101,11 +131,12 @@ fn outputs(chain: &Chain, num: TxNum) -> Result<Vec<OutputView>> {
             }
             None => None,
         };
+        let bytes = script_of(chain, entry)?;
         views.push(OutputView {
             vout,
-            value_sat: out.value,
-            address: chain.address_of(&out.script),
-            script_hex: hex::encode(&out.script),
+            value_sat: entry.value,
+            address: chain.address_of(&bytes),
+            script_hex: hex::encode(&bytes),
             spent_by,
         });
     }

@@ -1,6 +1,7 @@
 //! Turns a [`Report`] into text in the chosen format. Nothing here writes anywhere: the output
 //! module does.
 
+mod cluster;
 mod graph;
 mod table;
 
@@ -24,11 +25,8 @@ pub fn render(report: &Report, format: Format) -> Result<String, UsageError> {
         (Format::Dot, Body::Path(p)) => graph::dot(&mut out, &graph::Graph::of_path(p)),
         (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Graph::of_trace(t)),
         (Format::Graphml, Body::Path(p)) => graph::graphml(&mut out, &graph::Graph::of_path(p)),
-        (Format::Dot | Format::Graphml, Body::Tx(_)) => {
-            return Err(UsageError::GraphFormat { format: format.name(), command: "tx" })
-        }
-        (Format::Dot | Format::Graphml, Body::Address(_)) => {
-            return Err(UsageError::GraphFormat { format: format.name(), command: "address" })
+        (Format::Dot | Format::Graphml, body) => {
+            return Err(UsageError::GraphFormat { format: format.name(), command: body.command() })
         }
     };
     written.expect("formatting into a String cannot fail");
@@ -41,6 +39,9 @@ fn json(body: &Body) -> String {
         Body::Address(v) => serde_json::to_string_pretty(v),
         Body::Trace(v) => serde_json::to_string_pretty(v),
         Body::Path(v) => serde_json::to_string_pretty(v),
+        Body::Cluster(v) => serde_json::to_string_pretty(v),
+        Body::Why(v) => serde_json::to_string_pretty(v),
+        Body::Clusters(v) => serde_json::to_string_pretty(v),
     };
     value.expect("result types hold only strings, numbers, booleans and lists")
 }

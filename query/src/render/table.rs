@@ -2,11 +2,13 @@
 
 use std::fmt::{self, Write};
 
-use super::pad;
+use indexer::heuristics::ScriptType;
+
+use super::{cluster, pad};
 use crate::model::{btc, AddressView, Body, EdgeView, PathView, TraceView, TxView};
 
 /// Columns aligned on the widest cell; numbers right-aligned.
-struct Table {
+pub(super) struct Table {
     header: Vec<&'static str>,
     right: Vec<bool>,
     rows: Vec<Vec<String>>,
@@ -14,7 +16,7 @@ struct Table {
 
 impl Table {
     /// Columns as (title, right-aligned).
-    fn new(columns: &[(&'static str, bool)]) -> Self {
+    pub(super) fn new(columns: &[(&'static str, bool)]) -> Self {
         Table {
             header: columns.iter().map(|c| c.0).collect(),
             right: columns.iter().map(|c| c.1).collect(),
@@ -22,11 +24,11 @@ impl Table {
         }
     }
 
-    fn row(&mut self, cells: Vec<String>) {
+    pub(super) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
-    fn write(&self, out: &mut String) -> fmt::Result {
+    pub(super) fn write(&self, out: &mut String) -> fmt::Result {
         let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
@@ -56,7 +58,7 @@ impl Table {
 }
 
 /// Label/value lines with the values aligned.
-fn fields(out: &mut String, lines: &[(&str, String)]) -> fmt::Result {
+pub(super) fn fields(out: &mut String, lines: &[(&str, String)]) -> fmt::Result {
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in lines {
         writeln!(out, "{key:width$}  {value}")?;
@@ -70,6 +72,9 @@ pub fn write(out: &mut String, body: &Body) -> fmt::Result {
         Body::Address(v) => address(out, v),
         Body::Trace(v) => trace(out, v),
         Body::Path(v) => path(out, v),
+        Body::Cluster(v) => cluster::members(out, v),
+        Body::Why(v) => cluster::why(out, v),
+        Body::Clusters(v) => cluster::largest(out, v),
     }
 }
 
@@ -83,6 +88,8 @@ fn tx(out: &mut String, v: &TxView) -> fmt::Result {
             ("Inputs", format!("{} BTC", btc(v.input_sat))),
             ("Outputs", format!("{} BTC", btc(v.output_sat))),
             ("Fee", v.fee_sat.map(|f| format!("{} BTC", btc(f))).unwrap_or_else(|| "none (coinbase)".into())),
+            ("CoinJoin", coinjoin(v)),
+            ("Change", change(v)),
         ],
     )?;
     writeln!(out)?;
@@ -113,43 +120,89 @@ fn tx(out: &mut String, v: &TxView) -> fmt::Result {
     t.write(out)
 }
 
+fn coinjoin(v: &TxView) -> String {
+    match &v.coinjoin {
+        Some(c) => format!(
+            "{} (confidence {}): {} outputs of {} BTC",
+            c.kind,
+            c.confidence,
+            c.participants,
+            btc(c.denomination_sat)
+        ),
+        None => "no".into(),
+    }
+}
+
+fn change(v: &TxView) -> String {
+    match &v.change {
+        Some(c) => format!("output {} ({}; confidence {})", c.vout, c.heuristics.join(", "), c.confidence),
+        None => "not identified".into(),
+    }
+}
+
+/// The script type of a script in hex, to tell a key's scripts apart in a column.
+fn script_type(hex: &str) -> &'static str {
+    ScriptType::of(&hex::decode(hex).unwrap_or_default()).name()
+}
+
 fn address(out: &mut String, v: &AddressView) -> fmt::Result {
     let seen = |h: Option<u32>| h.map(|h| format!("height {h}")).unwrap_or_else(|| "never".into());
-    fields(
-        out,
-        &[
-            ("Address", v.address.clone()),
-            ("Balance", format!("{} BTC", btc(v.balance_sat))),
-            ("Received", format!("{} BTC", btc(v.received_sat))),
-            ("Sent", format!("{} BTC", btc(v.sent_sat))),
-            ("Transactions", v.tx_count.to_string()),
-            ("First seen", seen(v.first_seen_height)),
-            ("Last seen", seen(v.last_seen_height)),
-        ],
-    )?;
+    let cluster = match (&v.cluster_id, v.cluster_size) {
+        (Some(id), Some(size)) => format!("{id} ({size} address(es))"),
+        _ => "none (clusters not built, or the address never seen)".into(),
+    };
+    let mut lines = vec![
+        ("Address", v.address.clone()),
+        ("Balance", format!("{} BTC", btc(v.balance_sat))),
+        ("Received", format!("{} BTC", btc(v.received_sat))),
+        ("Sent", format!("{} BTC", btc(v.sent_sat))),
+        ("Transactions", v.tx_count.to_string()),
+        ("First seen", seen(v.first_seen_height)),
+        ("Last seen", seen(v.last_seen_height)),
+        ("Cluster", cluster),
+    ];
+    let keyed = !v.key_scripts.is_empty();
+    if keyed {
+        lines.push(("Key balance", format!("{} BTC (with the key's other scripts)", btc(v.key_balance_sat))));
+    }
+    fields(out, &lines)?;
+    if keyed {
+        writeln!(out)?;
+        writeln!(out, "Other scripts of its key: {}", v.key_scripts.len())?;
+        let mut t =
+            Table::new(&[("TYPE", false), ("ADDRESS", false), ("BALANCE (BTC)", true), ("RECEIVED (BTC)", true)]);
+        for k in &v.key_scripts {
+            let owner = k.address.clone().unwrap_or_else(|| format!("script:{}", k.script_hex));
+            t.row(vec![k.script_type.into(), owner, btc(k.balance_sat), btc(k.received_sat)]);
+        }
+        t.write(out)?;
+    }
     writeln!(out)?;
     let shown = if v.utxos_truncated { format!(", first {} shown", v.utxos.len()) } else { String::new() };
-    writeln!(out, "Unspent outputs: {}{shown}", v.utxo_count)?;
+    writeln!(out, "Unspent outputs: {}{shown}", v.key_utxo_count)?;
     if !v.utxos.is_empty() {
-        let mut t = Table::new(&[("OUTPOINT", false), ("VALUE (BTC)", true), ("HEIGHT", true)]);
+        let mut columns = vec![("OUTPOINT", false), ("VALUE (BTC)", true), ("HEIGHT", true)];
+        columns.extend(keyed.then_some(("SCRIPT", false)));
+        let mut t = Table::new(&columns);
         for u in &v.utxos {
-            t.row(vec![format!("{}:{}", u.txid, u.vout), btc(u.value_sat), u.height.to_string()]);
+            let mut row = vec![format!("{}:{}", u.txid, u.vout), btc(u.value_sat), u.height.to_string()];
+            row.extend(keyed.then(|| script_type(&u.script).to_string()));
+            t.row(row);
         }
         t.write(out)?;
     }
     writeln!(out)?;
     writeln!(out, "History: {} event(s) on this page", v.history.len())?;
     if !v.history.is_empty() {
-        let mut t =
-            Table::new(&[("HEIGHT", true), ("TXID", false), ("KIND", false), ("INDEX", true), ("VALUE (BTC)", true)]);
+        let mut columns =
+            vec![("HEIGHT", true), ("TXID", false), ("KIND", false), ("INDEX", true), ("VALUE (BTC)", true)];
+        columns.extend(keyed.then_some(("SCRIPT", false)));
+        let mut t = Table::new(&columns);
         for h in &v.history {
-            t.row(vec![
-                h.height.to_string(),
-                h.txid.clone(),
-                h.kind.to_string(),
-                h.index.to_string(),
-                btc(h.value_sat),
-            ]);
+            let mut row =
+                vec![h.height.to_string(), h.txid.clone(), h.kind.to_string(), h.index.to_string(), btc(h.value_sat)];
+            row.extend(keyed.then(|| script_type(&h.script).to_string()));
+            t.row(row);
         }
         t.write(out)?;
     }

@@ -3,7 +3,10 @@
 use super::render;
 use crate::cli::Format;
 use crate::error::UsageError;
-use crate::model::{AddressView, Body, EdgeView, PathView, Report, TraceView, TxNode};
+use crate::model::{
+    AddressView, Body, ClusterSummary, ClustersView, EdgeView, HeuristicsView, LinkView, PathView, Report, TraceView,
+    TxNode, WhyView,
+};
 
 fn txid(c: char) -> String {
     std::iter::repeat_n(c, 64).collect()
@@ -135,7 +138,12 @@ fn json_is_one_document_and_graph_formats_refuse_addresses() {
         tx_count: 0,
         first_seen_height: None,
         last_seen_height: None,
+        cluster_id: None,
+        cluster_size: None,
+        key_balance_sat: 0,
+        key_scripts: vec![],
         utxo_count: 0,
+        key_utxo_count: 0,
         utxos: vec![],
         utxos_truncated: false,
         history: vec![],
@@ -145,4 +153,45 @@ fn json_is_one_document_and_graph_formats_refuse_addresses() {
     assert!(matches!(render(&report, Format::Graphml), Err(UsageError::GraphFormat { command: "address", .. })));
     let table = text(&report, Format::Table);
     assert!(table.contains("First seen    never"), "{table}");
+}
+
+fn heuristics() -> HeuristicsView {
+    HeuristicsView { name: "multi_input".into(), version: 1, change: false }
+}
+
+#[test]
+fn cluster_tables_list_links_and_ranks_and_graph_formats_refuse_them() {
+    let link = LinkView {
+        txid: txid('d'),
+        height: 7,
+        from: "bcrt1qfrom".into(),
+        to: "bcrt1qto".into(),
+        reason: "spent_together",
+    };
+    let why = WhyView {
+        from: "bcrt1qfrom".into(),
+        to: "bcrt1qto".into(),
+        same_cluster: true,
+        cluster_id: Some("bcrt1qfrom".into()),
+        links: vec![link],
+        heuristics: heuristics(),
+    };
+    let report = Report { body: Body::Why(why), notes: vec![] };
+    let table = text(&report, Format::Table);
+    assert!(table.starts_with("bcrt1qfrom and bcrt1qto are in one cluster (bcrt1qfrom): 1 link(s)"), "{table}");
+    assert!(table.contains(&format!("7  {}  bcrt1qfrom  bcrt1qto  spent_together", txid('d'))), "{table}");
+    assert!(matches!(render(&report, Format::Dot), Err(UsageError::GraphFormat { command: "cluster", .. })));
+    let top = ClustersView {
+        top: 2,
+        heuristics: heuristics(),
+        clusters: vec![
+            ClusterSummary { cluster_id: "bcrt1qbig".into(), size: 12, balance_sat: 150_000_000 },
+            ClusterSummary { cluster_id: "bcrt1qsmall".into(), size: 2, balance_sat: 0 },
+        ],
+    };
+    let report = Report { body: Body::Clusters(top), notes: vec![] };
+    let table = text(&report, Format::Table);
+    assert!(table.contains("   1  bcrt1qbig           12     1.50000000"), "{table}");
+    assert!(table.contains("   2  bcrt1qsmall          2     0.00000000"), "{table}");
+    assert!(matches!(render(&report, Format::Graphml), Err(UsageError::GraphFormat { command: "clusters", .. })));
 }

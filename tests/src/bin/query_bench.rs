@@ -16,6 +16,7 @@ use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::node::connect_cookie;
 use chaintrail_tests::Truth;
 use clap::Parser;
+use indexer::clusters::read;
 use indexer::schema::{EventKind, TxNum};
 use indexer::store::Store;
 use query::engine::{shortest_path, trace, Direction, PathLimits, TraceLimits};
@@ -207,12 +208,53 @@ fn main() -> anyhow::Result<()> {
         ]);
     }
 
+    rows.extend(cluster_rows(&store, &args)?);
+
     println!("\n| query | size | engine, warm (median of {}) | end to end |", args.runs);
     println!("|---|---|---|---|");
     for r in rows {
         println!("| {} | {} | {} | {} |", r[0], r[1], r[2], r[3]);
     }
     Ok(())
+}
+
+/// The largest cluster: listing its members, and the chain of merges joining its earliest
+/// script to its newest (the engine), then `query cluster` and `query cluster --why` end to end.
+fn cluster_rows(store: &Store, args: &Args) -> anyhow::Result<Vec<[String; 4]>> {
+    let Some(big) = read::largest(store, 1)?.first().copied() else { return Ok(Vec::new()) };
+    let address = |num| -> anyhow::Result<Option<String>> {
+        let script = store.script(num)?.context("script")?;
+        Ok(bitcoin::Address::from_script(bitcoin::Script::from_bytes(&script), bitcoin::Network::Regtest)
+            .ok()
+            .map(|a| a.to_string()))
+    };
+    let (med, min, members) = timed(args.runs, || Ok(read::members(store, big.root)?))?;
+    let first = address(big.first)?.context("the earliest script has an address")?;
+    let mut newest = None;
+    for &m in members.iter().rev() {
+        if let Some(a) = address(m)? {
+            newest = Some((m, a));
+            break;
+        }
+    }
+    let (last_num, last) = newest.context("a member with an address")?;
+    let cli_c = cli(&args.db, &["cluster", &first, "--limit", "100"], 5)?;
+    let (why_med, why_min, links) = timed(args.runs, || Ok(read::why(store, big.first, last_num)?))?;
+    let cli_w = cli(&args.db, &["cluster", "--why", &first, &last], 5)?;
+    Ok(vec![
+        [
+            "cluster: the largest one's members".into(),
+            format!("{} addresses", members.len()),
+            format!("{} (min {})", ms(med), ms(min)),
+            format!("{} (`cluster --limit 100`, with every member's balance)", ms(cli_c)),
+        ],
+        [
+            "cluster --why: its earliest address to its newest".into(),
+            format!("{} links", links.map(|l| l.len()).unwrap_or(0)),
+            format!("{} (min {})", ms(why_med), ms(why_min)),
+            ms(cli_w),
+        ],
+    ])
 }
 
 /// The backward trace done the way a tool without an index must: one `getrawtransaction` per tx.

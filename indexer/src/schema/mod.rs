@@ -103,7 +103,24 @@ tables! {
     12 Utxos = "utxos": UtxoKey => Sats;
     /// What each recent block changed, to take it back out on a reorg.
     13 Undo = "undo": u32 => BlockUndo;
+    /// Clusters: a script's parent in its cluster's tree (roots have no row).
+    14 ClusterParents = "cluster_parents": ScriptNum => ScriptNum;
+    /// Clusters: the reverse of `cluster_parents`, to list a cluster's members.
+    15 ClusterChildren = "cluster_children": ScriptPair => Empty;
+    /// Clusters of two or more scripts, by root: size and earliest script.
+    16 Clusters = "clusters": ScriptNum => ClusterRow;
+    /// Clusters by size, largest first.
+    17 ClusterSizes = "cluster_sizes": SizeKey => Empty;
+    /// The merges that joined scripts into clusters, both ways: why two scripts share an owner.
+    18 ClusterLinks = "cluster_links": ScriptPair => LinkRow;
+    /// P2PK scripts by the hash160 of their key, to join them with the key's other scripts.
+    19 P2pkKeys = "p2pk_keys": KeyHash => ScriptNum;
+    /// The clusters stage's own state: heuristics and how many scripts it has seen.
+    20 ClusterStates = "cluster_state": StageId => ClusterState;
 }
+
+mod clusters;
+pub use clusters::*;
 
 // ---------------------------------------------------------------------------------------------
 // Field codecs
@@ -274,14 +291,17 @@ impl Codec for Meta {
 pub enum StageId {
     /// Per-script history and unspent outputs (`history`, `utxos`).
     Addresses = 1,
+    /// Who controls which scripts (the `cluster_*` tables and `p2pk_keys`).
+    Clusters = 2,
 }
 
 impl StageId {
-    pub const ALL: [StageId; 1] = [StageId::Addresses];
+    pub const ALL: [StageId; 2] = [StageId::Addresses, StageId::Clusters];
 
     pub fn name(self) -> &'static str {
         match self {
             StageId::Addresses => "addresses",
+            StageId::Clusters => "clusters",
         }
     }
 }
@@ -293,6 +313,7 @@ impl Codec for StageId {
     fn decode(b: &[u8]) -> Result<Self, DecodeError> {
         match b {
             [1] => Ok(StageId::Addresses),
+            [2] => Ok(StageId::Clusters),
             _ => Err(corrupt("stage id", format!("unknown stage {b:?}"))),
         }
     }
@@ -801,6 +822,7 @@ mod tests {
                 <= HistoryKey { script: 2, txnum: 5, kind: EventKind::Funded, index: 0 }.encode()
         );
         round_trip(StageId::Addresses, &[1]);
+        round_trip(StageId::Clusters, &[2]);
         round_trip(MetaKey, b"meta");
     }
 
@@ -845,6 +867,6 @@ mod tests {
         assert!(BlockUndo::decode(&bytes[..bytes.len() - 1]).is_err());
         assert_eq!(TABLES[MetaTable::ID as usize], "meta");
         assert_eq!(TABLES[Undo::ID as usize], "undo");
-        assert_eq!(TABLES.len(), 14);
+        assert_eq!(TABLES.len(), 21);
     }
 }

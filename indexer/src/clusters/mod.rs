@@ -1,0 +1,186 @@
+//! The clusters stage: who controls which scripts. Scripts spent together in one transaction
+//! share an owner (the multi-input heuristic), unless the transaction is a CoinJoin; a key's
+//! P2PK, P2PKH and P2WPKH scripts share one from the start; with `change` on, so does a
+//! transaction's change output with its inputs.
+//!
+//! Clusters are a union-find forest kept in the store, not in memory: `cluster_parents` points a
+//! script at its parent, roots hold the cluster's size and earliest script in `clusters`, and
+//! union by size keeps every path within log2(size) steps. Every merge also records the pair of
+//! scripts and the transaction that joined them (`cluster_links`), so any two members can be
+//! shown to be connected. All writes go through the journal: a reorg undoes them exactly.
+
+pub mod keys;
+pub mod read;
+
+use crate::graph::{BlockRows, TxRows};
+use crate::heuristics::{change, coinjoin, Coin, OutCoin, ScriptType, TxShape};
+use crate::journal::{Journal, Known};
+use crate::schema::*;
+use crate::store::StoreError;
+
+use keys::KeyScript;
+
+/// How clusters are built; stored with them, so a database is never a mix of two settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClusterParams {
+    /// Also merge each transaction's change output (as [`change::detect`] picks it) with its
+    /// inputs. Off by default: change heuristics are what collapse clusters into giants.
+    pub change: bool,
+}
+
+/// A change pick must be at least this confident to merge.
+pub const CHANGE_MIN_CONFIDENCE: f64 = 0.6;
+
+impl ClusterParams {
+    fn fresh_state(self) -> ClusterState {
+        ClusterState { version: ClusterState::HEURISTICS_VERSION, change: self.change, next_script: 0 }
+    }
+
+    /// Whether clusters built with `state` were built with these parameters.
+    pub fn built(self, state: &ClusterState) -> bool {
+        state.version == ClusterState::HEURISTICS_VERSION && state.change == self.change
+    }
+}
+
+/// Applies the clusters stage to one block.
+pub fn apply(j: &mut Journal<'_>, rows: &BlockRows, params: ClusterParams) -> Result<(), StoreError> {
+    let stored = j.get::<ClusterStates>(&StageId::Clusters)?;
+    let mut state = stored.unwrap_or_else(|| params.fresh_state());
+    for tx in &rows.txs {
+        let seen = state.next_script;
+        for out in &tx.outputs {
+            if let OutScript::Num(script) = out.script {
+                if script >= state.next_script {
+                    state.next_script = script + 1;
+                    join_key_siblings(j, script, tx.num)?;
+                }
+            }
+        }
+        if !tx.inputs.is_empty() {
+            merge_tx(j, tx, seen, params)?;
+        }
+    }
+    j.set::<ClusterStates>(&StageId::Clusters, Some(&state), Known::Was(stored.map(|s| s.encode())))
+}
+
+/// Merges a transaction's input scripts (and its change, when asked), unless it is a CoinJoin.
+/// `seen` is the first script number this transaction may have introduced.
+fn merge_tx(j: &mut Journal<'_>, tx: &TxRows, seen: ScriptNum, params: ClusterParams) -> Result<(), StoreError> {
+    let shape = shape(j, tx, seen, params.change)?;
+    if coinjoin::detect(&shape).is_some() {
+        return Ok(());
+    }
+    let first = tx.inputs[0].script;
+    for input in &tx.inputs[1..] {
+        union(j, first, input.script, LinkRow { txnum: tx.num, reason: LinkReason::SpentTogether })?;
+    }
+    if params.change {
+        if let Some(pick) = change::detect(&shape).filter(|c| c.confidence >= CHANGE_MIN_CONFIDENCE) {
+            if let Some(script) = shape.outputs[pick.vout as usize].coin.script {
+                union(j, first, script, LinkRow { txnum: tx.num, reason: LinkReason::Change })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the heuristics see of `tx`. Script kinds are looked up only for the change heuristics.
+fn shape(j: &Journal<'_>, tx: &TxRows, seen: ScriptNum, kinds: bool) -> Result<TxShape, StoreError> {
+    let kind = |script: ScriptNum| -> Result<ScriptType, StoreError> {
+        Ok(match kinds {
+            true => j.get::<Scripts>(&script)?.map(|s| ScriptType::of(&s.0)).unwrap_or(ScriptType::Other),
+            false => ScriptType::Other,
+        })
+    };
+    let mut inputs = Vec::with_capacity(tx.inputs.len());
+    for input in &tx.inputs {
+        inputs.push(Coin { value: input.value, script: Some(input.script), kind: kind(input.script)? });
+    }
+    let mut outputs = Vec::with_capacity(tx.outputs.len());
+    for out in &tx.outputs {
+        outputs.push(match &out.script {
+            OutScript::Num(script) => OutCoin {
+                coin: Coin { value: out.value, script: Some(*script), kind: kind(*script)? },
+                fresh: *script >= seen,
+            },
+            OutScript::Unspendable(_) => {
+                OutCoin { coin: Coin { value: out.value, script: None, kind: ScriptType::OpReturn }, fresh: false }
+            }
+        });
+    }
+    Ok(TxShape { inputs, outputs })
+}
+
+/// A script seen for the first time joins the earlier scripts of the same key.
+fn join_key_siblings(j: &mut Journal<'_>, script: ScriptNum, txnum: TxNum) -> Result<(), StoreError> {
+    let Some(bytes) = j.get::<Scripts>(&script)? else { return Ok(()) };
+    let Some(key) = KeyScript::of(&bytes.0) else { return Ok(()) };
+    let link = LinkRow { txnum, reason: LinkReason::SameKey };
+    for sibling in key.hashed_siblings() {
+        if let Some(earlier) = script_before(j, &sibling, script)? {
+            union(j, earlier, script, link)?;
+        }
+    }
+    match key {
+        KeyScript::P2pk { hash, .. } => j.set::<P2pkKeys>(&hash, Some(&script), Known::Was(None))?,
+        KeyScript::Hashed { hash, .. } => {
+            if let Some(p2pk) = j.get::<P2pkKeys>(&hash)?.filter(|p| *p < script) {
+                union(j, p2pk, script, link)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The number of `bytes` if that script was numbered before `before`. (When a stage catches up,
+/// the store already holds later scripts: they are found when their own turn comes.)
+fn script_before(j: &Journal<'_>, bytes: &[u8], before: ScriptNum) -> Result<Option<ScriptNum>, StoreError> {
+    for num in j.prefixed::<ScriptIds>(&PrefixKey::of_script(bytes))? {
+        if num < before && j.get::<Scripts>(&num)?.is_some_and(|s| s.0 == bytes) {
+            return Ok(Some(num));
+        }
+    }
+    Ok(None)
+}
+
+/// A script's cluster root and the root's row (a cluster of one when it is in none).
+fn find(j: &Journal<'_>, mut script: ScriptNum) -> Result<(ScriptNum, Option<ClusterRow>), StoreError> {
+    while let Some(parent) = j.get::<ClusterParents>(&script)? {
+        script = parent;
+    }
+    Ok((script, j.get::<Clusters>(&script)?))
+}
+
+/// Puts `a` and `b` in one cluster; `link` says which transaction joined them and why. The
+/// bigger cluster's root stays root (on a tie, the lower number), the earliest script of the two
+/// stays the id.
+fn union(j: &mut Journal<'_>, a: ScriptNum, b: ScriptNum, link: LinkRow) -> Result<(), StoreError> {
+    let (root_a, row_a) = find(j, a)?;
+    let (root_b, row_b) = find(j, b)?;
+    if root_a == root_b {
+        return Ok(());
+    }
+    let (ca, cb) = (row_a.unwrap_or(ClusterRow::single(root_a)), row_b.unwrap_or(ClusterRow::single(root_b)));
+    let a_wins = (ca.size, std::cmp::Reverse(root_a)) > (cb.size, std::cmp::Reverse(root_b));
+    let ((root, row), (child, child_row)) =
+        if a_wins { ((root_a, row_a), (root_b, row_b)) } else { ((root_b, row_b), (root_a, row_a)) };
+    let merged = ClusterRow { size: ca.size + cb.size, first: ca.first.min(cb.first) };
+    j.set::<ClusterParents>(&child, Some(&root), Known::Was(None))?;
+    j.insert::<ClusterChildren>(&ScriptPair(root, child), &Empty)?;
+    j.set::<Clusters>(&root, Some(&merged), Known::Was(row.map(|r| r.encode())))?;
+    for (r, old) in [(root, row), (child, child_row)] {
+        if let Some(old) = old {
+            j.set::<ClusterSizes>(&SizeKey { size: old.size, root: r }, None, Known::Was(Some(Vec::new())))?;
+        }
+    }
+    if let Some(old) = child_row {
+        j.set::<Clusters>(&child, None, Known::Was(Some(old.encode())))?;
+    }
+    j.insert::<ClusterSizes>(&SizeKey { size: merged.size, root }, &Empty)?;
+    j.insert::<ClusterLinks>(&ScriptPair(a, b), &link)?;
+    j.insert::<ClusterLinks>(&ScriptPair(b, a), &link)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
