@@ -300,6 +300,21 @@ mod tests {
     }
 
     #[test]
+    fn clusters_are_on_without_change_unless_the_flags_or_the_file_say_otherwise() {
+        let base = ["--network", "regtest", "--rpc-cookie", "/x", "--db", "/d"];
+        let stages = |extra: &[&str]| Config::resolve(parse(&[&base[..], extra].concat())).unwrap().stages;
+        assert_eq!(stages(&[]).clusters, Some(ClusterParams { change: false }));
+        assert_eq!(stages(&["--cluster-change"]).clusters, Some(ClusterParams { change: true }));
+        assert_eq!(stages(&["--no-clusters"]).clusters, None);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[indexer]\ncluster_change = true\n").unwrap();
+        assert_eq!(stages(&["--config", file.to_str().unwrap()]).clusters, Some(ClusterParams { change: true }));
+        std::fs::write(&file, "[indexer]\nclusters = false\n").unwrap();
+        assert_eq!(stages(&["--config", file.to_str().unwrap()]).clusters, None);
+    }
+
+    #[test]
     fn a_missing_network_is_a_clear_error() {
         let err = Config::resolve(parse(&["--db", "/d"])).unwrap_err();
         assert!(err.to_string().contains("no network given"));

@@ -52,6 +52,23 @@ fn generated_clusters_never_mix_owners_keep_coinjoins_apart_and_equal_in_bulk_bl
     assert_same_index(bulk.path(), later.path());
     let db = bulk.path();
 
+    // Clusters built without change heuristics are not extended with them, and nothing is lost.
+    let mut cmd = crate::support::indexer(&env, later.path());
+    cmd.args(["--once", "--cluster-change"]);
+    let (code, err) = failing(cmd);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--rebuild-stage clusters --cluster-change"), "{err}");
+    assert_same_index(bulk.path(), later.path());
+    // Rebuilt with them, offline: the merges they add are all marked as change.
+    let mut cmd = crate::support::indexer(&env, later.path());
+    cmd.args(["--rebuild-stage", "clusters", "--cluster-change"]);
+    assert!(cmd.output().expect("indexer runs").status.success());
+    let rebuilt = open(later.path());
+    assert!(read::state(&rebuilt).expect("read").expect("built").change);
+    let (with, without) = (read::largest(&rebuilt, 1).expect("read"), read::largest(&open(db), 1).expect("read"));
+    assert!(with[0].size >= without[0].size, "change merges only add: {with:?} vs {without:?}");
+    drop(rebuilt);
+
     // No cluster holds two owners' scripts: only CoinJoins spend several owners' coins at once.
     let store = open(db);
     let mut owners_of: HashMap<u64, HashSet<u32>> = HashMap::new();
