@@ -28,8 +28,9 @@ pub struct ClusterParams {
     pub change: bool,
 }
 
-/// A change pick must be at least this confident to merge.
-pub const CHANGE_MIN_CONFIDENCE: f64 = 0.6;
+/// A change pick must be at least this confident to merge: two agreeing heuristics, one of them
+/// fresh address, or three (docs/heuristics.md gives the measurements behind it).
+pub const CHANGE_MIN_CONFIDENCE: f64 = 0.85;
 
 impl ClusterParams {
     fn fresh_state(self) -> ClusterState {

@@ -90,6 +90,9 @@ fn change_truth(truth: &Truth) -> HashMap<&str, Option<u32>> {
     labels
 }
 
+/// Confidence floors the combined pick is also scored at.
+const THRESHOLDS: [f64; 5] = [0.7, 0.8, 0.85, 0.9, 0.95];
+
 #[derive(Default)]
 struct Score {
     picks: u64,
@@ -117,6 +120,7 @@ fn change_heuristics(store: &Store, truth: &Truth) -> anyhow::Result<Value> {
     let labels = change_truth(truth);
     let mut each: HashMap<&str, Score> = HashMap::new();
     let (mut combined, mut merged) = (Score::default(), Score::default());
+    let mut at_least: Vec<(f64, Score)> = THRESHOLDS.iter().map(|&t| (t, Score::default())).collect();
     let mut with_change = 0;
     for (txid, label) in &labels {
         let id = Txid::from_str(txid)?;
@@ -128,6 +132,10 @@ fn change_heuristics(store: &Store, truth: &Truth) -> anyhow::Result<Value> {
         }
         if let Some(found) = change::detect(&shape) {
             combined.add(Some(found.vout) == *label);
+            for (t, score) in at_least.iter_mut().filter(|(t, _)| found.confidence >= *t) {
+                let _ = t;
+                score.add(Some(found.vout) == *label);
+            }
             if found.confidence >= CHANGE_MIN_CONFIDENCE {
                 merged.add(Some(found.vout) == *label);
             }
@@ -139,6 +147,9 @@ fn change_heuristics(store: &Store, truth: &Truth) -> anyhow::Result<Value> {
     }
     out.insert("combined".into(), combined.json(with_change));
     out.insert("merged_into_clusters".into(), merged.json(with_change));
+    for (t, score) in &at_least {
+        out.insert(format!("combined_confidence_at_least_{t}"), score.json(with_change));
+    }
     Ok(json!({ "txs": labels.len(), "txs_with_change": with_change, "heuristics": out }))
 }
 
