@@ -64,8 +64,9 @@ pub struct Store {
     _secondary: Option<tempfile::TempDir>,
 }
 
-/// Per-table tuning. Point lookups by whole key dominate `txs`, `outputs`, `inputs`, `spends`
-/// and `scripts` (Bloom filters); `txids` and `script_ids` are read by 8-byte prefix (prefix
+/// Per-table tuning. Point lookups by whole key dominate `txs`, `outputs`, `inputs`, `spends`,
+/// `scripts` and the clusters stage's `cluster_parents`, `clusters` and `p2pk_keys` (Bloom
+/// filters: most of its lookups are of scripts in no cluster); `txids` and `script_ids` are read by 8-byte prefix (prefix
 /// Bloom filters); history, UTXOs and undo are scanned. Txids and hashes do not compress, so
 /// those tables skip compression; the rest use LZ4 and bigger blocks.
 fn cf_options(name: &str, cache: &Cache) -> Options {
@@ -73,7 +74,18 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
     let mut block = BlockBasedOptions::default();
     block.set_block_cache(cache);
     block.set_block_size(16 * 1024);
-    if [Txs::NAME, Outputs::NAME, Inputs::NAME, Spends::NAME, Scripts::NAME, BlockHeights::NAME].contains(&name) {
+    let point_read = [
+        Txs::NAME,
+        Outputs::NAME,
+        Inputs::NAME,
+        Spends::NAME,
+        Scripts::NAME,
+        BlockHeights::NAME,
+        ClusterParents::NAME,
+        Clusters::NAME,
+        P2pkKeys::NAME,
+    ];
+    if point_read.contains(&name) {
         block.set_bloom_filter(10.0, false);
     }
     if [Txids::NAME, ScriptIds::NAME].contains(&name) {

@@ -1,5 +1,6 @@
-//! The indexed chain as the commands see it: the follower store plus its network, and the
-//! lookups that turn row numbers into what people read (txids, block hashes, addresses).
+//! The indexed chain as the commands see it: the follower store plus its network (and the tag
+//! store of that network, if any), and the lookups that turn row numbers into what people read
+//! (txids, block hashes, addresses).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,6 +13,7 @@ use indexer::schema::{ClusterState, Meta, ScriptNum, StageId, TxNum, TxRow};
 use indexer::store::{hex_hash, Store};
 
 use crate::error::{QueryError, Result, UsageError};
+use crate::tags::TagStore;
 
 /// The clusters stage as the commands see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,11 +24,12 @@ pub struct ClusterStage {
     pub note: Option<String>,
 }
 
-/// An open database and what it indexes.
+/// An open database and what it indexes, with the tag store of its network if there is one.
 pub struct Chain {
     store: Store,
     meta: Meta,
     network: Network,
+    tags: Option<TagStore>,
 }
 
 impl Chain {
@@ -52,7 +55,17 @@ impl Chain {
                 });
             }
         }
-        Ok(Chain { store, meta, network })
+        Ok(Chain { store, meta, network, tags: None })
+    }
+
+    /// Adds the tag store (of the same network) the commands show tags from.
+    pub fn with_tags(self, tags: Option<TagStore>) -> Chain {
+        Chain { tags, ..self }
+    }
+
+    /// The tag store; `None` when there is none (no tags).
+    pub fn tags(&self) -> Option<&TagStore> {
+        self.tags.as_ref()
     }
 
     pub fn store(&self) -> &Store {
@@ -168,7 +181,7 @@ pub fn network_title(network: Network) -> String {
 }
 
 /// Which networks an address can belong to (testnet, testnet4 and signet share encodings).
-fn address_network(address: &Address<NetworkUnchecked>) -> &'static str {
+pub fn address_network(address: &Address<NetworkUnchecked>) -> &'static str {
     if address.is_valid_for_network(bitcoin::Network::Bitcoin) {
         "mainnet"
     } else if address.is_valid_for_network(bitcoin::Network::Testnet) {

@@ -30,8 +30,9 @@ pub const HARD_MAX_UTXOS: u64 = 1_000_000;
 const GLOBAL: &str = "Global options";
 
 const ABOUT: &str = "Answer investigators' questions from a chaintrail database: transactions, \
-addresses, where money went (trace), how it got from one place to another (path), and which \
-addresses one owner controls (cluster, clusters).";
+addresses, where money went (trace), how it got from one place to another (path), which \
+addresses one owner controls (cluster, clusters), and how much reached or came from tagged entities \
+(exposure).";
 
 const TRACE_HELP: &str = "Hop numbering: hop 0 is the root set. For a txid it is that tx; for an \
 outpoint <txid>:<vout>, forward it is the tx that spent that output (only that output is \
@@ -56,11 +57,24 @@ script: it stays the same as the cluster grows. Addresses are listed by balance,
 that put A and B in one cluster, each link naming the two addresses it joined and why. \
 Clusters are built by the indexer unless it runs with --no-clusters.";
 
+const EXPOSURE_HELP: &str = "Out (the default) measures what the target sent: for an address, \
+its share of every tx spending from it (the share of its inputs in the tx's input total), less \
+what those txs paid back to it; for a txid, its outputs. In measures what it received: for an \
+address, every output paying it, less the share its own inputs funded; for a txid, its inputs. \
+That value is followed as proportional flows: a flow reaching an output goes to the output's \
+entity if the output's address (or its cluster) is tagged, and stops there; otherwise it goes on \
+into the tx that spent the output (out) or made it (in) and is split over that tx's outputs and \
+fee (out) or inputs (in) in proportion to their values. Hop 1 is the target's counterparties \
+(direct exposure); deeper tagged entities are indirect. Flows ending at an unspent output, a \
+coinbase, the last hop or the --max-txs cap are unattributed. Amounts are whole satoshis: direct \
++ indirect + unattributed + fees = total, exactly. Rules in docs/exposure.md.";
+
 const AFTER_HELP: &str = "The database is opened read-only as a follower of the indexer: queries \
 work while it runs and never write. Exit codes: 0 success, 1 the database cannot answer \
-(missing or foreign database, unknown transaction, an address the chain never paid to cluster, \
-clusters never built), 2 usage errors (bad flags, malformed txid or address, an address of \
-another network, a bad config file).";
+(missing or foreign database, unknown transaction, an address the chain never paid to cluster or \
+exposure, clusters never built, a tag store in use or of another network, an unknown pack), 2 \
+usage errors (bad flags, malformed txid or address, an address of another network, a bad config \
+file, an invalid or unreadable tag pack).";
 
 #[derive(Debug, Parser)]
 #[command(name = "query", version, about = ABOUT, after_help = AFTER_HELP)]
@@ -74,6 +88,10 @@ pub struct Cli {
     /// Chain the database must index; also picks the default database directory.
     #[arg(long, global = true, env = "CHAINTRAIL_NETWORK", value_enum, value_name = "NET", help_heading = GLOBAL)]
     pub network: Option<Network>,
+    /// Tag store directory [default: ~/.local/share/chaintrail/tags/<network>, or `tags` in the
+    /// config file's [query] table].
+    #[arg(long, global = true, env = "CHAINTRAIL_TAGS", value_name = "DIR", help_heading = GLOBAL)]
+    pub tags: Option<PathBuf>,
     /// Output format [default: json, or `format` in the config file's [query] table].
     #[arg(long, global = true, value_enum, help_heading = GLOBAL)]
     pub format: Option<Format>,
@@ -129,6 +147,13 @@ pub enum Command {
     Cluster(ClusterArgs),
     /// The largest clusters, by number of addresses.
     Clusters(ClustersArgs),
+    /// How much of what an address or tx sent (or received) reached (or came from) tagged
+    /// entities, by category.
+    #[command(after_help = EXPOSURE_HELP)]
+    Exposure(ExposureArgs),
+    /// The tag store: import TagPacks and CSV files of attributions, show an address's tags,
+    /// list them, remove a pack.
+    Tags(TagsArgs),
 }
 
 impl Command {
@@ -140,6 +165,8 @@ impl Command {
             Command::Path(_) => "path",
             Command::Cluster(_) => "cluster",
             Command::Clusters(_) => "clusters",
+            Command::Exposure(_) => "exposure",
+            Command::Tags(_) => "tags",
         }
     }
 }
@@ -231,6 +258,119 @@ pub struct ClustersArgs {
     pub top: u64,
 }
 
+/// Which value `query exposure` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExposureDirection {
+    /// What the target sent, and where it went.
+    Out,
+    /// What the target received, and where it came from.
+    In,
+}
+
+impl ExposureDirection {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExposureDirection::Out => "out",
+            ExposureDirection::In => "in",
+        }
+    }
+
+    /// The way the engine follows spend edges.
+    pub fn traversal(self) -> Direction {
+        match self {
+            ExposureDirection::Out => Direction::Forward,
+            ExposureDirection::In => Direction::Backward,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExposureArgs {
+    /// An address or a txid.
+    pub target: String,
+    /// out: what the target sent and who it reached; in: what it received and who it came from.
+    #[arg(long, value_enum, default_value_t = ExposureDirection::Out)]
+    pub direction: ExposureDirection,
+    /// Check counterparties up to N hops away for tags (hop 1: the target's own counterparties).
+    /// Allowed: 1..=100.
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
+    pub hops: u32,
+    /// Split flows over at most this many txs past the target's own (a tx reached at two hops
+    /// counts twice); what is left is unattributed [default: 10000, or `max_txs` in the config
+    /// file; at most 1000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=HARD_TRACE_MAX_TXS))]
+    pub max_txs: Option<u64>,
+}
+
+const TAGS_IMPORT_HELP: &str = "Each file is one pack, imported in one batch: a GraphSense TagPack \
+(.yaml, .yml) or a CSV file (.csv) with the header address,label,category,source,confidence \
+(category and confidence may be left out; its rows are Bitcoin tags of the store's network, and \
+its pack title is the file's name). A TagPack's header fields (label, source, confidence, \
+category, abuse, ...) are inherited by every tag that does not set them. Each tag needs label, \
+source and currency, and exactly one of address or tx_hash; confidence is one of override, \
+ownership, manual_transaction, service_api, authority_data, trusted_provider, service_data, \
+forensic, untrusted_transaction, web_crawl, heuristic, unknown (the default); network defaults \
+to currency. Any invalid tag refuses every file given, before anything is written (exit 2). \
+Tags of another currency, or addresses of another network, are counted as skipped; tags the \
+store already has (same address or txid, label and source) as duplicates. The network is \
+--network's or the config file's, else the index's (--db).";
+
+/// `query tags ...`.
+#[derive(Debug, Args)]
+pub struct TagsArgs {
+    #[command(subcommand)]
+    pub command: TagsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagsCommand {
+    /// Import TagPacks (YAML) or CSV files into the tag store, one pack per file.
+    #[command(after_help = TAGS_IMPORT_HELP)]
+    Import(TagsImportArgs),
+    /// The tags of one address.
+    Show(TagsShowArgs),
+    /// Every tag (address tags first, then transaction tags), one page at a time.
+    List(TagsListArgs),
+    /// Remove a pack and exactly the tags it brought.
+    Remove(TagsRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TagsImportArgs {
+    /// TagPack (.yaml, .yml) or CSV (.csv) files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagsShowArgs {
+    /// The address, of the tag store's network.
+    pub address: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TagsListArgs {
+    /// Only tags of this category (e.g. exchange, mixing_service).
+    #[arg(long, value_name = "C")]
+    pub category: Option<String>,
+    /// Only tags of this source.
+    #[arg(long, value_name = "S")]
+    pub source: Option<String>,
+    /// Tags per page. Allowed: 1..=10000.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
+    pub limit: u64,
+    /// Continue after this point: the cursor printed with the previous page (`next_cursor`).
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagsRemoveArgs {
+    /// The title of the pack (a CSV pack's title is its file name).
+    #[arg(long, value_name = "TITLE")]
+    pub pack: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +425,36 @@ mod tests {
         let Command::Clusters(c) = parse(&["clusters"]).unwrap().command else { panic!("expected clusters") };
         assert_eq!(c.top, 20);
         assert_eq!(parse(&["clusters", "--top", "0"]).unwrap_err().kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn tags_subcommands_parse_with_their_defaults() {
+        let cli = parse(&["tags", "import", "a.yaml", "b.csv", "--tags", "/t"]).unwrap();
+        assert_eq!(cli.tags, Some(PathBuf::from("/t")));
+        let Command::Tags(TagsArgs { command: TagsCommand::Import(i) }) = cli.command else {
+            panic!("expected import")
+        };
+        assert_eq!(i.files, [PathBuf::from("a.yaml"), PathBuf::from("b.csv")]);
+        let Command::Tags(TagsArgs { command: TagsCommand::List(l) }) = parse(&["tags", "list"]).unwrap().command
+        else {
+            panic!("expected list")
+        };
+        assert_eq!((l.limit, l.category, l.after), (100, None, None));
+        assert_eq!(parse(&["tags", "import"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(parse(&["tags", "remove"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(parse(&["tags", "list", "--limit", "0"]).unwrap_err().kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn exposure_defaults_to_out_and_takes_in() {
+        let Command::Exposure(e) = parse(&["exposure", "t"]).unwrap().command else { panic!("expected exposure") };
+        assert_eq!((e.direction, e.hops, e.max_txs), (ExposureDirection::Out, 3, None));
+        let cli = parse(&["exposure", "t", "--direction", "in", "--hops", "7", "--max-txs", "5"]).unwrap();
+        let Command::Exposure(e) = cli.command else { panic!("expected exposure") };
+        assert_eq!((e.direction, e.hops, e.max_txs), (ExposureDirection::In, 7, Some(5)));
+        assert_eq!(e.direction.traversal(), Direction::Backward);
+        let err = parse(&["exposure", "t", "--direction", "sideways"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidValue);
+        assert_eq!(parse(&["exposure", "t", "--hops", "0"]).unwrap_err().kind(), ErrorKind::ValueValidation);
     }
 }

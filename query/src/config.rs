@@ -7,8 +7,11 @@ use indexer::network::Network;
 use indexer::store::default_db_dir;
 use serde::Deserialize;
 
-use crate::cli::{Cli, Format, DEFAULT_PATH_MAX_TXS, DEFAULT_TRACE_MAX_TXS, HARD_PATH_MAX_TXS, HARD_TRACE_MAX_TXS};
+use crate::cli::{
+    Cli, Command, Format, DEFAULT_PATH_MAX_TXS, DEFAULT_TRACE_MAX_TXS, HARD_PATH_MAX_TXS, HARD_TRACE_MAX_TXS,
+};
 use crate::error::UsageError;
+use crate::tags::default_tags_dir;
 
 /// Block cache of the follower when the config file does not set `cache_mb`.
 const DEFAULT_CACHE_MB: usize = 128;
@@ -40,6 +43,8 @@ struct FileQuery {
     max_txs: Option<u64>,
     /// Default `--max-txs` of a path search.
     path_max_txs: Option<u64>,
+    /// Tag store directory (`--tags`).
+    tags: Option<PathBuf>,
 }
 
 /// Everything a query runs with, resolved.
@@ -54,6 +59,8 @@ pub struct Settings {
     pub trace_max_txs: u64,
     /// Default cap on the txs a path search visits.
     pub path_max_txs: u64,
+    /// The tag store directory when one was given; see [`Settings::tags_dir`].
+    pub tags: Option<PathBuf>,
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, UsageError> {
@@ -94,7 +101,11 @@ impl Settings {
         let db = match cli.db.clone().or(file.db) {
             Some(db) => db,
             None => {
-                let network = network.ok_or(UsageError::NoDatabase)?;
+                let missing = match cli.command {
+                    Command::Tags(_) => UsageError::NoTagsNetwork,
+                    _ => UsageError::NoDatabase,
+                };
+                let network = network.ok_or(missing)?;
                 default_db_dir(network.core_name()).map_err(|_| UsageError::NoDatabase)?
             }
         };
@@ -118,7 +129,22 @@ impl Settings {
             cache_bytes: cache_mb << 20,
             trace_max_txs,
             path_max_txs,
+            tags: cli.tags.clone().or(q.tags),
         })
+    }
+
+    /// The tag store directory of `network`: the one given (--tags, `CHAINTRAIL_TAGS`, `tags` in
+    /// the config file's [query] table) or `~/.local/share/chaintrail/tags/<network>`; never
+    /// inside the index.
+    pub fn tags_dir(&self, network: Network) -> Result<PathBuf, UsageError> {
+        let dir = match &self.tags {
+            Some(dir) => dir.clone(),
+            None => default_tags_dir(network).map_err(|e| UsageError::NoTagsDir(e.to_string()))?,
+        };
+        if dir.starts_with(&self.db) {
+            return Err(UsageError::TagsInIndex { tags: dir.display().to_string(), db: self.db.display().to_string() });
+        }
+        Ok(dir)
     }
 }
 
@@ -178,10 +204,28 @@ mod tests {
             assert_eq!(s.format, Format::Table, "{}", path.display());
             assert_eq!((s.trace_max_txs, s.path_max_txs, s.cache_bytes), (10_000, 1_000_000, 256 << 20));
             assert!(s.db.starts_with("/var/lib/chaintrail"));
+            let tags = s.tags_dir(s.network.unwrap()).unwrap();
+            assert_eq!(tags, Path::new("/var/lib/chaintrail/tags").join(s.network.unwrap().core_name()));
             networks.push(s.network.unwrap().core_name());
         }
         networks.sort();
         assert_eq!(networks, ["main", "regtest", "signet", "testnet4"]);
+    }
+
+    #[test]
+    fn the_tag_store_dir_comes_from_the_flag_over_the_file_else_beside_the_default_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(&dir, "network = \"main\"\n[query]\ntags = \"/t/file\"\n");
+        let s = Settings::resolve(&cli(&["--config", &file, "tx", "t"])).unwrap();
+        assert_eq!(s.tags_dir(Network::Main).unwrap(), PathBuf::from("/t/file"));
+        let s = Settings::resolve(&cli(&["--config", &file, "--tags", "/t/flag", "tx", "t"])).unwrap();
+        assert_eq!(s.tags_dir(Network::Main).unwrap(), PathBuf::from("/t/flag"));
+        let s = Settings::resolve(&cli(&["--network", "main", "tx", "t"])).unwrap();
+        let default = s.tags_dir(Network::Main).unwrap();
+        assert!(default.ends_with("chaintrail/tags/main"), "{}", default.display());
+        assert_eq!(default.parent().unwrap().parent(), s.db.parent(), "beside the default index");
+        let s = Settings::resolve(&cli(&["--db", "/d", "--tags", "/d/tags", "tx", "t"])).unwrap();
+        assert!(matches!(s.tags_dir(Network::Main), Err(UsageError::TagsInIndex { .. })));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Error types of the query library, and the exit code each kind of failure maps to.
 //!
-//! Two families: [`UsageError`] means the command line (or config file) is wrong and the user
-//! must change it (exit code 2, like clap's own errors); [`QueryError`] means the arguments are
+//! Two families: [`UsageError`] means the command line (or config file, or a tag pack being
+//! imported) is wrong and the user must change it (exit code 2, like clap's own errors); [`QueryError`] means the arguments are
 //! well-formed but the database cannot answer (exit code 1).
 
 use indexer::store::StoreError;
@@ -24,6 +24,8 @@ pub enum UsageError {
     WrongNetwork { address: String, found: &'static str, expected: String },
     #[error("'{0}' is not a txid, an outpoint (<txid>:<vout>) or an address")]
     Target(String),
+    #[error("exposure takes an address or a txid, not an outpoint ('{0}'): give the output's address or the txid (see 'query exposure --help')")]
+    ExposureOutpoint(String),
     #[error("malformed --after '{0}': expected a tx number (N) or a cursor (N:f:I or N:s:I) from a previous page")]
     Cursor(String),
     #[error("malformed --after '{0}': expected the next_cursor (<balance>:<n>) of a previous cluster page (see 'query cluster --help')")]
@@ -38,6 +40,20 @@ pub enum UsageError {
     ConfigRead { path: String, reason: String },
     #[error("invalid config file {path}: {reason}")]
     Config { path: String, reason: String },
+    #[error(transparent)]
+    Pack(#[from] crate::tags::PackError),
+    #[error(
+        "no network given for the tag store: pass --network (or --db of an index), or set `network` in the config file"
+    )]
+    NoTagsNetwork,
+    #[error("cannot find a default tag store directory ({0}): pass --tags")]
+    NoTagsDir(String),
+    #[error(
+        "tag store directory {tags} is inside the index {db}: the tag store needs a directory of its own (--tags)"
+    )]
+    TagsInIndex { tags: String, db: String },
+    #[error("malformed --after '{0}': expected the next_cursor of a previous page (see 'query tags list --help')")]
+    TagsCursor(String),
 }
 
 /// The database cannot answer: missing, foreign, corrupt, or it lacks what was asked for.
@@ -47,6 +63,8 @@ pub enum QueryError {
     Usage(#[from] UsageError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Tags(#[from] crate::tags::TagStoreError),
     #[error("transaction {txid} is not in the index (indexed up to {tip})")]
     UnknownTx { txid: String, tip: String },
     #[error("transaction {txid} has no output {vout} (it has {count})")]

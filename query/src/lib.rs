@@ -15,6 +15,7 @@ pub mod model;
 pub mod output;
 pub mod parallel;
 pub mod render;
+pub mod tags;
 pub mod target;
 
 #[cfg(test)]
@@ -24,7 +25,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indexer::store::StoreError;
-use tracing::debug;
+use tracing::{debug, warn};
 
 pub use cli::Cli;
 pub use error::{exit_code, one_line};
@@ -33,12 +34,20 @@ use crate::chain::Chain;
 use crate::cmd::Job;
 use crate::config::Settings;
 use crate::error::QueryError;
+use crate::tags::TagStore;
 
 /// Runs one command line to completion.
 pub fn run(cli: &Cli) -> anyhow::Result<()> {
     let started = Instant::now();
     let settings = Settings::resolve(cli)?;
     let job = Job::prepare(&cli.command, &settings)?;
+    if let Job::Tags(req) = &job {
+        // The tag commands use the tag store alone: no index is opened.
+        let report = req.run(&settings)?;
+        output::emit(&report, settings.format)?;
+        debug!(command = cli.command.name(), ms = started.elapsed().as_secs_f64() * 1e3, "done");
+        return Ok(());
+    }
     let chain = match Chain::open(&settings.db, settings.cache_bytes, settings.network) {
         Ok(chain) => chain,
         Err(e @ QueryError::Store(StoreError::Rocks(_))) => {
@@ -46,6 +55,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
+    let tags = open_tags(&settings, chain.network());
+    let chain = chain.with_tags(tags);
     let opened = started.elapsed();
     let report = job.run(&chain)?;
     let answered = started.elapsed();
@@ -58,4 +69,21 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         "done"
     );
     Ok(())
+}
+
+/// The tag store of the index's network, read-only, for the commands that show tags. None when
+/// there is none yet; a store that cannot be opened is reported and left out, as tags only add
+/// to the answers.
+fn open_tags(settings: &Settings, network: indexer::network::Network) -> Option<TagStore> {
+    let opened = settings
+        .tags_dir(network)
+        .map_err(QueryError::from)
+        .and_then(|dir| TagStore::open_read(&dir, network).map_err(QueryError::from));
+    match opened {
+        Ok(store) => store,
+        Err(e) => {
+            warn!("answering without tags: {e}");
+            None
+        }
+    }
 }

@@ -15,9 +15,16 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        Err(e)
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                && e.render().to_string().contains("query tags") =>
+        {
+            eprintln!("error: no tags command given: use import, show, list or remove (see 'query tags --help')");
+            return ExitCode::from(query::error::EXIT_USAGE);
+        }
         Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             eprintln!(
-                "error: no command given: use tx, address, trace, path, cluster or clusters (see 'query --help')"
+                "error: no command given: use tx, address, trace, path, cluster, clusters, exposure or tags (see 'query --help')"
             );
             return ExitCode::from(query::error::EXIT_USAGE);
         }

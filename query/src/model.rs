@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::tags::Tag;
+
 /// A finished answer: the result, plus notes for the reader (written to stderr).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
@@ -19,6 +21,11 @@ pub enum Body {
     Cluster(ClusterView),
     Why(WhyView),
     Clusters(ClustersView),
+    Exposure(ExposureView),
+    TagImport(TagImportView),
+    AddressTags(AddressTagsView),
+    TagList(TagListView),
+    TagRemove(TagRemoveView),
 }
 
 impl Body {
@@ -31,6 +38,8 @@ impl Body {
             Body::Path(_) => "path",
             Body::Cluster(_) | Body::Why(_) => "cluster",
             Body::Clusters(_) => "clusters",
+            Body::Exposure(_) => "exposure",
+            Body::TagImport(_) | Body::AddressTags(_) | Body::TagList(_) | Body::TagRemove(_) => "tags",
         }
     }
 }
@@ -320,6 +329,175 @@ pub struct ClusterSummary {
     pub size: u64,
     /// Sum of the members' balances.
     pub balance_sat: u64,
+}
+
+/// `query exposure`. `direct` + `indirect` + `unattributed_sat` + `fees_sat` = `total_sat`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExposureView {
+    /// The address or txid as given.
+    pub target: String,
+    /// `out` (where what it sent went) or `in` (where what it received came from).
+    pub direction: &'static str,
+    pub hops: u32,
+    pub max_txs: u64,
+    /// What the target sent (out) or received (in).
+    pub total_sat: u64,
+    /// Tagged entities at hop 1 (immediate counterparties), largest category first.
+    pub direct: Vec<CategoryExposure>,
+    /// Tagged entities reached through untagged intermediaries, largest category first.
+    pub indirect: Vec<CategoryExposure>,
+    pub unattributed_sat: u64,
+    /// Fees paid along the way (out only).
+    pub fees_sat: u64,
+    /// Where the unattributed value stopped.
+    pub unattributed_by_reason: UnattributedView,
+    /// Txs split past the target's own (a tx reached at two hops counts twice).
+    pub txs_followed: u64,
+    /// `max_txs` was reached: `max_txs_sat` of the value was not followed further.
+    pub truncated: bool,
+}
+
+/// The value reaching (or coming from) the entities of one category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CategoryExposure {
+    pub category: String,
+    pub value_sat: u64,
+    /// Largest first.
+    pub entities: Vec<EntityExposure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntityExposure {
+    pub label: String,
+    pub value_sat: u64,
+}
+
+/// Unattributed value by where its flow ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnattributedView {
+    /// At an untagged unspent (or unspendable) output.
+    pub unspent_sat: u64,
+    /// At an untagged output of the last hop that goes on.
+    pub hop_limit_sat: u64,
+    /// Not followed into a tx past `max_txs`.
+    pub max_txs_sat: u64,
+    /// In only: at a coinbase (newly mined coins).
+    pub coinbase_sat: u64,
+}
+
+/// A tag as the commands show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagView {
+    pub label: String,
+    pub category: Option<String>,
+    pub source: String,
+    /// The confidence level id, e.g. `forensic` (its level is in `confidence_level` where shown).
+    pub confidence: String,
+    /// Title of the pack that brought it.
+    pub pack: String,
+}
+
+impl From<&Tag> for TagView {
+    fn from(tag: &Tag) -> Self {
+        TagView {
+            label: tag.label.clone(),
+            category: tag.category.clone(),
+            source: tag.source.clone(),
+            confidence: tag.confidence.clone(),
+            pack: tag.pack.clone(),
+        }
+    }
+}
+
+/// A tag with everything the store keeps (`query tags show` and `list`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagDetailView {
+    #[serde(flatten)]
+    pub tag: TagView,
+    /// 0..=100.
+    pub confidence_level: u8,
+    pub abuse: Option<String>,
+    pub actor: Option<String>,
+    pub is_cluster_definer: bool,
+}
+
+impl From<&Tag> for TagDetailView {
+    fn from(tag: &Tag) -> Self {
+        TagDetailView {
+            tag: TagView::from(tag),
+            confidence_level: tag.confidence_level,
+            abuse: tag.abuse.clone(),
+            actor: tag.actor.clone(),
+            is_cluster_definer: tag.is_cluster_definer,
+        }
+    }
+}
+
+/// `query tags show <address>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressTagsView {
+    pub address: String,
+    /// Empty when the address has none.
+    pub tags: Vec<TagDetailView>,
+}
+
+/// `query tags list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagListView {
+    /// Address tags first, then transaction tags, each in the store's key order.
+    pub tags: Vec<TaggedView>,
+    /// Pass to `--after` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A listed tag with what it is about: an address (`address`, `script_hex`) or a `txid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaggedView {
+    pub address: Option<String>,
+    pub script_hex: Option<String>,
+    pub txid: Option<String>,
+    #[serde(flatten)]
+    pub tag: TagDetailView,
+}
+
+/// `query tags import`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagImportView {
+    /// The network of the tag store.
+    pub network: String,
+    /// The tag store's directory.
+    pub store: String,
+    /// One per file, in the order given.
+    pub packs: Vec<PackImportView>,
+    pub total: ImportTotals,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackImportView {
+    pub file: String,
+    /// The pack's title (a CSV file's name).
+    pub title: String,
+    /// New tags written.
+    pub imported: u64,
+    /// Tags of another currency or network, not imported.
+    pub skipped: u64,
+    /// Tags the store already had (same address or txid, label and source).
+    pub duplicates: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportTotals {
+    pub imported: u64,
+    pub skipped: u64,
+    pub duplicates: u64,
+}
+
+/// `query tags remove --pack TITLE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagRemoveView {
+    pub pack: String,
+    /// Tags removed with it.
+    pub removed: u64,
 }
 
 /// Satoshis as BTC with 8 decimals.

@@ -22,6 +22,7 @@ fn query(args: &[&str]) -> Run {
         .env_remove("CHAINTRAIL_CONFIG")
         .env_remove("CHAINTRAIL_DB")
         .env_remove("CHAINTRAIL_NETWORK")
+        .env_remove("CHAINTRAIL_TAGS")
         .output()
         .expect("run the query binary");
     Run {
@@ -220,4 +221,150 @@ fn cluster_answers_in_json_and_table() {
     assert_eq!(table.code, 0, "{}", table.stderr);
     assert!(table.stdout.starts_with("Largest clusters: 1 (heuristics multi_input (version 1))"), "{}", table.stdout);
     assert!(table.stdout.contains(&address(3)), "{}", table.stdout);
+}
+
+const BITSTAMP: &str = "1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXEa";
+
+/// A mainnet tag store directory and packs to import into it.
+struct Packs {
+    dir: tempfile::TempDir,
+}
+
+impl Packs {
+    fn new() -> Packs {
+        Packs { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn store(&self) -> String {
+        path_str(&self.dir.path().join("tags"))
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path_str(&path)
+    }
+
+    /// `query --network main --tags <store> tags <args>`.
+    fn tags(&self, args: &[&str]) -> Run {
+        let store = self.store();
+        let mut all = vec!["--network", "main", "--tags", store.as_str(), "tags"];
+        all.extend(args);
+        query(&all)
+    }
+}
+
+fn tagpack(title: &str, address: &str) -> String {
+    format!(
+        "title: {title}\ncreator: C\ncurrency: BTC\nsource: https://s\ncategory: exchange\n\
+         confidence: ownership\ntags:\n- address: {address}\n  label: Bitstamp\n  actor: bitstamp\n\
+         - address: 0xdeadbeef\n  currency: ETH\n  label: E\n"
+    )
+}
+
+#[test]
+fn tags_import_show_list_and_remove_answer_in_json() {
+    let p = Packs::new();
+    let pack = p.file("p.yaml", &tagpack("Exchanges", BITSTAMP));
+    let csv =
+        p.file("more.csv", &format!("address,label,category,source,confidence\n{BITSTAMP},Cold,exchange,s,forensic\n"));
+    let done = json(&p.tags(&["import", &pack, &csv]));
+    assert_eq!(done["network"], "main");
+    assert_eq!(done["packs"][0]["title"], "Exchanges");
+    assert_eq!((done["packs"][0]["imported"].as_u64(), done["packs"][0]["skipped"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(done["packs"][1]["title"], "more.csv");
+    assert_eq!((done["total"]["imported"].as_u64(), done["total"]["duplicates"].as_u64()), (Some(2), Some(0)));
+    let again = json(&p.tags(&["import", &pack]));
+    assert_eq!((again["total"]["imported"].as_u64(), again["total"]["duplicates"].as_u64()), (Some(0), Some(1)));
+    let shown = json(&p.tags(&["show", BITSTAMP]));
+    assert_eq!(shown["address"], BITSTAMP);
+    let tags = shown["tags"].as_array().unwrap();
+    assert_eq!(tags.len(), 2);
+    let first = tags.iter().find(|t| t["pack"] == "Exchanges").unwrap();
+    assert_eq!(
+        (first["label"].as_str(), first["category"].as_str(), first["source"].as_str()),
+        (Some("Bitstamp"), Some("exchange"), Some("https://s"))
+    );
+    assert_eq!(
+        (first["confidence"].as_str(), first["confidence_level"].as_u64(), first["actor"].as_str()),
+        (Some("ownership"), Some(100), Some("bitstamp"))
+    );
+    assert_eq!(first["abuse"], serde_json::Value::Null);
+    let none = json(&p.tags(&["show", "3A1KUd5H4hBEHk4bZB4C3hGgvuXuVX7p7t"]));
+    assert_eq!(none["tags"].as_array().map(Vec::len), Some(0));
+    let page = json(&p.tags(&["list", "--limit", "1"]));
+    assert_eq!(page["tags"][0]["address"], BITSTAMP);
+    let next = page["next_cursor"].as_str().unwrap().to_string();
+    let rest = json(&p.tags(&["list", "--after", &next]));
+    assert_eq!((rest["tags"].as_array().map(Vec::len), &rest["next_cursor"]), (Some(1), &serde_json::Value::Null));
+    let cold = json(&p.tags(&["list", "--source", "s"]));
+    assert_eq!(cold["tags"][0]["label"], "Cold");
+    let table = p.tags(&["list", "--category", "exchange", "--format", "table"]);
+    assert!(table.stdout.starts_with("ADDRESS OR TXID") && table.stdout.contains("Bitstamp"), "{}", table.stdout);
+    let removed = json(&p.tags(&["remove", "--pack", "Exchanges"]));
+    assert_eq!((removed["pack"].as_str(), removed["removed"].as_u64()), (Some("Exchanges"), Some(1)));
+    assert_eq!(json(&p.tags(&["show", BITSTAMP]))["tags"][0]["label"], "Cold");
+}
+
+#[test]
+fn bad_packs_exit_2_and_tag_store_failures_exit_1() {
+    let p = Packs::new();
+    let bad = p.file("bad.yaml", &tagpack("Bad", "1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXEb"));
+    assert_error(&p.tags(&["import", &bad]), 2, "bad.yaml: line 8: tag 1: field 'address': malformed address");
+    let syntax = p.file("syntax.yaml", "title: T\ntags: [\n");
+    assert_error(&p.tags(&["import", &syntax]), 2, "syntax.yaml: line ");
+    assert_error(&p.tags(&["import", &p.file("x.txt", "")]), 2, "unknown kind of pack");
+    assert_error(&p.tags(&["import", &path_str(&p.dir.path().join("none.yaml"))]), 2, "cannot read tag pack");
+    assert_error(&query(&["tags", "import", &bad]), 2, "no network given for the tag store: pass --network");
+    assert_error(&p.tags(&["list", "--after", "zz"]), 2, "malformed --after 'zz'");
+    assert_error(&query(&["tags"]), 2, "no tags command given");
+    assert_error(&p.tags(&["remove", "--pack", "Nope"]), 1, "no pack titled 'Nope'");
+    assert!(!p.dir.path().join("tags").exists(), "nothing was written");
+    json(&p.tags(&["import", &p.file("good.yaml", &tagpack("Good", BITSTAMP))]));
+    assert_error(&p.tags(&["remove", "--pack", "Nope"]), 1, "(packs: 'Good')");
+    let store = p.store();
+    let signet = query(&["--network", "signet", "--tags", &store, "tags", "list"]);
+    assert_error(&signet, 1, "holds tags of 'main', but the network asked for is 'signet'");
+    let writer = query::tags::TagStore::open_write(Path::new(&store), indexer::network::Network::Main).unwrap();
+    assert_error(&p.tags(&["import", &p.file("g2.yaml", &tagpack("G2", BITSTAMP))]), 1, "is in use by another import");
+    assert_eq!(json(&p.tags(&["show", BITSTAMP]))["tags"][0]["label"], "Bitstamp", "readers work meanwhile");
+    drop(writer);
+}
+
+#[test]
+fn other_commands_work_without_a_tag_store_or_with_a_foreign_one() {
+    let f = fixture();
+    let p = Packs::new();
+    let missing = p.store();
+    let tx = json(&query_db(&f.db, &["--tags", &missing, "tx", &f.a.to_string()]));
+    assert_eq!(tx["txid"], f.a.to_string());
+    json(&p.tags(&["import", &p.file("g.yaml", &tagpack("Good", BITSTAMP))]));
+    let run = query_db(&f.db, &["--tags", &missing, "tx", &f.a.to_string()]);
+    assert_eq!(json(&run)["txid"], f.a.to_string());
+    assert!(
+        run.stderr.contains("answering without tags") && run.stderr.contains("holds tags of 'main'"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn exposure_errors_exit_with_the_right_code_and_answers_print_as_table() {
+    let f = fixture();
+    assert_error(&query_db(&f.db, &["exposure", "1234"]), 2, "'1234' is not a txid");
+    assert_error(&query_db(&f.db, &["exposure", &format!("{}:0", f.a)]), 2, "exposure takes an address or a txid");
+    assert_error(&query_db(&f.db, &["exposure", &address(1), "--direction", "up"]), 2, "invalid value 'up'");
+    assert_error(&query_db(&f.db, &["--format", "dot", "exposure", &address(1)]), 2, "use json or table for exposure");
+    let unknown = "ab".repeat(32);
+    assert_error(&query_db(&f.db, &["exposure", &unknown]), 1, "is not in the index");
+    let unseen = address(999);
+    assert_error(&query_db(&f.db, &["exposure", &unseen]), 1, &format!("address {unseen} has never been seen"));
+    let e = json(&query_db(&f.db, &["exposure", &f.a.to_string(), "--hops", "2"]));
+    assert_eq!((e["total_sat"].as_u64(), e["direction"].as_str()), (Some(90_000), Some("out")));
+    let parts = e["unattributed_sat"].as_u64().unwrap() + e["fees_sat"].as_u64().unwrap();
+    assert_eq!(parts, 90_000);
+    let table = query_db(&f.db, &["--format", "table", "exposure", &address(6), "--direction", "in"]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(table.stdout.starts_with(&format!("Exposure into  {}", address(6))), "{}", table.stdout);
+    assert!(table.stdout.contains("Received       0.00058000 BTC"), "{}", table.stdout);
 }

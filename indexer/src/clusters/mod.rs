@@ -67,13 +67,20 @@ pub fn apply(j: &mut Journal<'_>, rows: &BlockRows, params: ClusterParams) -> Re
 /// Merges a transaction's input scripts (and its change, when asked), unless it is a CoinJoin.
 /// `seen` is the first script number this transaction may have introduced.
 fn merge_tx(j: &mut Journal<'_>, tx: &TxRows, seen: ScriptNum, params: ClusterParams) -> Result<(), StoreError> {
+    let mut scripts: Vec<ScriptNum> = tx.inputs.iter().map(|i| i.script).collect();
+    scripts.sort_unstable();
+    scripts.dedup();
+    if scripts.len() < 2 && !params.change {
+        // One script spent: nothing to merge, and a CoinJoin needs several.
+        return Ok(());
+    }
     let shape = shape(j, tx, seen, params.change)?;
     if coinjoin::detect(&shape).is_some() {
         return Ok(());
     }
     let first = tx.inputs[0].script;
-    for input in &tx.inputs[1..] {
-        union(j, first, input.script, LinkRow { txnum: tx.num, reason: LinkReason::SpentTogether })?;
+    for &other in scripts.iter().filter(|s| **s != first) {
+        union(j, first, other, LinkRow { txnum: tx.num, reason: LinkReason::SpentTogether })?;
     }
     if params.change {
         if let Some(pick) = change::detect(&shape).filter(|c| c.confidence >= CHANGE_MIN_CONFIDENCE) {

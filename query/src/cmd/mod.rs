@@ -4,9 +4,11 @@
 mod address;
 mod cluster;
 mod clusters;
+mod exposure;
 mod history;
 mod path;
 mod resolve;
+pub mod tags;
 mod trace;
 mod tx;
 
@@ -25,6 +27,10 @@ pub enum Job {
     Path(path::Request),
     Cluster(cluster::Request),
     Clusters(clusters::Request),
+    Exposure(exposure::Request),
+    /// Runs on the tag store alone (see [`tags::Request::run`]); against an open index it can
+    /// only read (`show`, `list`).
+    Tags(tags::Request),
 }
 
 impl Job {
@@ -41,6 +47,8 @@ impl Job {
             Command::Path(args) => Job::Path(path::Request::prepare(args, settings)?),
             Command::Cluster(args) => Job::Cluster(cluster::Request::prepare(args)?),
             Command::Clusters(args) => Job::Clusters(clusters::Request::prepare(args)?),
+            Command::Exposure(args) => Job::Exposure(exposure::Request::prepare(args, settings)?),
+            Command::Tags(args) => Job::Tags(tags::Request::prepare(args)?),
         })
     }
 
@@ -52,11 +60,17 @@ impl Job {
             Job::Path(req) => req.run(chain),
             Job::Cluster(req) => req.run(chain),
             Job::Clusters(req) => req.run(chain),
+            Job::Exposure(req) => req.run(chain),
+            Job::Tags(req) => req.answer(chain.network(), chain.tags()),
         }
     }
 }
 
 #[cfg(test)]
 mod cluster_tests;
+#[cfg(test)]
+mod exposure_tests;
+#[cfg(test)]
+mod tags_tests;
 #[cfg(test)]
 mod tests;

@@ -1,13 +1,20 @@
-//! The traversal engine: breadth-first traces and bidirectional shortest-path search over spend
-//! edges. It works on transaction numbers only; turning them into txids and addresses is left to
-//! the commands, for the few that end up in a result.
+//! The traversal engine: breadth-first traces, bidirectional shortest-path search and exposure
+//! (proportional flows to or from tagged entities) over spend edges. It works on transaction
+//! numbers only; turning them into txids and addresses is left to the commands, for the few that
+//! end up in a result.
 
+mod exposure;
 mod graph;
 mod path;
+mod split;
 mod trace;
 
 use indexer::schema::TxNum;
 
+pub use exposure::{
+    exposure, Attribution, CategoryValue, Entity, EntityValue, Exposure, ExposureLimits, Source, Unattributed,
+    UNCATEGORIZED,
+};
 pub use graph::Graph;
 pub use path::{shortest_path, PathLimits, PathResult};
 pub use trace::{trace, Trace, TraceLimits, TraceNode};
@@ -51,5 +58,7 @@ impl Edge {
     }
 }
 
+#[cfg(test)]
+mod exposure_tests;
 #[cfg(test)]
 mod tests;

@@ -2,8 +2,10 @@
 //! module does.
 
 mod cluster;
+mod exposure;
 mod graph;
 mod table;
+mod tags;
 
 use std::fmt;
 
@@ -42,6 +44,11 @@ fn json(body: &Body) -> String {
         Body::Cluster(v) => serde_json::to_string_pretty(v),
         Body::Why(v) => serde_json::to_string_pretty(v),
         Body::Clusters(v) => serde_json::to_string_pretty(v),
+        Body::Exposure(v) => serde_json::to_string_pretty(v),
+        Body::TagImport(v) => serde_json::to_string_pretty(v),
+        Body::AddressTags(v) => serde_json::to_string_pretty(v),
+        Body::TagList(v) => serde_json::to_string_pretty(v),
+        Body::TagRemove(v) => serde_json::to_string_pretty(v),
     };
     value.expect("result types hold only strings, numbers, booleans and lists")
 }

@@ -75,6 +75,11 @@ pub fn write(out: &mut String, body: &Body) -> fmt::Result {
         Body::Cluster(v) => cluster::members(out, v),
         Body::Why(v) => cluster::why(out, v),
         Body::Clusters(v) => cluster::largest(out, v),
+        Body::Exposure(v) => super::exposure::table(out, v),
+        Body::TagImport(v) => super::tags::import(out, v),
+        Body::AddressTags(v) => super::tags::address(out, v),
+        Body::TagList(v) => super::tags::list(out, v),
+        Body::TagRemove(v) => super::tags::remove(out, v),
     }
 }
 

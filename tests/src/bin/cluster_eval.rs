@@ -36,9 +36,13 @@ fn pairs(n: u64) -> u64 {
 /// Pairwise precision and recall of the clusters against the owners.
 fn clustering(store: &Store, truth: &Truth) -> anyhow::Result<Value> {
     let mut cells: HashMap<(u64, u32), u64> = HashMap::new();
+    // One script per (cluster, owner), to explain clusters that mix owners.
+    let mut sample: HashMap<(u64, u32), u64> = HashMap::new();
     for script in &truth.scripts {
         let Some(num) = store.script_num(&hex::decode(&script.script_hex)?)? else { continue };
-        *cells.entry((read::cluster_of(store, num)?.root, script.owner)).or_default() += 1;
+        let root = read::cluster_of(store, num)?.root;
+        *cells.entry((root, script.owner)).or_default() += 1;
+        sample.entry((root, script.owner)).or_insert(num);
     }
     let (mut by_cluster, mut by_owner) = (HashMap::<u64, u64>::new(), HashMap::<u32, u64>::new());
     for (&(cluster, owner), &n) in &cells {
@@ -50,6 +54,7 @@ fn clustering(store: &Store, truth: &Truth) -> anyhow::Result<Value> {
     let actual: u64 = by_owner.values().map(|&n| pairs(n)).sum();
     let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
     Ok(json!({
+        "mixed_clusters": mixed(store, truth, &sample)?,
         "scripts": by_cluster.values().sum::<u64>(),
         "clusters": by_cluster.len(),
         "owners": by_owner.len(),
@@ -57,6 +62,36 @@ fn clustering(store: &Store, truth: &Truth) -> anyhow::Result<Value> {
         "pairwise_precision": ratio(together, predicted),
         "pairwise_recall": ratio(together, actual),
     }))
+}
+
+/// Up to 10 clusters holding scripts of several owners, each with the merge that first joined
+/// two owners on the chain of merges between two of its scripts.
+fn mixed(store: &Store, truth: &Truth, sample: &HashMap<(u64, u32), u64>) -> anyhow::Result<Vec<Value>> {
+    let owner_of: HashMap<u64, u32> = truth
+        .scripts
+        .iter()
+        .filter_map(|s| Some((store.script_num(&hex::decode(&s.script_hex).ok()?).ok()??, s.owner)))
+        .collect();
+    let mut by_root: HashMap<u64, Vec<u64>> = HashMap::new();
+    for (&(root, _), &num) in sample {
+        by_root.entry(root).or_default().push(num);
+    }
+    let mut out = Vec::new();
+    for (root, nums) in by_root.into_iter().filter(|(_, n)| n.len() > 1).take(10) {
+        let path = read::why(store, nums[0], nums[1])?.unwrap_or_default();
+        let culprit = path.iter().find(|l| owner_of.get(&l.from) != owner_of.get(&l.to));
+        let describe = |l: &read::Link| -> anyhow::Result<Value> {
+            let txid = bitcoin::Txid::from_byte_array(store.tx(l.txnum)?.context("tx")?.txid).to_string();
+            let kind = truth.txs.iter().find(|t| t.txid == txid).map(|t| t.kind.clone());
+            Ok(json!({ "txid": txid, "kind": kind, "reason": l.reason.name() }))
+        };
+        out.push(json!({
+            "size": read::cluster_of(store, root)?.size,
+            "owners": nums.len(),
+            "joined_by": culprit.map(describe).transpose()?,
+        }));
+    }
+    Ok(out)
 }
 
 /// The output each generated transaction paid back to its sole owner: `Some(None)` for none,
