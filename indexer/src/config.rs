@@ -55,7 +55,7 @@ pub struct Args {
     /// bulk-load settings [default: 1000].
     #[arg(long)]
     pub bulk_threshold: Option<u32>,
-    /// Transactions per write batch during bulk load [default: 25000].
+    /// Transactions per write batch during bulk load [default: 10000].
     #[arg(long)]
     pub batch_txs: Option<u64>,
     /// Longest stretch of bulk load between flushes to disk, in seconds: what a hard kill can
@@ -229,7 +229,7 @@ impl Config {
             undo_depth,
             poll: Duration::from_millis(args.poll_ms.or(f.poll_ms).unwrap_or(1000).max(10)),
             bulk_threshold: args.bulk_threshold.or(f.bulk_threshold).unwrap_or(1000),
-            batch_txs: args.batch_txs.or(f.batch_txs).unwrap_or(25_000).max(1),
+            batch_txs: args.batch_txs.or(f.batch_txs).unwrap_or(10_000).max(1),
             flush_every: Duration::from_secs(args.flush_secs.or(f.flush_secs).unwrap_or(60)),
             cache_bytes: args.cache_mb.or(f.cache_mb).unwrap_or(512) << 20,
             compact_after_bulk: args.compact_after_bulk || f.compact_after_bulk.unwrap_or(false),

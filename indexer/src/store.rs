@@ -361,6 +361,19 @@ impl Store {
         Ok(sizes)
     }
 
+    /// Memory RocksDB holds now, in bytes: memtables (active and being flushed), table readers
+    /// (index and filter blocks), and the block cache (shared by every table).
+    pub fn memory(&self) -> Result<(u64, u64, u64)> {
+        let (mut memtables, mut readers) = (0, 0);
+        for id in 0..TABLES.len() {
+            let cf = self.cf(id as u8);
+            memtables += self.db.property_int_value_cf(cf, "rocksdb.cur-size-all-mem-tables")?.unwrap_or(0);
+            readers += self.db.property_int_value_cf(cf, "rocksdb.estimate-table-readers-mem")?.unwrap_or(0);
+        }
+        let cache = self.db.property_int_value_cf(self.cf(0), "rocksdb.block-cache-usage")?.unwrap_or(0);
+        Ok((memtables, readers, cache))
+    }
+
     /// Total size of the database's files on disk, in bytes.
     pub fn disk_bytes(&self) -> u64 {
         dir_size(&self.path)

@@ -68,6 +68,8 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
     let mut progress = Progress::new(config.progress);
     let result = follow(config, feed, &store, &mut node, &mut meta, &shutdown, &mut progress);
     progress.finish();
+    let (memtables, table_readers, block_cache) = store.memory()?;
+    debug!(memtables, table_readers, block_cache, "rocksdb memory before the final flush");
     store.flush().context("final flush")?;
     match result {
         Err(e) if matches!(e.downcast_ref::<NodeError>(), Some(NodeError::Stopped)) => {}

@@ -13,7 +13,8 @@ use indexer::schema::{ClusterState, Meta, ScriptNum, StageId, TxNum, TxRow};
 use indexer::store::{hex_hash, Store};
 
 use crate::error::{QueryError, Result, UsageError};
-use crate::tags::TagStore;
+use crate::model::TagView;
+use crate::tags::{Tag, TagStore};
 
 /// The clusters stage as the commands see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +119,19 @@ impl Chain {
         self.store.script(num)?.ok_or_else(|| QueryError::Corrupt(format!("no script row for script number {num}")))
     }
 
+    /// The tags of an output script, best first (highest confidence, then label); none without a
+    /// tag store.
+    pub fn script_tags(&self, script: &[u8]) -> Result<Vec<TagView>> {
+        let Some(tags) = &self.tags else { return Ok(Vec::new()) };
+        Ok(views(tags.of_script(script)?))
+    }
+
+    /// The tags of a transaction (txid in internal byte order), best first.
+    pub fn tx_tags(&self, txid: &[u8; 32]) -> Result<Vec<TagView>> {
+        let Some(tags) = &self.tags else { return Ok(Vec::new()) };
+        Ok(views(tags.of_tx(txid)?))
+    }
+
     /// How people name a script: its address, or `op_return` / `script:<hex>`.
     pub fn script_name(&self, num: ScriptNum) -> Result<String> {
         let bytes = self.script_bytes(num)?;
@@ -168,6 +182,19 @@ impl Chain {
     /// The address of an output script, if it has one (not bare multisig, OP_RETURN, ...).
     pub fn address_of(&self, script: &[u8]) -> Option<String> {
         Address::from_script(Script::from_bytes(script), self.network.bitcoin()).ok().map(|a| a.to_string())
+    }
+}
+
+fn views(mut tags: Vec<Tag>) -> Vec<TagView> {
+    tags.sort_by(|a, b| b.confidence_level.cmp(&a.confidence_level).then_with(|| a.label.cmp(&b.label)));
+    tags.iter().map(TagView::from).collect()
+}
+
+/// A name for tables and pictures: the best tag's label leading the address when tagged.
+pub fn tagged_name(name: &str, tags: &[TagView]) -> String {
+    match tags.first() {
+        Some(tag) => format!("{} ({name})", tag.label),
+        None => name.to_string(),
     }
 }
 

@@ -215,6 +215,13 @@ pub struct TraceArgs {
     /// they are still reported. Repeatable.
     #[arg(long = "stop-at-address", value_name = "ADDR")]
     pub stop_at_address: Vec<String>,
+    /// Also stop at every tagged address (see `query tags`).
+    #[arg(long)]
+    pub stop_at_tagged: bool,
+    /// Also stop at addresses with a tag of these categories (or abuses), comma-separated, e.g.
+    /// `exchange,mixing_service`.
+    #[arg(long, value_name = "CATEGORIES", value_delimiter = ',')]
+    pub stop_at_category: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -65,6 +65,8 @@ pub struct TxView {
     pub coinjoin: Option<CoinJoinView>,
     /// Which output the change heuristics take for change; `None` when they do not agree on one.
     pub change: Option<ChangeView>,
+    /// Tags of the transaction itself (`tx_hash` tags).
+    pub tags: Vec<TagView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,6 +98,8 @@ pub struct InputView {
     pub value_sat: u64,
     pub address: Option<String>,
     pub script_hex: String,
+    /// Tags of the spent output's address.
+    pub tags: Vec<TagView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -104,6 +108,8 @@ pub struct OutputView {
     pub value_sat: u64,
     pub address: Option<String>,
     pub script_hex: String,
+    /// Tags of the output's address.
+    pub tags: Vec<TagView>,
     /// `None` while unspent (and always for OP_RETURN).
     pub spent_by: Option<SpentBy>,
 }
@@ -120,6 +126,8 @@ pub struct SpentBy {
 pub struct AddressView {
     pub address: String,
     pub script_hex: String,
+    /// Tags of the address.
+    pub tags: Vec<TagView>,
     pub balance_sat: u64,
     pub received_sat: u64,
     pub sent_sat: u64,
@@ -195,8 +203,10 @@ pub struct TxNode {
     pub block_hash: String,
     /// Trace: smallest hop from the root set. Path: position along the path (0 = first tx).
     pub hop: u32,
-    /// Trace only: reached but not expanded because it touches a `--stop-at-address`.
+    /// Trace only: reached but not expanded because it touches a stop address (`--stop-at-*`).
     pub stopped: bool,
+    /// Tags of the transaction itself.
+    pub tags: Vec<TagView>,
 }
 
 /// A spend edge, pointing the way money flows.
@@ -209,7 +219,10 @@ pub struct EdgeView {
     pub value_sat: u64,
     /// The address of the output; `None` for scripts without one.
     pub address: Option<String>,
-    /// The address, or `op_return` / `script:<hex>`, for tables and graphs.
+    /// Tags of that address.
+    pub tags: Vec<TagView>,
+    /// For tables and graphs: the address (or `op_return` / `script:<hex>`), led by its best
+    /// tag's label when it has one.
     #[serde(skip)]
     pub label: String,
 }
@@ -277,6 +290,8 @@ pub struct ClusterView {
     pub first_height: Option<u32>,
     pub last_height: Option<u32>,
     pub heuristics: HeuristicsView,
+    /// Every tag of every member (once per label and source): the cluster carries its addresses' tags.
+    pub tags: Vec<TagView>,
     /// One page of members, by balance (largest first), then script number.
     pub addresses: Vec<MemberView>,
     /// Pass to `--after` for the next page; `None` on the last page.
@@ -288,6 +303,7 @@ pub struct MemberView {
     /// The address, or `script:<hex>` for scripts without one (P2PK, bare multisig).
     pub address: String,
     pub balance_sat: u64,
+    pub tags: Vec<TagView>,
 }
 
 /// `query cluster --why <a> <b>`.

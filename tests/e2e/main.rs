@@ -8,3 +8,4 @@ mod indexer;
 mod node;
 mod query;
 mod support;
+mod tags;

@@ -130,6 +130,18 @@ impl<'a> View<'a> {
         View { tx, inputs: tx.inputs.len(), outputs, counts, input_scripts }
     }
 
+    /// When exactly two values share the top count, as in a round whose participants brought
+    /// equal inputs and so got equal change: the rounder of the two (more trailing decimal
+    /// zeros; then the larger), which is the denomination.
+    fn denomination_of_a_tie(&self) -> Option<(u64, u32)> {
+        let roundness = |v: u64| (1..=12u32).take_while(|&k| v % 10u64.pow(k) == 0).count();
+        let [a, b, rest @ ..] = self.counts.as_slice() else { return None };
+        if a.1 != b.1 || (a.1 as usize) < COORDINATED_MIN_EQUAL || rest.first().is_some_and(|c| c.1 == a.1) {
+            return None;
+        }
+        Some(if (roundness(b.0), b.0) > (roundness(a.0), a.0) { *b } else { *a })
+    }
+
     /// The most frequent output value and its count, unless another value is as frequent.
     fn unique_top(&self) -> Option<(u64, u32)> {
         match self.counts.as_slice() {
@@ -222,7 +234,7 @@ fn generic(view: &View) -> Option<CoinJoin> {
     if view.inputs < 2 || view.outputs < 3 {
         return None;
     }
-    let (denomination, count) = view.unique_top()?;
+    let (denomination, count) = view.unique_top().or_else(|| view.denomination_of_a_tie())?;
     let n = count as usize;
     let blocksci = n == view.outputs.div_ceil(2);
     let coordinated = n >= COORDINATED_MIN_EQUAL && view.outputs > n && view.outputs <= 2 * n + 1;
@@ -406,8 +418,9 @@ mod tests {
     fn joinmarket_rejects_pools_ties_and_too_many_outputs() {
         let pool = equal_then(4, 5_000_000, &distinct(4, 2_000_000));
         assert_ne!(kind_of(&tx(&distinct(6, 20_000_000), &pool)), Some(CoinJoinKind::JoinMarket));
+        // A tie is no JoinMarket shape (the generic rule takes it as a round with equal change).
         let tie = equal_then(4, 12_345_678, &[3_000_001; 4]);
-        assert_eq!(kind_of(&tx(&distinct(6, 20_000_000), &tie)), None);
+        assert_ne!(kind_of(&tx(&distinct(6, 20_000_000), &tie)), Some(CoinJoinKind::JoinMarket));
         let wide = equal_then(4, 12_345_678, &distinct(6, 2_000_000));
         assert_eq!(kind_of(&tx(&distinct(6, 20_000_000), &wide)), None);
         let few_inputs = equal_then(4, 12_345_678, &distinct(4, 2_000_000));
@@ -432,6 +445,17 @@ mod tests {
         assert_eq!((found.kind, found.participants, found.denomination), (CoinJoinKind::Generic, 5, 5_000_000));
         // The same outputs from too few inputs are a batch payment, not a round.
         assert_eq!(kind_of(&tx(&distinct(4, 30_000_000), &outs)), None);
+    }
+
+    #[test]
+    fn a_round_whose_equal_inputs_left_equal_change_is_detected_by_its_rounder_value() {
+        // Five inputs of 0.1 BTC, five outputs of 0.05 BTC, five equal changes and the fee.
+        let mut outs = equal_then(5, 5_000_000, &[4_983_700; 5]);
+        outs.push(75_000);
+        let found = detect(&tx(&[10_000_000; 5], &outs)).unwrap();
+        assert_eq!((found.kind, found.participants, found.denomination), (CoinJoinKind::Generic, 5, 5_000_000));
+        // Two values twice each is no round.
+        assert_eq!(kind_of(&tx(&distinct(4, 3_000_000), &[2_000_000, 2_000_000, 1_234_567, 1_234_567])), None);
     }
 
     #[test]

@@ -90,9 +90,11 @@ impl Request {
             }
             _ => (None, None),
         };
+        let tags = chain.script_tags(script.as_bytes())?;
         let view = AddressView {
             address,
             script_hex,
+            tags,
             balance_sat: stats.balance,
             received_sat: stats.received,
             sent_sat: stats.sent,

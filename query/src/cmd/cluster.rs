@@ -12,10 +12,10 @@ use indexer::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
 use indexer::store::{hex_hash, Store, StoreError};
 
 use super::clusters::heuristics;
-use crate::chain::Chain;
+use crate::chain::{script_label, Chain};
 use crate::cli::ClusterArgs;
 use crate::error::{QueryError, Result, UsageError};
-use crate::model::{Body, ClusterView, LinkView, MemberView, Report, WhyView};
+use crate::model::{Body, ClusterView, LinkView, MemberView, Report, TagView, WhyView};
 use crate::parallel::map_parts;
 use crate::target::parse_address;
 
@@ -121,6 +121,23 @@ impl Totals {
     }
 }
 
+/// Every tag of the cluster's members, once per label, source and pack, best first.
+fn cluster_tags(chain: &Chain, scripts: &[ScriptNum]) -> Result<Vec<TagView>> {
+    if chain.tags().is_none() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<Vec<TagView>> = map_parts(scripts, MIN_PART, |part| {
+        part.iter().map(|&s| chain.script_tags(&chain.script_bytes(s)?)).collect::<Result<Vec<_>>>()
+    })?;
+    let mut tags: Vec<TagView> = Vec::new();
+    for tag in found.into_iter().flatten() {
+        if !tags.iter().any(|t| t.label == tag.label && t.source == tag.source && t.pack == tag.pack) {
+            tags.push(tag);
+        }
+    }
+    Ok(tags)
+}
+
 /// The sum of a script's unspent outputs.
 pub(super) fn balance_of(store: &Store, script: ScriptNum) -> Result<u64, StoreError> {
     Ok(store.utxos(script, usize::MAX)?.iter().map(|&(_, _, value)| value).sum())
@@ -152,7 +169,11 @@ fn members(
     let next_cursor = if page.len() > limit { page[..limit].last().map(|t| MemberCursor::of(t)) } else { None };
     let addresses = page[..page.len().min(limit)]
         .iter()
-        .map(|t| Ok(MemberView { address: chain.script_name(t.script)?, balance_sat: t.balance }))
+        .map(|t| {
+            let script = chain.script_bytes(t.script)?;
+            let address = chain.address_of(&script).unwrap_or_else(|| script_label(&script));
+            Ok(MemberView { address, balance_sat: t.balance, tags: chain.script_tags(&script)? })
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut notes: Vec<String> = stage.note.iter().cloned().collect();
     notes.extend(chain.addresses_note()?);
@@ -169,6 +190,7 @@ fn members(
         first_height: height(txnums.first())?,
         last_height: height(txnums.last())?,
         heuristics: heuristics(&stage.state),
+        tags: cluster_tags(chain, &scripts)?,
         addresses,
         next_cursor,
     };

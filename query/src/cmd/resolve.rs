@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use indexer::schema::{OutScript, OutputsRow, ScriptNum, TxNum};
 use indexer::store::hex_hash;
 
-use crate::chain::{script_label, Chain, Resolver};
+use crate::chain::{script_label, tagged_name, Chain, Resolver};
 use crate::engine::Edge;
 use crate::error::{QueryError, Result};
-use crate::model::{EdgeView, TxNode};
+use crate::model::{EdgeView, TagView, TxNode};
 use crate::parallel::map_parts;
 
 /// Each thread resolves at least this many txs or edges.
@@ -30,12 +30,17 @@ pub fn tx_nodes(chain: &Chain, specs: &[NodeSpec]) -> Result<Vec<TxNode>> {
         part.iter()
             .map(|s| {
                 let place = resolver.place(s.num)?;
+                let tags = match chain.tags() {
+                    Some(_) => chain.tx_tags(&chain.tx_row(s.num)?.txid)?,
+                    None => Vec::new(),
+                };
                 Ok(TxNode {
                     txid: place.txid,
                     height: place.height,
                     block_hash: place.block_hash,
                     hop: s.hop,
                     stopped: s.stopped,
+                    tags,
                 })
             })
             .collect()
@@ -57,33 +62,42 @@ pub fn edge_views(chain: &Chain, edges: &[Edge], specs: &[NodeSpec], nodes: &[Tx
         let mut views = Vec::with_capacity(part.len());
         let mut outputs = OutputCache::default();
         for e in part {
-            let (value_sat, address, label) = outputs.owner(chain, e)?;
+            let (value_sat, owner) = outputs.owner(chain, e)?;
             views.push(EdgeView {
                 from_txid: txid(e.from)?,
                 vout: e.vout,
                 to_txid: txid(e.to)?,
                 vin: e.vin,
                 value_sat,
-                address,
-                label,
+                address: owner.address,
+                tags: owner.tags,
+                label: owner.label,
             });
         }
         Ok(views)
     })
 }
 
+/// Who an output pays, as shown: its address, tags and table label.
+#[derive(Clone)]
+struct Owner {
+    address: Option<String>,
+    tags: Vec<TagView>,
+    label: String,
+}
+
 /// The outputs of the last paying tx seen (edges come sorted by paying tx, so one read serves
-/// all edges leaving it), and the address and label of each script seen, by number.
+/// all edges leaving it), and the owner of each script seen, by number.
 #[derive(Default)]
 struct OutputCache {
     txnum: Option<TxNum>,
     outputs: OutputsRow,
-    labels: HashMap<ScriptNum, (Option<String>, String)>,
+    owners: HashMap<ScriptNum, Owner>,
 }
 
 impl OutputCache {
-    /// The value, address and table label of the output an edge spends.
-    fn owner(&mut self, chain: &Chain, e: &Edge) -> Result<(u64, Option<String>, String)> {
+    /// The value and owner of the output an edge spends.
+    fn owner(&mut self, chain: &Chain, e: &Edge) -> Result<(u64, Owner)> {
         if self.txnum != Some(e.from) {
             self.outputs = chain.store().output_entries(e.from)?.unwrap_or_default();
             self.txnum = Some(e.from);
@@ -93,22 +107,21 @@ impl OutputCache {
             .0
             .get(e.vout as usize)
             .ok_or_else(|| QueryError::Corrupt(format!("no output row for {}:{}", e.from, e.vout)))?;
-        let (address, label) = match &out.script {
-            OutScript::Num(num) => match self.labels.get(num) {
+        let owner = match &out.script {
+            OutScript::Num(num) => match self.owners.get(num) {
                 Some(known) => known.clone(),
                 None => {
-                    let script = chain
-                        .store()
-                        .script(*num)?
-                        .ok_or_else(|| QueryError::Corrupt(format!("no script row for script number {num}")))?;
+                    let script = chain.script_bytes(*num)?;
                     let address = chain.address_of(&script);
-                    let known = (address.clone(), address.unwrap_or_else(|| script_label(&script)));
-                    self.labels.insert(*num, known.clone());
+                    let tags = chain.script_tags(&script)?;
+                    let name = address.clone().unwrap_or_else(|| script_label(&script));
+                    let known = Owner { address, label: tagged_name(&name, &tags), tags };
+                    self.owners.insert(*num, known.clone());
                     known
                 }
             },
-            OutScript::Unspendable(bytes) => (None, script_label(bytes)),
+            OutScript::Unspendable(bytes) => Owner { address: None, tags: Vec::new(), label: script_label(bytes) },
         };
-        Ok((out.value, address, label))
+        Ok((out.value, owner))
     }
 }

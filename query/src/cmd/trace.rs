@@ -3,6 +3,7 @@
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
+use indexer::schema::ScriptNum;
 use tracing::debug;
 
 use super::resolve::{self, NodeSpec};
@@ -12,6 +13,7 @@ use crate::config::Settings;
 use crate::engine::{self, Direction, TraceLimits};
 use crate::error::{Result, UsageError};
 use crate::model::{Body, Report, TraceView};
+use crate::tags::Tag;
 use crate::target::{parse_address, TargetSpec};
 
 #[derive(Debug)]
@@ -22,9 +24,36 @@ pub struct Request {
     min_value: u64,
     max_txs: u64,
     stop: Vec<Address<NetworkUnchecked>>,
+    stop_tagged: bool,
+    stop_categories: Vec<String>,
 }
 
 impl Request {
+    /// The indexed scripts `--stop-at-tagged` and `--stop-at-category` name.
+    fn tagged_stops(&self, chain: &Chain, notes: &mut Vec<String>) -> Result<Vec<ScriptNum>> {
+        if !self.stop_tagged && self.stop_categories.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(tags) = chain.tags() else {
+            notes.push(
+                "no tags are loaded (query tags import): --stop-at-tagged and --stop-at-category stop nowhere".into(),
+            );
+            return Ok(Vec::new());
+        };
+        let wanted = |tag: &Tag| {
+            self.stop_tagged
+                || [&tag.category, &tag.abuse]
+                    .into_iter()
+                    .flatten()
+                    .any(|c| self.stop_categories.iter().any(|w| w.eq_ignore_ascii_case(c)))
+        };
+        let mut nums = Vec::new();
+        for script in tags.scripts(wanted)? {
+            nums.extend(chain.store().script_num(&script)?);
+        }
+        Ok(nums)
+    }
+
     pub fn prepare(args: &TraceArgs, settings: &Settings) -> Result<Request, UsageError> {
         Ok(Request {
             direction: args.direction,
@@ -33,20 +62,30 @@ impl Request {
             min_value: args.min_value,
             max_txs: args.max_txs.unwrap_or(settings.trace_max_txs),
             stop: args.stop_at_address.iter().map(|a| parse_address(a.trim())).collect::<Result<_, _>>()?,
+            stop_tagged: args.stop_at_tagged,
+            stop_categories: args
+                .stop_at_category
+                .iter()
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect(),
         })
     }
 
     pub fn run(&self, chain: &Chain) -> Result<Report> {
         let target = self.target.resolve(chain)?;
-        let stop = self
+        let mut stop = self
             .stop
             .iter()
             .map(|a| chain.script_num(&chain.address_script(a)?))
             .filter_map(Result::transpose)
             .collect::<Result<Vec<_>>>()?;
+        let mut notes = target.notes();
+        stop.extend(self.tagged_stops(chain, &mut notes)?);
+        stop.sort_unstable();
+        stop.dedup();
         let cap = usize::try_from(self.max_txs).unwrap_or(usize::MAX);
         let roots = target.roots(chain, self.direction, cap)?;
-        let mut notes = target.notes();
         if matches!(target, crate::target::Target::Script { .. }) {
             notes.extend(chain.addresses_note()?);
         }

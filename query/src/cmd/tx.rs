@@ -57,6 +57,7 @@ impl Request {
             inputs,
             outputs,
             duplicate_heights,
+            tags: chain.tx_tags(&row.txid)?,
             coinjoin: coinjoin.map(|c| CoinJoinView {
                 kind: c.kind.name(),
                 confidence: rounded(c.confidence),
@@ -112,6 +113,7 @@ fn inputs(chain: &Chain, num: TxNum) -> Result<Vec<InputView>> {
             value_sat: input.value,
             address: chain.address_of(&bytes),
             script_hex: hex::encode(&bytes),
+            tags: chain.script_tags(&bytes)?,
         });
     }
     Ok(views)
@@ -137,6 +139,7 @@ fn outputs(chain: &Chain, num: TxNum) -> Result<Vec<OutputView>> {
             value_sat: entry.value,
             address: chain.address_of(&bytes),
             script_hex: hex::encode(&bytes),
+            tags: chain.script_tags(&bytes)?,
             spent_by,
         });
     }

@@ -28,6 +28,7 @@ pub struct TraceLimits {
     /// At most this many txs; more makes the trace truncated.
     pub max_txs: usize,
     /// Txs paying (forward) or spending from (backward) one of these are reported, not expanded.
+    /// Sorted, without repeats.
     pub stop: Vec<ScriptNum>,
 }
 

@@ -4,6 +4,7 @@
 use std::fmt::{self, Write};
 
 use super::table::{fields, Table};
+use crate::chain::tagged_name;
 use crate::model::{btc, ClusterView, ClustersView, HeuristicsView, WhyView};
 
 fn rules(h: &HeuristicsView) -> String {
@@ -12,6 +13,7 @@ fn rules(h: &HeuristicsView) -> String {
 
 pub fn members(out: &mut String, v: &ClusterView) -> fmt::Result {
     let height = |h: Option<u32>| h.map(|h| h.to_string()).unwrap_or_else(|| "none".into());
+    let tags = if v.tags.is_empty() { "none".to_string() } else { super::table::tag_list(&v.tags) };
     fields(
         out,
         &[
@@ -23,13 +25,14 @@ pub fn members(out: &mut String, v: &ClusterView) -> fmt::Result {
             ("Transactions", v.tx_count.to_string()),
             ("Heights", format!("{} to {}", height(v.first_height), height(v.last_height))),
             ("Heuristics", rules(&v.heuristics)),
+            ("Tags", tags),
         ],
     )?;
     writeln!(out)?;
     writeln!(out, "Addresses by balance: {} on this page", v.addresses.len())?;
     let mut t = Table::new(&[("ADDRESS", false), ("BALANCE (BTC)", true)]);
     for m in &v.addresses {
-        t.row(vec![m.address.clone(), btc(m.balance_sat)]);
+        t.row(vec![tagged_name(&m.address, &m.tags), btc(m.balance_sat)]);
     }
     t.write(out)?;
     if let Some(cursor) = &v.next_cursor {

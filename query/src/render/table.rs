@@ -5,7 +5,8 @@ use std::fmt::{self, Write};
 use indexer::heuristics::ScriptType;
 
 use super::{cluster, pad};
-use crate::model::{btc, AddressView, Body, EdgeView, PathView, TraceView, TxView};
+use crate::chain::tagged_name;
+use crate::model::{btc, AddressView, Body, EdgeView, PathView, TagView, TraceView, TxView};
 
 /// Columns aligned on the widest cell; numbers right-aligned.
 pub(super) struct Table {
@@ -104,6 +105,7 @@ fn tx(out: &mut String, v: &TxView) -> fmt::Result {
         let mut t = Table::new(&[("VIN", true), ("PREVIOUS OUTPUT", false), ("VALUE (BTC)", true), ("ADDRESS", false)]);
         for i in &v.inputs {
             let owner = i.address.clone().unwrap_or_else(|| format!("script:{}", i.script_hex));
+            let owner = tagged_name(&owner, &i.tags);
             t.row(vec![i.vin.to_string(), format!("{}:{}", i.prev_txid, i.prev_vout), btc(i.value_sat), owner]);
         }
         t.write(out)?;
@@ -116,6 +118,7 @@ fn tx(out: &mut String, v: &TxView) -> fmt::Result {
             None if o.script_hex.starts_with("6a") => "op_return".into(),
             None => format!("script:{}", o.script_hex),
         };
+        let owner = tagged_name(&owner, &o.tags);
         let spent = match &o.spent_by {
             Some(s) => format!("{}:{} (height {})", s.txid, s.vin, s.height),
             None => "unspent".into(),
@@ -123,6 +126,15 @@ fn tx(out: &mut String, v: &TxView) -> fmt::Result {
         t.row(vec![o.vout.to_string(), btc(o.value_sat), owner, spent]);
     }
     t.write(out)
+}
+
+/// Tags on one line: `label (category, confidence; pack)`, best first.
+pub(super) fn tag_list(tags: &[TagView]) -> String {
+    let one = |t: &TagView| {
+        let category = t.category.as_deref().map(|c| format!("{c}, ")).unwrap_or_default();
+        format!("{} ({category}{}; {})", t.label, t.confidence, t.pack)
+    };
+    tags.iter().map(one).collect::<Vec<_>>().join("; ")
 }
 
 fn coinjoin(v: &TxView) -> String {
@@ -166,6 +178,9 @@ fn address(out: &mut String, v: &AddressView) -> fmt::Result {
         ("Last seen", seen(v.last_seen_height)),
         ("Cluster", cluster),
     ];
+    if !v.tags.is_empty() {
+        lines.insert(1, ("Tags", tag_list(&v.tags)));
+    }
     let keyed = !v.key_scripts.is_empty();
     if keyed {
         lines.push(("Key balance", format!("{} BTC (with the key's other scripts)", btc(v.key_balance_sat))));

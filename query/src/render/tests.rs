@@ -13,7 +13,7 @@ fn txid(c: char) -> String {
 }
 
 fn node(c: char, height: u32, hop: u32) -> TxNode {
-    TxNode { txid: txid(c), height, block_hash: txid('0'), hop, stopped: false }
+    TxNode { txid: txid(c), height, block_hash: txid('0'), hop, stopped: false, tags: Vec::new() }
 }
 
 fn edge(from: char, to: char, value: u64, label: &str) -> EdgeView {
@@ -25,6 +25,7 @@ fn edge(from: char, to: char, value: u64, label: &str) -> EdgeView {
         vin: 0,
         value_sat: value,
         address,
+        tags: Vec::new(),
         label: label.into(),
     }
 }
@@ -132,6 +133,7 @@ fn json_is_one_document_and_graph_formats_refuse_addresses() {
     let view = AddressView {
         address: "a".into(),
         script_hex: String::new(),
+        tags: Vec::new(),
         balance_sat: 0,
         received_sat: 0,
         sent_sat: 0,
