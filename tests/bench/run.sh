@@ -153,3 +153,57 @@ if [[ -x $rel/query-bench ]]; then
     echo "bench: queries" >&2
     "$rel/query-bench" --db "$work/db" --truth "$work/truth.json" --rpc-url "$url" --rpc-cookie "$cookie"
 fi
+
+# Tags: importing the largest shared TagPack into a fresh store (median of 3), then exposure at
+# 6 hops on this chain with its exchanges tagged.
+echo "bench: tags and exposure" >&2
+pack=$(ls -S ../shared/data/tagpacks/*.yaml 2>/dev/null | head -n1 || true)
+if [[ -n $pack ]]; then
+    for run in 1 2 3; do
+        rm -rf "$work/mainnet-tags"
+        read -r s _ < <(timed "$work/import$run.log" "$rel/query" --network main --tags "$work/mainnet-tags" tags import "$pack")
+        echo "$s" >>"$work/import"
+    done
+    python3 - "$work/import" "$pack" "$work/import1.log.out" <<'PY'
+import json, statistics, sys, os
+times = [float(l) for l in open(sys.argv[1])]
+tags = json.load(open(sys.argv[3]))["total"]["imported"]
+s = statistics.median(times)
+print(f"\nTag import: `{os.path.basename(sys.argv[2])}` ({tags} tags) into an empty store: {s:.2f} s, {tags/s:,.0f} tags/s (median of 3: {', '.join(f'{t:.2f}' for t in times)} s).")
+PY
+fi
+python3 - "$work/truth.json" "$work/exchanges.yaml" "$work/targets" <<'PY'
+import json, sys
+truth = json.load(open(sys.argv[1]))
+exchanges = {e["id"]: e["name"] for e in truth["entities"] if e["kind"] == "exchange"}
+with open(sys.argv[2], "w") as f:
+    f.write("title: Generated exchanges\ncreator: bench\ncurrency: BTC\ncategory: exchange\nconfidence: ownership\nsource: https://example.org/exchanges\ntags:\n")
+    for s in truth["scripts"]:
+        if s["owner"] in exchanges and s["address"]:
+            f.write(f"- address: {s['address']}\n  label: {exchanges[s['owner']]}\n")
+funded = {}
+for tx in truth["txs"]:
+    for o in tx["outputs"]:
+        if o["address"]:
+            funded[o["address"]] = funded.get(o["address"], 0) + 1
+hub = max(funded, key=funded.get)
+open(sys.argv[3], "w").write(f"{truth['case']['thief_address']} {hub}\n")
+PY
+"$rel/query" --db "$work/db" --tags "$work/tags" tags import "$work/exchanges.yaml" >/dev/null
+read -r thief hub <"$work/targets"
+echo -e "\n| exposure, 6 hops, out (\`query exposure\`, end to end, median of 5) | txs followed | seconds | runs (s) |"
+echo "|---|---|---|---|"
+for target in "$thief" "$hub"; do
+    : >"$work/exposure"
+    for run in 1 2 3 4 5; do
+        read -r s _ < <(timed "$work/exposure$run.log" "$rel/query" --db "$work/db" --tags "$work/tags" exposure "$target" --hops 6 --max-txs 1000000)
+        echo "$s" >>"$work/exposure"
+    done
+    name=$([[ $target == "$thief" ]] && echo "the thief's address" || echo "the hub address (most paid)")
+    python3 - "$work/exposure" "$work/exposure1.log.out" "$name" <<'PY'
+import json, statistics, sys
+times = [float(l) for l in open(sys.argv[1])]
+followed = json.load(open(sys.argv[2]))["txs_followed"]
+print(f"| {sys.argv[3]} | {followed} | {statistics.median(times):.2f} | {', '.join(f'{t:.2f}' for t in times)} |")
+PY
+done

@@ -76,7 +76,7 @@ fn a_consolidation_puts_its_inputs_in_one_cluster_with_totals() {
     for key in ["cluster_id", "size", "balance_sat", "received_sat", "tx_count", "first_height", "last_height"] {
         assert!(j.get(key).is_some(), "{key}");
     }
-    assert_eq!(j["addresses"][0], serde_json::json!({"address": address(1), "balance_sat": 700}));
+    assert_eq!(j["addresses"][0], serde_json::json!({"address": address(1), "balance_sat": 700, "tags": []}));
     assert!(j["next_cursor"].is_null());
 }
 
