@@ -205,7 +205,8 @@ pub struct TxNode {
     pub hop: u32,
     /// Trace only: reached but not expanded because it touches a stop address (`--stop-at-*`).
     pub stopped: bool,
-    /// Tags of the transaction itself.
+    /// Tags of the transaction itself; left out when it has none (traces list many txs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<TagView>,
 }
 
@@ -219,7 +220,8 @@ pub struct EdgeView {
     pub value_sat: u64,
     /// The address of the output; `None` for scripts without one.
     pub address: Option<String>,
-    /// Tags of that address.
+    /// Tags of that address; left out when it has none (traces list many edges).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<TagView>,
     /// For tables and graphs: the address (or `op_return` / `script:<hex>`), led by its best
     /// tag's label when it has one.

@@ -137,17 +137,29 @@ PY
 # Clusters against the generator's owners: as built (multi-input only), then rebuilt from the
 # indexed rows with change heuristics on (offline, timed).
 echo "bench: cluster accuracy" >&2
-echo -e "\nCluster accuracy against the generator's owners, multi-input heuristic only (\`cluster-eval\`):\n"
-echo '```json'
-"$rel/cluster-eval" --db "$work/db" --truth "$work/truth.json"
-echo '```'
+"$rel/cluster-eval" --db "$work/db" --truth "$work/truth.json" >"$work/eval-inputs.json"
 cp -r "$work/db" "$work/change"
 read -r s rss < <(timed "$work/change.log" "${indexer[@]}" --db "$work/change" --rebuild-stage clusters --cluster-change)
-echo -e "\nRebuilt from the indexed rows with \`--cluster-change\` in $s s (peak RSS $((rss / 1024)) MiB), then measured the same way:\n"
-echo '```json'
-"$rel/cluster-eval" --db "$work/change" --truth "$work/truth.json"
-echo '```'
+"$rel/cluster-eval" --db "$work/change" --truth "$work/truth.json" >"$work/eval-change.json"
 rm -rf "$work/change"
+python3 - "$work/eval-inputs.json" "$work/eval-change.json" "$s" "$rss" <<'PY'
+import json, sys
+inputs, change = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+print("\nCluster accuracy against the generator's owners (`cluster-eval`); with change heuristics, the")
+print(f"clusters were rebuilt from the indexed rows with `--rebuild-stage clusters --cluster-change` in {sys.argv[3]} s (peak RSS {int(sys.argv[4]) // 1024} MiB).\n")
+print("| clusters built with | pairwise precision | pairwise recall | clusters | largest | clusters mixing owners |")
+print("|---|---|---|---|---|---|")
+for name, d in [("multi-input only (default)", inputs), ("multi-input + change (`--cluster-change`)", change)]:
+    c = d["clustering"]
+    print(f"| {name} | {c['pairwise_precision']:.6f} | {c['pairwise_recall']:.4f} | {c['clusters']:,} | {c['largest_cluster']:,} | {len(c['mixed_clusters'])} |")
+ch = inputs["change"]
+print(f"\nChange heuristics on the {ch['txs']:,} generated single-owner transactions with two or more outputs ({ch['txs_with_change']:,} with a change output):\n")
+print("| heuristic | picks | right | precision | recall |")
+print("|---|---|---|---|---|")
+for name, v in ch["heuristics"].items():
+    p = "" if v["precision"] is None else f"{v['precision']:.4f}"
+    print(f"| `{name}` | {v['picks']:,} | {v['right']:,} | {p} | {v['recall']:.3f} |")
+PY
 
 if [[ -x $rel/query-bench ]]; then
     echo "bench: queries" >&2
