@@ -168,12 +168,8 @@ impl Codec for ClusterState {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::round_trip;
     use super::*;
-
-    fn round_trip<T: Codec + PartialEq + std::fmt::Debug>(value: T, bytes: &[u8]) {
-        assert_eq!(value.encode(), bytes, "{value:?}");
-        assert_eq!(T::decode(bytes).unwrap(), value);
-    }
 
     #[test]
     fn cluster_rows_are_pinned_and_round_trip() {

@@ -779,7 +779,7 @@ impl Codec for BlockUndo {
 mod tests {
     use super::*;
 
-    fn round_trip<T: Codec + PartialEq + std::fmt::Debug>(value: T, bytes: &[u8]) {
+    pub(super) fn round_trip<T: Codec + PartialEq + std::fmt::Debug>(value: T, bytes: &[u8]) {
         assert_eq!(value.encode(), bytes, "{value:?}");
         assert_eq!(T::decode(bytes).unwrap(), value);
     }
