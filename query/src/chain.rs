@@ -185,8 +185,7 @@ impl Chain {
     }
 }
 
-fn views(mut tags: Vec<Tag>) -> Vec<TagView> {
-    tags.sort_by(|a, b| b.confidence_level.cmp(&a.confidence_level).then_with(|| a.label.cmp(&b.label)));
+fn views(tags: Vec<Tag>) -> Vec<TagView> {
     tags.iter().map(TagView::from).collect()
 }
 
@@ -231,6 +230,8 @@ pub fn script_label(script: &[u8]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxPlace {
     pub txid: String,
+    /// The txid in internal byte order, for lookups.
+    pub id: [u8; 32],
     pub height: u32,
     pub block_hash: String,
 }
@@ -268,7 +269,8 @@ impl<'c> Resolver<'c> {
     /// Txid, height and block hash of a transaction number.
     pub fn place(&mut self, num: TxNum) -> Result<TxPlace> {
         let row = self.chain.tx_row(num)?;
-        Ok(TxPlace { txid: hex_hash(&row.txid), height: row.height, block_hash: self.block_hash(row.height)? })
+        let block_hash = self.block_hash(row.height)?;
+        Ok(TxPlace { txid: hex_hash(&row.txid), id: row.txid, height: row.height, block_hash })
     }
 }
 

@@ -175,14 +175,10 @@ impl<'c> TagAttribution<'c> {
         TagAttribution { chain, tags, clusters, by_root: HashMap::new() }
     }
 
-    /// The best of a script's own tags: the highest confidence level, then the first label in
-    /// alphabetical order (the store lists tags in no meaningful order).
+    /// The best of a script's own tags (the store lists them best first).
     fn own(&self, script: ScriptNum) -> Result<Option<Tag>> {
         let bytes = self.chain.script_bytes(script)?;
-        let tags = self.tags.of_script(&bytes)?;
-        Ok(tags
-            .into_iter()
-            .min_by(|a, b| b.confidence_level.cmp(&a.confidence_level).then_with(|| a.label.cmp(&b.label))))
+        Ok(self.tags.of_script(&bytes)?.into_iter().next())
     }
 
     /// The best tag of any member of the cluster rooted at `root`: the highest confidence

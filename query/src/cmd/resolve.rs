@@ -30,10 +30,7 @@ pub fn tx_nodes(chain: &Chain, specs: &[NodeSpec]) -> Result<Vec<TxNode>> {
         part.iter()
             .map(|s| {
                 let place = resolver.place(s.num)?;
-                let tags = match chain.tags() {
-                    Some(_) => chain.tx_tags(&chain.tx_row(s.num)?.txid)?,
-                    None => Vec::new(),
-                };
+                let tags = chain.tx_tags(&place.id)?;
                 Ok(TxNode {
                     txid: place.txid,
                     height: place.height,

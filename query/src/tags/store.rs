@@ -179,6 +179,8 @@ impl TagStore {
         self.tags_under(TX_TAGS, txid)
     }
 
+    /// The tags under `prefix`, best first: the highest confidence level, then the label (the
+    /// keys order them by a hash, which means nothing to a reader).
     fn tags_under(&self, table: &str, prefix: &[u8]) -> Result<Vec<Tag>> {
         let mut tags = Vec::new();
         for row in self.db.iterator_cf(self.cf(table), IteratorMode::From(prefix, Direction::Forward)) {
@@ -188,6 +190,7 @@ impl TagStore {
             }
             tags.push(decode_tag(&value)?);
         }
+        tags.sort_by(|a, b| b.confidence_level.cmp(&a.confidence_level).then_with(|| a.label.cmp(&b.label)));
         Ok(tags)
     }
 

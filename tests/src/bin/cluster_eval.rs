@@ -38,11 +38,13 @@ fn clustering(store: &Store, truth: &Truth) -> anyhow::Result<Value> {
     let mut cells: HashMap<(u64, u32), u64> = HashMap::new();
     // One script per (cluster, owner), to explain clusters that mix owners.
     let mut sample: HashMap<(u64, u32), u64> = HashMap::new();
+    let mut owner_of: HashMap<u64, u32> = HashMap::new();
     for script in &truth.scripts {
         let Some(num) = store.script_num(&hex::decode(&script.script_hex)?)? else { continue };
         let root = read::cluster_of(store, num)?.root;
         *cells.entry((root, script.owner)).or_default() += 1;
         sample.entry((root, script.owner)).or_insert(num);
+        owner_of.insert(num, script.owner);
     }
     let (mut by_cluster, mut by_owner) = (HashMap::<u64, u64>::new(), HashMap::<u32, u64>::new());
     for (&(cluster, owner), &n) in &cells {
@@ -54,7 +56,7 @@ fn clustering(store: &Store, truth: &Truth) -> anyhow::Result<Value> {
     let actual: u64 = by_owner.values().map(|&n| pairs(n)).sum();
     let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
     Ok(json!({
-        "mixed_clusters": mixed(store, truth, &sample)?,
+        "mixed_clusters": mixed(store, truth, &sample, &owner_of)?,
         "scripts": by_cluster.values().sum::<u64>(),
         "clusters": by_cluster.len(),
         "owners": by_owner.len(),
@@ -66,12 +68,12 @@ fn clustering(store: &Store, truth: &Truth) -> anyhow::Result<Value> {
 
 /// Up to 10 clusters holding scripts of several owners, each with the merge that first joined
 /// two owners on the chain of merges between two of its scripts.
-fn mixed(store: &Store, truth: &Truth, sample: &HashMap<(u64, u32), u64>) -> anyhow::Result<Vec<Value>> {
-    let owner_of: HashMap<u64, u32> = truth
-        .scripts
-        .iter()
-        .filter_map(|s| Some((store.script_num(&hex::decode(&s.script_hex).ok()?).ok()??, s.owner)))
-        .collect();
+fn mixed(
+    store: &Store,
+    truth: &Truth,
+    sample: &HashMap<(u64, u32), u64>,
+    owner_of: &HashMap<u64, u32>,
+) -> anyhow::Result<Vec<Value>> {
     let mut by_root: HashMap<u64, Vec<u64>> = HashMap::new();
     for (&(root, _), &num) in sample {
         by_root.entry(root).or_default().push(num);
