@@ -9,11 +9,11 @@ use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Script, ScriptBuf};
 use indexer::clusters::read;
 use indexer::network::Network;
-use indexer::schema::{ClusterState, Meta, ScriptNum, StageId, TxNum, TxRow};
+use indexer::schema::{ClusterState, HeaderRow, Meta, ScriptNum, StageId, TxNum, TxRow};
 use indexer::store::{hex_hash, Store};
 
 use crate::error::{QueryError, Result, UsageError};
-use crate::model::TagView;
+use crate::model::{utc, TagView};
 use crate::tags::{Tag, TagStore};
 
 /// The clusters stage as the commands see it.
@@ -138,6 +138,46 @@ impl Chain {
         Ok(self.address_of(&bytes).unwrap_or_else(|| script_label(&bytes)))
     }
 
+    /// The time of the block at `height` (seconds since 1970, UTC), from its header.
+    pub fn block_time(&self, height: u32) -> Result<u32> {
+        Ok(header_time(&self.header(height)?.header))
+    }
+
+    /// The block time at `height` as ISO 8601 UTC.
+    pub fn block_date(&self, height: u32) -> Result<String> {
+        Ok(utc(self.block_time(height)?))
+    }
+
+    /// The header row at `height`; missing means the database is inconsistent.
+    pub fn header(&self, height: u32) -> Result<HeaderRow> {
+        self.store.header(height)?.ok_or_else(|| QueryError::Corrupt(format!("no header row for height {height}")))
+    }
+
+    /// The first height whose block time is at or after `time` (`None`: no such block), and the
+    /// last height whose block time is at or before it. Block times only roughly rise with
+    /// height (consensus allows a block up to two hours before its predecessors' median), so
+    /// both are found by bisection over the headers, which is exact when they do rise.
+    pub fn heights_around(&self, time: i64) -> Result<(Option<u32>, Option<u32>)> {
+        let Some(tip) = self.tip_height() else { return Ok((None, None)) };
+        // The first height whose time is > `time` (or = with `at_or_after`).
+        let first = |at_or_after: bool| -> Result<u32> {
+            let (mut lo, mut hi) = (0u32, tip + 1);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let t = i64::from(self.block_time(mid)?);
+                if t > time || (at_or_after && t == time) {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            Ok(lo)
+        };
+        let from = first(true)?;
+        let after = first(false)?;
+        Ok(((from <= tip).then_some(from), after.checked_sub(1)))
+    }
+
     /// "height N" or "no blocks yet", for messages.
     pub fn tip_text(&self) -> String {
         match self.tip_height() {
@@ -234,12 +274,27 @@ pub struct TxPlace {
     pub id: [u8; 32],
     pub height: u32,
     pub block_hash: String,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
 }
 
-/// Resolves tx numbers and outputs into display strings, caching block hashes.
+/// The time field of an 80-byte block header (bytes 68..72, little-endian).
+pub fn header_time(header: &[u8; 80]) -> u32 {
+    u32::from_le_bytes([header[68], header[69], header[70], header[71]])
+}
+
+/// A block as shown: its hash and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockView {
+    pub hash: String,
+    /// UTC, ISO 8601.
+    pub time: String,
+}
+
+/// Resolves tx numbers and outputs into display strings, caching blocks.
 pub struct Resolver<'c> {
     chain: &'c Chain,
-    blocks: HashMap<u32, String>,
+    blocks: HashMap<u32, BlockView>,
 }
 
 impl<'c> Resolver<'c> {
@@ -251,26 +306,27 @@ impl<'c> Resolver<'c> {
         self.chain
     }
 
-    /// The hash of the block at `height`, as block explorers show it.
-    pub fn block_hash(&mut self, height: u32) -> Result<String> {
-        if let Some(hash) = self.blocks.get(&height) {
-            return Ok(hash.clone());
+    /// The hash (as block explorers show it) and time of the block at `height`.
+    pub fn block(&mut self, height: u32) -> Result<BlockView> {
+        if let Some(block) = self.blocks.get(&height) {
+            return Ok(block.clone());
         }
-        let header = self
-            .chain
-            .store
-            .header(height)?
-            .ok_or_else(|| QueryError::Corrupt(format!("no header row for height {height}")))?;
-        let hash = hex_hash(&header.hash);
-        self.blocks.insert(height, hash.clone());
-        Ok(hash)
+        let header = self.chain.header(height)?;
+        let block = BlockView { hash: hex_hash(&header.hash), time: utc(header_time(&header.header)) };
+        self.blocks.insert(height, block.clone());
+        Ok(block)
     }
 
-    /// Txid, height and block hash of a transaction number.
+    /// The time of the block at `height`, UTC (ISO 8601).
+    pub fn time(&mut self, height: u32) -> Result<String> {
+        Ok(self.block(height)?.time)
+    }
+
+    /// Txid, height, block hash and time of a transaction number.
     pub fn place(&mut self, num: TxNum) -> Result<TxPlace> {
         let row = self.chain.tx_row(num)?;
-        let block_hash = self.block_hash(row.height)?;
-        Ok(TxPlace { txid: hex_hash(&row.txid), id: row.txid, height: row.height, block_hash })
+        let block = self.block(row.height)?;
+        Ok(TxPlace { txid: hex_hash(&row.txid), id: row.txid, height: row.height, block_hash: block.hash, time: block.time })
     }
 }
 

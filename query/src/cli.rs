@@ -95,6 +95,13 @@ pub struct Cli {
     /// Output format [default: json, or `format` in the config file's [query] table].
     #[arg(long, global = true, value_enum, help_heading = GLOBAL)]
     pub format: Option<Format>,
+    /// Tables: print whole txids (they are cut to their first 16 digits by default).
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub full: bool,
+    /// Pictures (dot, graphml, svg, png): draw transactions as boxes joined by payments, or
+    /// addresses as boxes joined through transactions drawn as small dots.
+    #[arg(long, global = true, value_enum, default_value_t = Draw::Txs, value_name = "WHAT", help_heading = GLOBAL)]
+    pub draw: Draw,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -111,6 +118,22 @@ pub enum Format {
     Dot,
     /// GraphML for Gephi and similar tools (trace and path only).
     Graphml,
+    /// Comma-separated values with a header row (RFC 4180), amounts in satoshis and BTC: tx
+    /// inputs and outputs, address history, trace and path edges and destinations.
+    Csv,
+    /// An SVG picture (trace and path only), drawn by Graphviz's `dot`, which must be installed.
+    Svg,
+    /// A PNG picture (trace and path only), drawn by Graphviz's `dot`, which must be installed.
+    Png,
+}
+
+/// What the boxes of a picture are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Draw {
+    /// Transactions are boxes; payments are arrows labelled with address and value.
+    Txs,
+    /// Addresses are boxes; transactions are small dots between them.
+    Addresses,
 }
 
 impl Format {
@@ -120,12 +143,15 @@ impl Format {
             Format::Table => "table",
             Format::Dot => "dot",
             Format::Graphml => "graphml",
+            Format::Csv => "csv",
+            Format::Svg => "svg",
+            Format::Png => "png",
         }
     }
 
     /// Whether the format draws a graph, and so only suits trace and path.
     pub fn is_graph(self) -> bool {
-        matches!(self, Format::Dot | Format::Graphml)
+        matches!(self, Format::Dot | Format::Graphml | Format::Svg | Format::Png)
     }
 }
 
@@ -184,14 +210,35 @@ pub struct AddressArgs {
     /// History events per page. Allowed: 1..=10000.
     #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
     pub limit: u64,
-    /// Start the history after this point: a tx number N (events of later txs) or the cursor
-    /// printed with the previous page (`next_cursor` in JSON).
-    #[arg(long, value_name = "TXNUM|CURSOR")]
+    /// Continue the history after this point: the cursor printed with the previous page
+    /// (`next_cursor` in JSON, like `c1520f0`).
+    #[arg(long, value_name = "CURSOR")]
     pub after: Option<String>,
-    /// List at most this many unspent outputs (the count and balance always cover all of them).
-    /// Allowed: 0..=1000000.
-    #[arg(long, default_value_t = DEFAULT_MAX_UTXOS, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=HARD_MAX_UTXOS))]
-    pub max_utxos: u64,
+    /// History from this block height on.
+    #[arg(long, value_name = "HEIGHT", conflicts_with = "from_date")]
+    pub from_height: Option<u32>,
+    /// History up to this block height (inclusive).
+    #[arg(long, value_name = "HEIGHT", conflicts_with = "to_date")]
+    pub to_height: Option<u32>,
+    /// History from this UTC date on (`2024-01-31` or `2024-01-31T12:00:00Z`), by block time.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from_date: Option<i64>,
+    /// History up to this UTC date (a day includes all of it), by block time.
+    #[arg(long, value_name = "DATE", value_parser = parse_end_date)]
+    pub to_date: Option<i64>,
+    /// List at most this many unspent outputs (the count and balance always cover all of them)
+    /// [default: 10000, or 20 in tables]. Allowed: 0..=1000000.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=HARD_MAX_UTXOS))]
+    pub max_utxos: Option<u64>,
+}
+
+/// Which outputs (backward: inputs) of each tx a trace follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Follow {
+    /// Every one (of at least --min-value).
+    All,
+    /// Only the largest: the main flow.
+    Largest,
 }
 
 #[derive(Debug, Args)]
@@ -204,15 +251,23 @@ pub struct TraceArgs {
     /// Report txs at hops 0 through N (inclusive); hop 0 is the root set. Allowed: 1..=100.
     #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
     pub hops: u32,
-    /// Skip (neither follow nor list) spend edges carrying less than this many satoshis.
-    #[arg(long, default_value_t = 0, value_name = "SATS")]
+    /// Skip (neither follow nor list) spend edges carrying less than this: satoshis (`5000`,
+    /// `5000sat`) or BTC (`1.5`, `2btc`, `0.1BTC`).
+    #[arg(long, default_value = "0", value_name = "AMOUNT", value_parser = parse_amount)]
     pub min_value: u64,
-    /// Stop after this many txs and report the result as truncated
+    /// all: follow every output (backward: input); largest: only each tx's largest, the main
+    /// flow.
+    #[arg(long, value_enum, default_value_t = Follow::All, conflicts_with = "top")]
+    pub follow: Follow,
+    /// Follow only the N largest outputs (backward: inputs) of each tx. Allowed: 1..=1000.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub top: Option<u32>,
+    /// Stop after this many txs, keeping the largest flows, and report the result as truncated
     /// [default: 10000, or `max_txs` in the config file; at most 1000000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=HARD_TRACE_MAX_TXS))]
     pub max_txs: Option<u64>,
-    /// Do not expand past txs that pay this address (forward) or spend from it (backward);
-    /// they are still reported. Repeatable.
+    /// End the branches through outputs paying this address (backward: inputs spending from it);
+    /// the tx's other outputs (inputs) are still followed. Repeatable.
     #[arg(long = "stop-at-address", value_name = "ADDR")]
     pub stop_at_address: Vec<String>,
     /// Also stop at every tagged address (see `query tags`).
@@ -233,8 +288,9 @@ pub struct PathArgs {
     /// Longest path searched, in spend edges. Allowed: 1..=100.
     #[arg(long, default_value_t = 30, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
     pub max_hops: u32,
-    /// Ignore spend edges carrying less than this many satoshis.
-    #[arg(long, default_value_t = 0, value_name = "SATS")]
+    /// Ignore spend edges carrying less than this: satoshis (`5000`, `5000sat`) or BTC (`1.5`,
+    /// `2btc`).
+    #[arg(long, default_value = "0", value_name = "AMOUNT", value_parser = parse_amount)]
     pub min_value: u64,
     /// Give up (reported as truncated) after visiting this many txs
     /// [default: 1000000, or `path_max_txs` in the config file; at most 20000000].
@@ -378,10 +434,134 @@ pub struct TagsRemoveArgs {
     pub pack: String,
 }
 
+/// Most satoshis there can be.
+const MAX_SATS: u64 = 21_000_000 * 100_000_000;
+
+/// An amount: whole satoshis (`5000`, `5000sat`, `5000 sats`) or BTC (`1.5`, `2btc`, `0.1 BTC`,
+/// at most 8 decimals).
+pub fn parse_amount(s: &str) -> Result<u64, String> {
+    let text = s.trim();
+    let lower = text.to_ascii_lowercase();
+    let bad = || format!("'{}' is not an amount: use satoshis (5000, 5000sat) or BTC (1.5, 2btc)", cut(text, 40));
+    let (number, btc) = if let Some(n) = lower.strip_suffix("btc") {
+        (n.trim_end(), true)
+    } else if let Some(n) = lower.strip_suffix("sats").or_else(|| lower.strip_suffix("sat")) {
+        (n.trim_end(), false)
+    } else {
+        (lower.as_str(), lower.contains('.'))
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
+        return Err(bad());
+    }
+    let sats = if btc {
+        if fraction.len() > 8 {
+            return Err(format!("'{}' has more than 8 decimals of BTC (1 satoshi is 0.00000001)", cut(text, 40)));
+        }
+        let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+        let fraction: u64 = format!("{fraction:0<8}").parse().map_err(|_| bad())?;
+        whole.checked_mul(100_000_000).and_then(|w| w.checked_add(fraction))
+    } else {
+        if !fraction.is_empty() {
+            return Err(format!("'{}': satoshis are whole (for BTC, write {}btc)", cut(text, 40), number));
+        }
+        whole.parse().ok()
+    };
+    match sats {
+        Some(sats) if sats <= MAX_SATS => Ok(sats),
+        _ => Err(format!("'{}' is more than the 21 million BTC there can be", cut(text, 40))),
+    }
+}
+
+/// The start of a UTC date or time (`2024-01-31` or `2024-01-31T12:00:00Z`), in seconds.
+pub fn parse_date(s: &str) -> Result<i64, String> {
+    date(s, false)
+}
+
+/// The end of a UTC date (the last second of the day) or a time, in seconds.
+pub fn parse_end_date(s: &str) -> Result<i64, String> {
+    date(s, true)
+}
+
+fn date(s: &str, end: bool) -> Result<i64, String> {
+    let text = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp());
+    }
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) => {
+            let start = day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp();
+            Ok(if end { start + 86_399 } else { start })
+        }
+        Err(_) => Err(format!("'{}' is not a date: use 2024-01-31 or 2024-01-31T12:00:00Z (UTC)", cut(text, 40))),
+    }
+}
+
+/// At most `max` characters of `s`, with `...` when cut: long arguments stay readable in messages.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(max).collect::<String>())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::error::ErrorKind;
+
+    #[test]
+    fn amounts_take_satoshis_or_btc() {
+        for (text, sats) in [
+            ("0", 0),
+            ("5000", 5000),
+            ("5000sat", 5000),
+            ("5000 sats", 5000),
+            ("2BTC", 200_000_000),
+            ("2btc", 200_000_000),
+            ("1.5", 150_000_000),
+            ("1.5 BTC", 150_000_000),
+            ("0.00000001", 1),
+            (".5", 50_000_000),
+            ("21000000btc", MAX_SATS),
+        ] {
+            assert_eq!(parse_amount(text), Ok(sats), "{text}");
+        }
+        for bad in ["", "btc", "-1", "1.5sat", "1.123456789", "2 bitcoin", "21000001btc", "1e8", "1,5"] {
+            assert!(parse_amount(bad).is_err(), "{bad}");
+        }
+        assert!(parse_amount("1.123456789").unwrap_err().contains("8 decimals"));
+    }
+
+    #[test]
+    fn dates_are_utc_days_or_times() {
+        assert_eq!(parse_date("2009-01-03"), Ok(1_230_940_800));
+        assert_eq!(parse_end_date("2009-01-03"), Ok(1_230_940_800 + 86_399));
+        assert_eq!(parse_date("2009-01-03T18:15:05Z"), Ok(1_231_006_505));
+        assert_eq!(parse_end_date("2009-01-03T18:15:05Z"), Ok(1_231_006_505));
+        assert!(parse_date("03/01/2009").is_err());
+    }
+
+    #[test]
+    fn long_text_is_cut() {
+        assert_eq!(cut("abcdef", 3), "abc...");
+        assert_eq!(cut("abc", 3), "abc");
+    }
+
+    #[test]
+    fn follow_and_top_are_exclusive_and_amounts_parse_in_flags() {
+        let cli = parse(&["trace", "forward", "t", "--min-value", "2BTC", "--follow", "largest"]).unwrap();
+        let Command::Trace(t) = cli.command else { panic!("expected trace") };
+        assert_eq!((t.min_value, t.follow, t.top), (200_000_000, Follow::Largest, None));
+        let err = parse(&["trace", "forward", "t", "--follow", "largest", "--top", "2"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ArgumentConflict);
+        let Command::Path(p) = parse(&["path", "a", "b", "--min-value", "1.5"]).unwrap().command else {
+            panic!("expected path")
+        };
+        assert_eq!(p.min_value, 150_000_000);
+    }
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("query").chain(args.iter().copied()))

@@ -11,6 +11,7 @@ use crate::cli::{
     Cli, Command, Format, DEFAULT_PATH_MAX_TXS, DEFAULT_TRACE_MAX_TXS, HARD_PATH_MAX_TXS, HARD_TRACE_MAX_TXS,
 };
 use crate::error::UsageError;
+use crate::render::Style;
 use crate::tags::default_tags_dir;
 
 /// Block cache of the follower when the config file does not set `cache_mb`.
@@ -54,6 +55,8 @@ pub struct Settings {
     /// The network the database must index, when one was given.
     pub network: Option<Network>,
     pub format: Format,
+    /// How tables and pictures are drawn (`--full`, `--draw`).
+    pub style: Style,
     pub cache_bytes: usize,
     /// Default cap on the txs of a trace (the command's `--max-txs` overrides it).
     pub trace_max_txs: u64,
@@ -126,6 +129,7 @@ impl Settings {
             db,
             network,
             format: cli.format.or(q.format).unwrap_or(Format::Json),
+            style: Style { full_txids: cli.full, draw: cli.draw },
             cache_bytes: cache_mb << 20,
             trace_max_txs,
             path_max_txs,

@@ -26,7 +26,7 @@ pub enum UsageError {
     Target(String),
     #[error("exposure takes an address or a txid, not an outpoint ('{0}'): give the output's address or the txid (see 'query exposure --help')")]
     ExposureOutpoint(String),
-    #[error("malformed --after '{0}': expected a tx number (N) or a cursor (N:f:I or N:s:I) from a previous page")]
+    #[error("malformed --after '{0}': expected the next_cursor of a previous page (like c1520f0); to start at a height or date use --from-height or --from-date (see 'query address --help')")]
     Cursor(String),
     #[error("malformed --after '{0}': expected the next_cursor (<balance>:<n>) of a previous cluster page (see 'query cluster --help')")]
     ClusterCursor(String),

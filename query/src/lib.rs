@@ -44,7 +44,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     if let Job::Tags(req) = &job {
         // The tag commands use the tag store alone: no index is opened.
         let report = req.run(&settings)?;
-        output::emit(&report, settings.format)?;
+        output::emit(&report, settings.format, &settings.style)?;
         debug!(command = cli.command.name(), ms = started.elapsed().as_secs_f64() * 1e3, "done");
         return Ok(());
     }
@@ -60,7 +60,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     let opened = started.elapsed();
     let report = job.run(&chain)?;
     let answered = started.elapsed();
-    output::emit(&report, settings.format)?;
+    output::emit(&report, settings.format, &settings.style)?;
     debug!(
         command = cli.command.name(),
         open_ms = opened.as_secs_f64() * 1e3,

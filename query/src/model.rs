@@ -49,6 +49,8 @@ impl Body {
 pub struct TxView {
     pub txid: String,
     pub height: u32,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
     pub block_hash: String,
     /// Index inside the block; 0 is the coinbase.
     pub position: u32,
@@ -119,6 +121,8 @@ pub struct SpentBy {
     pub txid: String,
     pub vin: u32,
     pub height: u32,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
 }
 
 /// `query address`.
@@ -134,7 +138,10 @@ pub struct AddressView {
     /// Distinct txs that paid or spent it.
     pub tx_count: u32,
     pub first_seen_height: Option<u32>,
+    /// The time of the block at `first_seen_height`, UTC (ISO 8601).
+    pub first_seen_time: Option<String>,
     pub last_seen_height: Option<u32>,
+    pub last_seen_time: Option<String>,
     /// The id of its cluster; `None` when clusters were never built or the address never seen.
     pub cluster_id: Option<String>,
     /// Addresses in its cluster (1 when it was never merged with another).
@@ -150,6 +157,10 @@ pub struct AddressView {
     pub key_utxo_count: u32,
     pub utxos: Vec<UtxoView>,
     pub utxos_truncated: bool,
+    /// The heights the history is limited to (`--from-height`/`--to-height` or the dates);
+    /// `None` when unlimited.
+    pub history_from_height: Option<u32>,
+    pub history_to_height: Option<u32>,
     /// One page of the history of the address and of `key_scripts`, in chain order.
     pub history: Vec<HistoryView>,
     /// Pass to `--after` for the next page; `None` on the last page.
@@ -174,6 +185,8 @@ pub struct UtxoView {
     pub vout: u32,
     pub value_sat: u64,
     pub height: u32,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
     /// The script it pays (`script_hex` of the address or of one of its `key_scripts`).
     pub script: String,
 }
@@ -181,9 +194,11 @@ pub struct UtxoView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryView {
     pub txid: String,
-    /// The tx's number in chain order (usable with `--after`).
+    /// The tx's number in chain order (an internal counter, not a height).
     pub txnum: u64,
     pub height: u32,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
     /// `funded` (an output paid the address) or `spent` (an input spent from it).
     pub kind: &'static str,
     /// The output index when funded, the input index when spent.
@@ -200,11 +215,17 @@ pub struct HistoryView {
 pub struct TxNode {
     pub txid: String,
     pub height: u32,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
     pub block_hash: String,
     /// Trace: smallest hop from the root set. Path: position along the path (0 = first tx).
     pub hop: u32,
-    /// Trace only: reached but not expanded because it touches a stop address (`--stop-at-*`).
+    /// Trace only: it pays (forward) or spends from (backward) a stop address (`--stop-at-*`);
+    /// the branches through those outputs (inputs) end there, the others go on.
     pub stopped: bool,
+    /// The stop addresses it touched (`stopped`); left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopped_at: Vec<String>,
     /// Tags of the transaction itself; left out when it has none (traces list many txs).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<TagView>,
@@ -229,24 +250,81 @@ pub struct EdgeView {
     pub label: String,
 }
 
+/// Where a branch of a trace or path ends: an output (forward, path) or input (backward) of a
+/// reported tx that no reported edge continues.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DestinationView {
+    /// The tx it belongs to.
+    pub txid: String,
+    /// Forward and path: the output; `None` backward.
+    pub vout: Option<u32>,
+    /// Backward: the input; `None` forward and in paths.
+    pub vin: Option<u32>,
+    /// The hop of its tx (path: the tx's position along the path).
+    pub hop: u32,
+    pub height: u32,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
+    /// The output's address (backward: the address of the output the input spent); `None` for
+    /// scripts without one and coinbase inputs.
+    pub address: Option<String>,
+    /// Tags of that address; left out when it has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagView>,
+    /// The whole output (input) value.
+    pub value_sat: u64,
+    /// Trace only: how much of the source value reached it, split at every tx in proportion to
+    /// the values (the same rule as exposure). Destinations plus fees add up to `source_sat`.
+    pub traced_sat: Option<u64>,
+    /// Trace only: `traced_sat` as a percentage of `source_sat`, to 4 decimals.
+    pub percent: Option<f64>,
+    /// Why the branch ends: `unspent`, `unspendable`, `stopped` (a stop address), `hop_limit`,
+    /// `max_txs`, `below_min_value`, `not_followed` (`--follow largest`/`--top`), `coinbase`
+    /// (backward: newly mined coins); in paths `unspent` or `spent`.
+    pub state: &'static str,
+    /// Forward and path: the tx that spent the output, when it was spent.
+    pub spent_by: Option<String>,
+    /// Backward: the output the input spent, `<txid>:<vout>`; `None` for a coinbase.
+    pub prev_output: Option<String>,
+    /// For tables and graphs: the address (or `op_return` / `script:<hex>` / `coinbase`), led by
+    /// its best tag's label when it has one.
+    #[serde(skip)]
+    pub label: String,
+}
+
 /// `query trace`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TraceView {
     /// The target as given: txid, `txid:vout` or address.
     pub root: String,
     pub direction: &'static str,
+    /// The hop limit asked for (`--hops`).
     pub hops: u32,
+    /// The largest hop of a reported tx.
+    pub hops_reached: u32,
     pub min_value_sat: u64,
     pub max_txs: u64,
+    /// `all`, `largest` (`--follow largest`) or `top` (`--top N`).
+    pub follow: &'static str,
+    /// `--top N`; `None` otherwise.
+    pub top: Option<u32>,
+    /// The value traced: forward, the outputs of a txid, the outpoint, or the address's outputs
+    /// its hop-0 txs spend; backward, the inputs of a txid, the outpoint, or the outputs paying
+    /// the address.
+    pub source_sat: u64,
+    /// Forward: the part of the source value paid as fees by the reported txs past hop 0's own.
+    pub fees_sat: u64,
     /// By hop, then chain order.
     pub txs: Vec<TxNode>,
     pub edges: Vec<EdgeView>,
+    /// Where every branch ends, by hop, then chain order, then output (input) index.
+    pub destinations: Vec<DestinationView>,
     /// `max_txs` was reached: txs within the hop limit are missing.
     pub truncated: bool,
 }
 
 /// `query path`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PathView {
     pub from: String,
     pub to: String,
@@ -259,6 +337,9 @@ pub struct PathView {
     pub nodes: Vec<TxNode>,
     /// Every spend edge between consecutive txs of the path.
     pub edges: Vec<EdgeView>,
+    /// The outputs of the last tx that reach `to`: the outputs paying the address, the outpoint,
+    /// or every output of the txid; empty when not found.
+    pub destinations: Vec<DestinationView>,
     pub max_hops: u32,
     /// The search gave up at its cap on visited txs.
     pub truncated: bool,
@@ -290,7 +371,10 @@ pub struct ClusterView {
     /// Distinct txs paying or spending from any member.
     pub tx_count: u64,
     pub first_height: Option<u32>,
+    /// The time of the block at `first_height`, UTC (ISO 8601).
+    pub first_time: Option<String>,
     pub last_height: Option<u32>,
+    pub last_time: Option<String>,
     pub heuristics: HeuristicsView,
     /// Every tag of every member (once per label and source): the cluster carries its addresses' tags.
     pub tags: Vec<TagView>,
@@ -326,6 +410,8 @@ pub struct WhyView {
 pub struct LinkView {
     pub txid: String,
     pub height: u32,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
     pub from: String,
     pub to: String,
     /// `spent_together`, `same_key` or `change`.
@@ -518,6 +604,14 @@ pub struct TagRemoveView {
     pub removed: u64,
 }
 
+/// A block time (seconds since 1970, UTC) as ISO 8601: `2009-01-03T18:15:05Z`.
+pub fn utc(time: u32) -> String {
+    match chrono::DateTime::from_timestamp(i64::from(time), 0) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => time.to_string(),
+    }
+}
+
 /// Satoshis as BTC with 8 decimals.
 pub fn btc(sats: u64) -> String {
     format!("{}.{:08}", sats / 100_000_000, sats % 100_000_000)
@@ -533,5 +627,12 @@ mod tests {
         assert_eq!(btc(1), "0.00000001");
         assert_eq!(btc(2_100_000_000_000_000), "21000000.00000000");
         assert_eq!(btc(150_000_000), "1.50000000");
+    }
+
+    #[test]
+    fn block_times_are_iso_8601_utc() {
+        assert_eq!(utc(1_231_006_505), "2009-01-03T18:15:05Z");
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(u32::MAX), "2106-02-07T06:28:15Z");
     }
 }

@@ -6,11 +6,11 @@ use anyhow::Context;
 
 use crate::cli::Format;
 use crate::model::Report;
-use crate::render::render;
+use crate::render::{render, Style};
 
 /// Writes a report. A reader that stops early (`| head`) is not an error.
-pub fn emit(report: &Report, format: Format) -> anyhow::Result<()> {
-    let text = render(report, format)?;
+pub fn emit(report: &Report, format: Format, style: &Style) -> anyhow::Result<()> {
+    let text = render(report, format, style)?;
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Ok(()) => {}

@@ -15,9 +15,10 @@ use indexer::heuristics::ScriptType;
 use indexer::schema::{ScriptNum, TxNum};
 use indexer::store::{hex_hash, ScriptStats};
 
-use super::history::{self, Cursor};
+use super::history::{self, Cursor, Span};
 use crate::chain::Chain;
-use crate::cli::AddressArgs;
+use crate::cli::{AddressArgs, Format, DEFAULT_MAX_UTXOS};
+use crate::config::Settings;
 use crate::error::{Result, UsageError};
 use crate::model::{AddressView, Body, KeyScriptView, Report, UtxoView};
 use crate::target::parse_address;
@@ -28,7 +29,21 @@ pub struct Request {
     limit: usize,
     after: Option<Cursor>,
     max_utxos: usize,
+    from: Bound,
+    to: Bound,
 }
+
+/// One end of the history's range, as given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    None,
+    Height(u32),
+    /// Seconds since 1970, UTC.
+    Time(i64),
+}
+
+/// Unspent outputs a table lists when `--max-utxos` is not given: the history follows them.
+const TABLE_MAX_UTXOS: u64 = 20;
 
 /// The address's key's other scripts, with their totals.
 struct Siblings {
@@ -40,13 +55,40 @@ struct Siblings {
 }
 
 impl Request {
-    pub fn prepare(args: &AddressArgs) -> Result<Request, UsageError> {
+    pub fn prepare(args: &AddressArgs, settings: &Settings) -> Result<Request, UsageError> {
+        let default_utxos = if settings.format == Format::Table { TABLE_MAX_UTXOS } else { DEFAULT_MAX_UTXOS };
+        let bound = |height: Option<u32>, time: Option<i64>| match (height, time) {
+            (Some(h), _) => Bound::Height(h),
+            (None, Some(t)) => Bound::Time(t),
+            (None, None) => Bound::None,
+        };
         Ok(Request {
             address: parse_address(args.address.trim())?,
             limit: args.limit as usize,
             after: args.after.as_deref().map(Cursor::parse).transpose()?,
-            max_utxos: usize::try_from(args.max_utxos).unwrap_or(usize::MAX),
+            max_utxos: usize::try_from(args.max_utxos.unwrap_or(default_utxos)).unwrap_or(usize::MAX),
+            from: bound(args.from_height, args.from_date),
+            to: bound(args.to_height, args.to_date),
         })
+    }
+
+    /// The heights the history is limited to, from the bounds given (dates by block time).
+    fn heights(&self, chain: &Chain) -> Result<(Option<u32>, Option<u32>)> {
+        let from = match self.from {
+            Bound::None => None,
+            Bound::Height(h) => Some(h),
+            // No block at or after the date: past the tip, so nothing.
+            Bound::Time(t) => Some(chain.heights_around(t)?.0.unwrap_or(u32::MAX)),
+        };
+        let to = match self.to {
+            Bound::None => None,
+            Bound::Height(h) => Some(h),
+            Bound::Time(t) => match chain.heights_around(t)?.1 {
+                Some(h) => Some(h),
+                None => return Ok((Some(1), Some(0))),
+            },
+        };
+        Ok((from, to))
     }
 
     pub fn run(&self, chain: &Chain) -> Result<Report> {
@@ -78,7 +120,12 @@ impl Request {
                 utxos.len()
             ));
         }
-        let (history, next_cursor) = history::page(chain, &scripts, self.after, self.limit)?;
+        let (from_height, to_height) = self.heights(chain)?;
+        let span = Span::of_heights(chain, from_height, to_height)?;
+        if from_height.zip(to_height).is_some_and(|(f, t)| f > t) {
+            notes.push("the history range is empty: its start is after its end".into());
+        }
+        let (history, next_cursor) = history::page(chain, &scripts, self.after, self.limit, span)?;
         if let Some(cursor) = &next_cursor {
             notes.push(format!("more history: add --after {cursor}"));
         }
@@ -100,7 +147,9 @@ impl Request {
             sent_sat: stats.sent,
             tx_count: stats.tx_count,
             first_seen_height: seen.then_some(stats.first_height),
+            first_seen_time: seen.then(|| chain.block_date(stats.first_height)).transpose()?,
             last_seen_height: seen.then_some(stats.last_height),
+            last_seen_time: seen.then(|| chain.block_date(stats.last_height)).transpose()?,
             cluster_id,
             cluster_size,
             key_balance_sat: stats.balance + siblings.balance,
@@ -109,6 +158,8 @@ impl Request {
             key_utxo_count,
             utxos_truncated: (utxos.len() as u64) < u64::from(key_utxo_count),
             utxos,
+            history_from_height: from_height,
+            history_to_height: to_height,
             history,
             next_cursor,
         };
@@ -133,6 +184,7 @@ impl Request {
                     vout,
                     value_sat: value,
                     height: row.height,
+                    time: chain.block_date(row.height)?,
                     script: hex.to_string(),
                 })
             })

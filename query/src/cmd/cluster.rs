@@ -180,6 +180,7 @@ fn members(
     if let Some(cursor) = &next_cursor {
         notes.push(format!("more addresses: add --after {cursor}"));
     }
+    let (first_height, last_height) = (height(txnums.first())?, height(txnums.last())?);
     let view = ClusterView {
         address: shown,
         cluster_id: chain.script_name(cluster.first)?,
@@ -187,8 +188,10 @@ fn members(
         balance_sat,
         received_sat,
         tx_count: txnums.len() as u64,
-        first_height: height(txnums.first())?,
-        last_height: height(txnums.last())?,
+        first_height,
+        first_time: first_height.map(|h| chain.block_date(h)).transpose()?,
+        last_height,
+        last_time: last_height.map(|h| chain.block_date(h)).transpose()?,
         heuristics: heuristics(&stage.state),
         tags: cluster_tags(chain, &scripts)?,
         addresses,
@@ -241,6 +244,7 @@ fn link_views(chain: &Chain, links: &[read::Link]) -> Result<Vec<LinkView>> {
             Ok(LinkView {
                 txid: hex_hash(&row.txid),
                 height: row.height,
+                time: chain.block_date(row.height)?,
                 from: name(link.from)?,
                 to: name(link.to)?,
                 reason: link.reason.name(),

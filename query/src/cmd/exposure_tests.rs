@@ -131,6 +131,6 @@ fn entities_come_from_an_address_s_best_tag_or_else_its_cluster() {
     assert_eq!(j["direct"][1]["category"], "exchange");
     assert_eq!(j["direct"][1]["entities"][0], serde_json::json!({"label": "Exchange X", "value_sat": 3000}));
     assert_eq!((j["unattributed_sat"].as_u64(), j["fees_sat"].as_u64()), (Some(2900), Some(100)));
-    let text = crate::render::render(&report, crate::cli::Format::Table).unwrap();
+    let text = crate::render::render(&report, crate::cli::Format::Table, &Default::default()).unwrap();
     assert!(text.contains("Exchange X"), "{text}");
 }

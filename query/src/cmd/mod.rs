@@ -42,7 +42,7 @@ impl Job {
         }
         Ok(match command {
             Command::Tx(args) => Job::Tx(tx::Request::prepare(args)?),
-            Command::Address(args) => Job::Address(address::Request::prepare(args)?),
+            Command::Address(args) => Job::Address(address::Request::prepare(args, settings)?),
             Command::Trace(args) => Job::Trace(trace::Request::prepare(args, settings)?),
             Command::Path(args) => Job::Path(path::Request::prepare(args, settings)?),
             Command::Cluster(args) => Job::Cluster(cluster::Request::prepare(args)?),

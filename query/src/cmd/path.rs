@@ -81,7 +81,7 @@ impl Request {
             ));
         }
         let specs: Vec<NodeSpec> =
-            result.txs.iter().enumerate().map(|(i, &num)| NodeSpec { num, hop: i as u32, stopped: false }).collect();
+            result.txs.iter().enumerate().map(|(i, &num)| NodeSpec { num, hop: i as u32, stopped_at: Vec::new() }).collect();
         let nodes = resolve::tx_nodes(chain, &specs)?;
         let edges = resolve::edge_views(chain, &self.path_edges(chain, &result.txs)?, &specs, &nodes)?;
         let view = PathView {
@@ -92,6 +92,7 @@ impl Request {
             txs: nodes.iter().map(|n| n.txid.clone()).collect(),
             nodes,
             edges,
+            destinations: Vec::new(),
             max_hops: self.max_hops,
             truncated: result.truncated || (!found && (starts.truncated || ends.truncated)),
             visited_txs: result.visited as u64,

@@ -15,12 +15,13 @@ use crate::parallel::map_parts;
 /// Each thread resolves at least this many txs or edges.
 const MIN_PART: usize = 1024;
 
-/// A tx to resolve: its number, hop and whether a stop address halted it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A tx to resolve: its number, hop and the stop addresses it touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSpec {
     pub num: TxNum,
     pub hop: u32,
-    pub stopped: bool,
+    /// The stop addresses it touched.
+    pub stopped_at: Vec<String>,
 }
 
 /// Output nodes, in the order given.
@@ -34,9 +35,11 @@ pub fn tx_nodes(chain: &Chain, specs: &[NodeSpec]) -> Result<Vec<TxNode>> {
                 Ok(TxNode {
                     txid: place.txid,
                     height: place.height,
+                    time: place.time,
                     block_hash: place.block_hash,
                     hop: s.hop,
-                    stopped: s.stopped,
+                    stopped: !s.stopped_at.is_empty(),
+                    stopped_at: s.stopped_at.clone(),
                     tags,
                 })
             })

@@ -40,7 +40,7 @@ pub(super) fn ask(chain: &Chain, args: &[&str]) -> Result<Report, QueryError> {
 }
 
 pub(super) fn json(report: &Report) -> serde_json::Value {
-    let text = crate::render::render(report, crate::cli::Format::Json).unwrap();
+    let text = crate::render::render(report, crate::cli::Format::Json, &Default::default()).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -154,12 +154,31 @@ fn history_pages_follow_the_cursor_without_gaps_or_repeats() {
     assert_eq!(seen.len(), 3);
     let Body::Address(all) = ask(&s.chain, &["address", &address(2)]).unwrap().body else { panic!() };
     assert_eq!(seen, all.history.iter().map(|h| h.cursor.clone()).collect::<Vec<_>>());
-    // After a tx number: only later txs.
+    // A bare number is not a cursor (it would read as a height).
     let first_txnum = all.history[0].txnum.to_string();
-    let Body::Address(v) = ask(&s.chain, &["address", &address(2), "--after", &first_txnum]).unwrap().body else {
-        panic!()
+    assert!(ask(&s.chain, &["address", &address(2), "--after", &first_txnum]).is_err());
+    // A span of heights keeps the events of its blocks only, each with its block's time.
+    let (first, last) = (all.history[0].height, all.history[2].height);
+    assert!(first < last, "the fixture spreads the address over several blocks");
+    let addr = address(2);
+    let span = |args: &[&str]| {
+        let mut all_args = vec!["address", addr.as_str()];
+        all_args.extend(args);
+        let Body::Address(v) = ask(&s.chain, &all_args).unwrap().body else { panic!() };
+        v.history.iter().map(|h| h.height).collect::<Vec<_>>()
     };
-    assert_eq!(v.history.len(), 2);
+    let heights: Vec<u32> = all.history.iter().map(|h| h.height).collect();
+    let from = (first + 1).to_string();
+    assert_eq!(span(&["--from-height", &from]), heights.iter().copied().filter(|&h| h > first).collect::<Vec<_>>());
+    let to = first.to_string();
+    assert_eq!(span(&["--to-height", &to]), heights.iter().copied().filter(|&h| h <= first).collect::<Vec<_>>());
+    assert_eq!(span(&["--from-height", &from, "--to-height", &to]), Vec::<u32>::new());
+    let day = &all.history[0].time[..10];
+    assert_eq!(span(&["--from-date", day, "--to-date", day]), heights);
+    assert_eq!(span(&["--to-date", "2000-01-01"]), Vec::<u32>::new());
+    for h in &all.history {
+        assert_eq!(h.time, crate::model::utc(s.chain.block_time(h.height).unwrap()));
+    }
 }
 
 #[test]

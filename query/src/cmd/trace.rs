@@ -120,13 +120,19 @@ impl Request {
             ));
         }
         let specs: Vec<NodeSpec> =
-            trace.nodes.iter().map(|n| NodeSpec { num: n.num, hop: n.hop, stopped: n.stopped }).collect();
+            trace.nodes.iter().map(|n| NodeSpec { num: n.num, hop: n.hop, stopped_at: Vec::new() }).collect();
         let txs = resolve::tx_nodes(chain, &specs)?;
         let edges = resolve::edge_views(chain, &trace.edges, &specs, &txs)?;
         let view = TraceView {
             root: target.label(),
             direction: self.direction.name(),
             hops: self.hops,
+            hops_reached: trace.nodes.iter().map(|n| n.hop).max().unwrap_or(0),
+            follow: "all",
+            top: None,
+            source_sat: 0,
+            fees_sat: 0,
+            destinations: Vec::new(),
             min_value_sat: self.min_value,
             max_txs: self.max_txs,
             txs,

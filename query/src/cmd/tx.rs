@@ -48,7 +48,8 @@ impl Request {
         let view = TxView {
             txid: hex_hash(&row.txid),
             height: row.height,
-            block_hash: resolver.block_hash(row.height)?,
+            block_hash: resolver.block(row.height)?.hash,
+            time: resolver.time(row.height)?,
             position: row.position,
             coinbase: row.is_coinbase(),
             input_sat,
@@ -129,7 +130,12 @@ fn outputs(chain: &Chain, num: TxNum) -> Result<Vec<OutputView>> {
         let spent_by = match spends.get(&vout) {
             Some(s) => {
                 let spender = chain.tx_row(s.txnum)?;
-                Some(SpentBy { txid: hex_hash(&spender.txid), vin: s.index, height: spender.height })
+                Some(SpentBy {
+                    txid: hex_hash(&spender.txid),
+                    vin: s.index,
+                    height: spender.height,
+                    time: chain.block_date(spender.height)?,
+                })
             }
             None => None,
         };

@@ -9,12 +9,27 @@ mod tags;
 
 use std::fmt;
 
-use crate::cli::Format;
+use crate::cli::{Draw, Format};
 use crate::error::UsageError;
 use crate::model::{Body, Report};
 
+/// How tables and pictures are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    /// Tables print whole txids (else their first 16 digits).
+    pub full_txids: bool,
+    /// What the boxes of a picture are.
+    pub draw: Draw,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style { full_txids: false, draw: Draw::Txs }
+    }
+}
+
 /// The text of a report's body in `format`, ending with a newline.
-pub fn render(report: &Report, format: Format) -> Result<String, UsageError> {
+pub fn render(report: &Report, format: Format, _style: &Style) -> Result<String, UsageError> {
     let mut out = String::new();
     let written = match (format, &report.body) {
         (Format::Json, body) => {
@@ -27,6 +42,9 @@ pub fn render(report: &Report, format: Format) -> Result<String, UsageError> {
         (Format::Dot, Body::Path(p)) => graph::dot(&mut out, &graph::Graph::of_path(p)),
         (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Graph::of_trace(t)),
         (Format::Graphml, Body::Path(p)) => graph::graphml(&mut out, &graph::Graph::of_path(p)),
+        (Format::Csv | Format::Svg | Format::Png, _) => {
+            return Err(UsageError::GraphFormat { format: format.name(), command: report.body.command() })
+        }
         (Format::Dot | Format::Graphml, body) => {
             return Err(UsageError::GraphFormat { format: format.name(), command: body.command() })
         }

@@ -13,7 +13,16 @@ fn txid(c: char) -> String {
 }
 
 fn node(c: char, height: u32, hop: u32) -> TxNode {
-    TxNode { txid: txid(c), height, block_hash: txid('0'), hop, stopped: false, tags: Vec::new() }
+    TxNode {
+        txid: txid(c),
+        height,
+        time: format!("2024-01-{:02}T00:00:00Z", height % 28 + 1),
+        block_hash: txid('0'),
+        hop,
+        stopped: false,
+        stopped_at: Vec::new(),
+        tags: Vec::new(),
+    }
 }
 
 fn edge(from: char, to: char, value: u64, label: &str) -> EdgeView {
@@ -35,8 +44,14 @@ fn trace_report() -> Report {
         root: txid('a'),
         direction: "forward",
         hops: 2,
+        hops_reached: 2,
         min_value_sat: 0,
         max_txs: 10_000,
+        follow: "all",
+        top: None,
+        source_sat: 150_000_000,
+        fees_sat: 0,
+        destinations: Vec::new(),
         txs: vec![node('a', 101, 0), node('b', 102, 1), node('c', 1234, 2)],
         edges: vec![edge('a', 'b', 150_000_000, "bcrt1qexample"), edge('b', 'c', 7, "script:51ae")],
         truncated: true,
@@ -45,7 +60,7 @@ fn trace_report() -> Report {
 }
 
 fn text(report: &Report, format: Format) -> String {
-    render(report, format).unwrap()
+    render(report, format, &Default::default()).unwrap()
 }
 
 #[test]
@@ -109,6 +124,7 @@ fn graphs_of_paths_and_escaping() {
         txs: vec![txid('a'), txid('b')],
         nodes: vec![node('a', 1, 0), node('b', 2, 1)],
         edges: vec![e],
+        destinations: Vec::new(),
         max_hops: 30,
         truncated: false,
         visited_txs: 2,
@@ -139,7 +155,9 @@ fn json_is_one_document_and_graph_formats_refuse_addresses() {
         sent_sat: 0,
         tx_count: 0,
         first_seen_height: None,
+        first_seen_time: None,
         last_seen_height: None,
+        last_seen_time: None,
         cluster_id: None,
         cluster_size: None,
         key_balance_sat: 0,
@@ -148,11 +166,13 @@ fn json_is_one_document_and_graph_formats_refuse_addresses() {
         key_utxo_count: 0,
         utxos: vec![],
         utxos_truncated: false,
+        history_from_height: None,
+        history_to_height: None,
         history: vec![],
         next_cursor: None,
     };
     let report = Report { body: Body::Address(view), notes: vec![] };
-    assert!(matches!(render(&report, Format::Graphml), Err(UsageError::GraphFormat { command: "address", .. })));
+    assert!(matches!(render(&report, Format::Graphml, &Default::default()), Err(UsageError::GraphFormat { command: "address", .. })));
     let table = text(&report, Format::Table);
     assert!(table.contains("First seen    never"), "{table}");
 }
@@ -166,6 +186,7 @@ fn cluster_tables_list_links_and_ranks_and_graph_formats_refuse_them() {
     let link = LinkView {
         txid: txid('d'),
         height: 7,
+        time: "2024-01-08T00:00:00Z".into(),
         from: "bcrt1qfrom".into(),
         to: "bcrt1qto".into(),
         reason: "spent_together",
@@ -182,7 +203,7 @@ fn cluster_tables_list_links_and_ranks_and_graph_formats_refuse_them() {
     let table = text(&report, Format::Table);
     assert!(table.starts_with("bcrt1qfrom and bcrt1qto are in one cluster (bcrt1qfrom): 1 link(s)"), "{table}");
     assert!(table.contains(&format!("7  {}  bcrt1qfrom  bcrt1qto  spent_together", txid('d'))), "{table}");
-    assert!(matches!(render(&report, Format::Dot), Err(UsageError::GraphFormat { command: "cluster", .. })));
+    assert!(matches!(render(&report, Format::Dot, &Default::default()), Err(UsageError::GraphFormat { command: "cluster", .. })));
     let top = ClustersView {
         top: 2,
         heuristics: heuristics(),
@@ -195,5 +216,5 @@ fn cluster_tables_list_links_and_ranks_and_graph_formats_refuse_them() {
     let table = text(&report, Format::Table);
     assert!(table.contains("   1  bcrt1qbig           12     1.50000000"), "{table}");
     assert!(table.contains("   2  bcrt1qsmall          2     0.00000000"), "{table}");
-    assert!(matches!(render(&report, Format::Graphml), Err(UsageError::GraphFormat { command: "clusters", .. })));
+    assert!(matches!(render(&report, Format::Graphml, &Default::default()), Err(UsageError::GraphFormat { command: "clusters", .. })));
 }
