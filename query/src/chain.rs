@@ -326,7 +326,13 @@ impl<'c> Resolver<'c> {
     pub fn place(&mut self, num: TxNum) -> Result<TxPlace> {
         let row = self.chain.tx_row(num)?;
         let block = self.block(row.height)?;
-        Ok(TxPlace { txid: hex_hash(&row.txid), id: row.txid, height: row.height, block_hash: block.hash, time: block.time })
+        Ok(TxPlace {
+            txid: hex_hash(&row.txid),
+            id: row.txid,
+            height: row.height,
+            block_hash: block.hash,
+            time: block.time,
+        })
     }
 }
 

@@ -80,8 +80,12 @@ impl Request {
                 to.label()
             ));
         }
-        let specs: Vec<NodeSpec> =
-            result.txs.iter().enumerate().map(|(i, &num)| NodeSpec { num, hop: i as u32, stopped_at: Vec::new() }).collect();
+        let specs: Vec<NodeSpec> = result
+            .txs
+            .iter()
+            .enumerate()
+            .map(|(i, &num)| NodeSpec { num, hop: i as u32, stopped_at: Vec::new() })
+            .collect();
         let nodes = resolve::tx_nodes(chain, &specs)?;
         let edges = resolve::edge_views(chain, &self.path_edges(chain, &result.txs)?, &specs, &nodes)?;
         let view = PathView {

@@ -7,9 +7,9 @@ use indexer::schema::{OutScript, OutputsRow, ScriptNum, TxNum};
 use indexer::store::hex_hash;
 
 use crate::chain::{script_label, tagged_name, Chain, Resolver};
-use crate::engine::Edge;
+use crate::engine::{Destination, Direction, Edge};
 use crate::error::{QueryError, Result};
-use crate::model::{EdgeView, TagView, TxNode};
+use crate::model::{DestinationView, EdgeView, TagView, TxNode};
 use crate::parallel::map_parts;
 
 /// Each thread resolves at least this many txs or edges.
@@ -45,6 +45,65 @@ pub fn tx_nodes(chain: &Chain, specs: &[NodeSpec]) -> Result<Vec<TxNode>> {
             })
             .collect()
     })
+}
+
+/// Destinations, in the order given. `nodes` are the resolved txs of `specs` (every
+/// destination's tx is among them); `source` is the traced value its percentages are of.
+pub fn destination_views(
+    chain: &Chain,
+    destinations: &[Destination],
+    direction: Direction,
+    specs: &[NodeSpec],
+    nodes: &[TxNode],
+    source: u64,
+) -> Result<Vec<DestinationView>> {
+    let by_num: HashMap<TxNum, &TxNode> = specs.iter().zip(nodes).map(|(s, n)| (s.num, n)).collect();
+    map_parts(destinations, MIN_PART, |part| {
+        let mut owners = Owners::default();
+        let mut views = Vec::with_capacity(part.len());
+        for d in part {
+            let node = by_num
+                .get(&d.num)
+                .ok_or_else(|| QueryError::Corrupt(format!("destination of unreported tx {}", d.num)))?;
+            let owner = owners.of(chain, d.script.as_ref())?;
+            let other = |(num, _): (TxNum, u32)| -> Result<String> {
+                Ok(match by_num.get(&num) {
+                    Some(n) => n.txid.clone(),
+                    None => hex_hash(&chain.tx_row(num)?.txid),
+                })
+            };
+            let forward = direction == Direction::Forward;
+            views.push(DestinationView {
+                txid: node.txid.clone(),
+                vout: forward.then_some(d.index),
+                vin: (!forward).then_some(d.index),
+                hop: d.hop,
+                height: node.height,
+                time: node.time.clone(),
+                address: owner.address,
+                tags: owner.tags,
+                value_sat: d.value,
+                traced_sat: Some(d.traced),
+                percent: Some(percent(d.traced, source)),
+                state: d.end.name(),
+                spent_by: if forward { d.other.map(other).transpose()? } else { None },
+                prev_output: match (forward, d.other) {
+                    (false, Some(o)) => Some(format!("{}:{}", other(o)?, o.1)),
+                    _ => None,
+                },
+                label: owner.label,
+            });
+        }
+        Ok(views)
+    })
+}
+
+/// `part` as a percentage of `whole`, to 4 decimals.
+pub fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        return 0.0;
+    }
+    (part as f64 * 100.0 / whole as f64 * 10_000.0).round() / 10_000.0
 }
 
 /// Output edges, in the order given, with values and addresses read from the spent outputs.
@@ -86,13 +145,41 @@ struct Owner {
     label: String,
 }
 
+/// The owner of each script seen, by number.
+#[derive(Default)]
+struct Owners(HashMap<ScriptNum, Owner>);
+
+impl Owners {
+    /// Who an output script pays; `None` (a coinbase's new coins) is named `coinbase`.
+    fn of(&mut self, chain: &Chain, script: Option<&OutScript>) -> Result<Owner> {
+        Ok(match script {
+            Some(OutScript::Num(num)) => match self.0.get(num) {
+                Some(known) => known.clone(),
+                None => {
+                    let script = chain.script_bytes(*num)?;
+                    let address = chain.address_of(&script);
+                    let tags = chain.script_tags(&script)?;
+                    let name = address.clone().unwrap_or_else(|| script_label(&script));
+                    let known = Owner { address, label: tagged_name(&name, &tags), tags };
+                    self.0.insert(*num, known.clone());
+                    known
+                }
+            },
+            Some(OutScript::Unspendable(bytes)) => {
+                Owner { address: None, tags: Vec::new(), label: script_label(bytes) }
+            }
+            None => Owner { address: None, tags: Vec::new(), label: "coinbase".into() },
+        })
+    }
+}
+
 /// The outputs of the last paying tx seen (edges come sorted by paying tx, so one read serves
-/// all edges leaving it), and the owner of each script seen, by number.
+/// all edges leaving it), and the owners of the scripts seen.
 #[derive(Default)]
 struct OutputCache {
     txnum: Option<TxNum>,
     outputs: OutputsRow,
-    owners: HashMap<ScriptNum, Owner>,
+    owners: Owners,
 }
 
 impl OutputCache {
@@ -107,21 +194,8 @@ impl OutputCache {
             .0
             .get(e.vout as usize)
             .ok_or_else(|| QueryError::Corrupt(format!("no output row for {}:{}", e.from, e.vout)))?;
-        let owner = match &out.script {
-            OutScript::Num(num) => match self.owners.get(num) {
-                Some(known) => known.clone(),
-                None => {
-                    let script = chain.script_bytes(*num)?;
-                    let address = chain.address_of(&script);
-                    let tags = chain.script_tags(&script)?;
-                    let name = address.clone().unwrap_or_else(|| script_label(&script));
-                    let known = Owner { address, label: tagged_name(&name, &tags), tags };
-                    self.owners.insert(*num, known.clone());
-                    known
-                }
-            },
-            OutScript::Unspendable(bytes) => Owner { address: None, tags: Vec::new(), label: script_label(bytes) },
-        };
-        Ok((out.value, owner))
+        let value = out.value;
+        let script = out.script.clone();
+        Ok((value, self.owners.of(chain, Some(&script))?))
     }
 }

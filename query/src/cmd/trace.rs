@@ -3,18 +3,20 @@
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
-use indexer::schema::ScriptNum;
+use std::collections::HashMap;
+
+use indexer::schema::{OutScript, ScriptNum, TxNum};
 use tracing::debug;
 
 use super::resolve::{self, NodeSpec};
 use crate::chain::Chain;
-use crate::cli::TraceArgs;
+use crate::cli::{Follow, TraceArgs};
 use crate::config::Settings;
-use crate::engine::{self, Direction, TraceLimits};
+use crate::engine::{self, Amount, Direction, Root, Select, TraceLimits};
 use crate::error::{Result, UsageError};
 use crate::model::{Body, Report, TraceView};
 use crate::tags::Tag;
-use crate::target::{parse_address, TargetSpec};
+use crate::target::{parse_address, Target, TargetSpec};
 
 #[derive(Debug)]
 pub struct Request {
@@ -22,6 +24,7 @@ pub struct Request {
     target: TargetSpec,
     hops: u32,
     min_value: u64,
+    select: Select,
     max_txs: u64,
     stop: Vec<Address<NetworkUnchecked>>,
     stop_tagged: bool,
@@ -60,6 +63,11 @@ impl Request {
             target: TargetSpec::parse(args.target.trim())?,
             hops: args.hops,
             min_value: args.min_value,
+            select: match (args.top, args.follow) {
+                (Some(n), _) => Select::Top(n),
+                (None, Follow::Largest) => Select::Top(1),
+                (None, Follow::All) => Select::All,
+            },
             max_txs: args.max_txs.unwrap_or(settings.trace_max_txs),
             stop: args.stop_at_address.iter().map(|a| parse_address(a.trim())).collect::<Result<_, _>>()?,
             stop_tagged: args.stop_at_tagged,
@@ -86,7 +94,7 @@ impl Request {
         stop.dedup();
         let cap = usize::try_from(self.max_txs).unwrap_or(usize::MAX);
         let roots = target.roots(chain, self.direction, cap)?;
-        if matches!(target, crate::target::Target::Script { .. }) {
+        if matches!(target, Target::Script { .. }) {
             notes.extend(chain.addresses_note()?);
         }
         if roots.txs.is_empty() {
@@ -96,49 +104,106 @@ impl Request {
             direction: self.direction,
             hops: self.hops,
             min_value: self.min_value,
-            // Output rows are read for the addresses anyway; values come with them.
-            values: false,
+            select: self.select,
             max_txs: cap,
             stop,
         };
         let started = std::time::Instant::now();
-        let trace = engine::trace(chain.store(), &roots.txs, &limits)?;
+        let roots_with_amounts = root_amounts(chain, &target, self.direction, &roots.txs)?;
+        let trace = engine::trace(chain.store(), &roots_with_amounts, &limits)?;
         let engine_ms = started.elapsed().as_secs_f64() * 1e3;
         let truncated = roots.truncated || trace.truncated;
         debug!(
             roots = roots.txs.len(),
             txs = trace.nodes.len(),
             edges = trace.edges.len(),
+            destinations = trace.destinations.len(),
             truncated,
             engine_ms,
             "traced"
         );
         if truncated {
             notes.push(format!(
-                "stopped at --max-txs {}: the trace is truncated (raise --max-txs, lower --hops or raise --min-value)",
+                "stopped at --max-txs {}: the trace is truncated, keeping the largest flows (raise --max-txs, lower --hops or raise --min-value)",
                 self.max_txs
             ));
         }
-        let specs: Vec<NodeSpec> =
-            trace.nodes.iter().map(|n| NodeSpec { num: n.num, hop: n.hop, stopped_at: Vec::new() }).collect();
+        let mut names = HashMap::new();
+        let mut specs = Vec::with_capacity(trace.nodes.len());
+        for n in &trace.nodes {
+            let mut stopped_at = Vec::with_capacity(n.stops.len());
+            for &script in &n.stops {
+                if !names.contains_key(&script) {
+                    names.insert(script, chain.script_name(script)?);
+                }
+                stopped_at.push(names[&script].clone());
+            }
+            stopped_at.dedup();
+            specs.push(NodeSpec { num: n.num, hop: n.hop, stopped_at });
+        }
         let txs = resolve::tx_nodes(chain, &specs)?;
         let edges = resolve::edge_views(chain, &trace.edges, &specs, &txs)?;
+        let destinations =
+            resolve::destination_views(chain, &trace.destinations, self.direction, &specs, &txs, trace.source)?;
         let view = TraceView {
             root: target.label(),
             direction: self.direction.name(),
             hops: self.hops,
             hops_reached: trace.nodes.iter().map(|n| n.hop).max().unwrap_or(0),
-            follow: "all",
-            top: None,
-            source_sat: 0,
-            fees_sat: 0,
-            destinations: Vec::new(),
             min_value_sat: self.min_value,
             max_txs: self.max_txs,
+            follow: match self.select {
+                Select::All => "all",
+                Select::Top(1) => "largest",
+                Select::Top(_) => "top",
+            },
+            top: match self.select {
+                Select::Top(n) if n > 1 => Some(n),
+                _ => None,
+            },
+            source_sat: trace.source,
+            fees_sat: trace.fees,
             txs,
             edges,
+            destinations,
             truncated,
         };
         Ok(Report { body: Body::Trace(view), notes })
     }
+}
+
+/// The roots with the value each brings into the trace: a txid all of its outputs (forward) or
+/// inputs (backward); an outpoint its value; an address, forward, what each root tx spends from
+/// it and, backward, what each pays it.
+fn root_amounts(chain: &Chain, target: &Target, direction: Direction, txs: &[TxNum]) -> Result<Vec<Root>> {
+    let store = chain.store();
+    let value_of = |num: TxNum, vout: u32| -> Result<u64> {
+        Ok(store.output_entries(num)?.and_then(|o| o.0.get(vout as usize).map(|e| e.value)).unwrap_or(0))
+    };
+    let pays = |script: ScriptNum, e: &indexer::schema::OutputEntry| e.script == OutScript::Num(script);
+    txs.iter()
+        .map(|&num| {
+            let amount = match (target, direction) {
+                (Target::Tx { .. }, _) => Amount::Whole,
+                (Target::Outpoint { num: of, vout, .. }, _) => Amount::Part(value_of(*of, *vout)?),
+                (Target::Script { num: script, .. }, Direction::Backward) => {
+                    let outputs = store.output_entries(num)?.unwrap_or_default();
+                    let script = script.unwrap_or(ScriptNum::MAX);
+                    Amount::Part(outputs.0.iter().filter(|e| pays(script, e)).map(|e| e.value).sum())
+                }
+                (Target::Script { num: script, .. }, Direction::Forward) => {
+                    let script = script.unwrap_or(ScriptNum::MAX);
+                    let mut sum = 0;
+                    for (_, input) in store.inputs(num)? {
+                        let prev = store.output_entries(input.prev.txnum)?.unwrap_or_default();
+                        if prev.0.get(input.prev.index as usize).is_some_and(|e| pays(script, e)) {
+                            sum += input.value;
+                        }
+                    }
+                    Amount::Part(sum)
+                }
+            };
+            Ok(Root { num, amount })
+        })
+        .collect()
 }

@@ -1,7 +1,7 @@
-//! Adjacency reads: the spend edges leaving or entering one transaction, and whether it touches
-//! given scripts. Straight from the store into caller-owned buffers; no strings.
+//! Adjacency reads: the spend edges leaving or entering one transaction, straight from the store
+//! into caller-owned buffers; no strings.
 
-use indexer::schema::{EventKind, HistoryKey, OutScript, ScriptNum, TxNum};
+use indexer::schema::TxNum;
 use indexer::store::{SpendsCursor, Store, StoreError};
 
 use super::Edge;
@@ -56,50 +56,7 @@ impl<'s> Graph<'s> {
         }
         Ok(())
     }
-
-    /// Whether tx `num` pays (`Funded`) or spends from (`Spent`) any of `scripts`.
-    pub fn touches(&self, num: TxNum, kind: EventKind, scripts: &[ScriptNum]) -> Result<bool, StoreError> {
-        if scripts.len() > FEW_STOPS {
-            return self.touches_any(num, kind, scripts);
-        }
-        for script in scripts {
-            for event in self.store.history_from(HistoryKey::first_at(*script, num)) {
-                let (key, _) = event?;
-                if key.txnum != num {
-                    break;
-                }
-                if key.kind == kind {
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
-    }
-
-    /// [`Graph::touches`] for many scripts (`scripts` sorted): reads the tx's own outputs
-    /// (funded) or the outputs its inputs spent (spent) instead of each script's history.
-    fn touches_any(&self, num: TxNum, kind: EventKind, scripts: &[ScriptNum]) -> Result<bool, StoreError> {
-        let stops = |script: &OutScript| matches!(script, OutScript::Num(s) if scripts.binary_search(s).is_ok());
-        match kind {
-            EventKind::Funded => {
-                Ok(self.store.output_entries(num)?.is_some_and(|o| o.0.iter().any(|e| stops(&e.script))))
-            }
-            EventKind::Spent => {
-                for (_, input) in self.store.inputs(num)? {
-                    let prev = self.store.output_entries(input.prev.txnum)?.unwrap_or_default();
-                    if prev.0.get(input.prev.index as usize).is_some_and(|e| stops(&e.script)) {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            }
-        }
-    }
 }
-
-/// Up to this many stop scripts are checked one by one in their histories; more, through the
-/// tx's own rows.
-const FEW_STOPS: usize = 8;
 
 /// Keeps the edges of `edges[start..]` that satisfy `keep`, in order.
 pub fn keep_from(edges: &mut Vec<Edge>, start: usize, keep: impl Fn(&Edge) -> bool) {

@@ -1,11 +1,14 @@
-//! The traversal engine: breadth-first traces, bidirectional shortest-path search and exposure
+//! The traversal engine: breadth-first traces (with where each branch ends, and how much of the
+//! traced value got there), bidirectional shortest-path search and exposure
 //! (proportional flows to or from tagged entities) over spend edges. It works on transaction
 //! numbers only; turning them into txids and addresses is left to the commands, for the few that
 //! end up in a result.
 
 mod exposure;
+mod flow;
 mod graph;
 mod path;
+mod ports;
 mod split;
 mod trace;
 
@@ -15,8 +18,10 @@ pub use exposure::{
     exposure, Attribution, CategoryValue, Entity, EntityValue, Exposure, ExposureLimits, Source, Unattributed,
     UNCATEGORIZED,
 };
+pub use flow::{Amount, Destination, Root};
 pub use graph::Graph;
 pub use path::{shortest_path, PathLimits, PathResult};
+pub use ports::{End, Select};
 pub use trace::{trace, Trace, TraceLimits, TraceNode};
 
 /// Which way a traversal follows spend edges.

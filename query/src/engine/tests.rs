@@ -39,7 +39,12 @@ fn diamond() -> Diamond {
 }
 
 fn limits(direction: Direction, hops: u32) -> TraceLimits {
-    TraceLimits { direction, hops, min_value: 0, values: true, max_txs: 1000, stop: Vec::new() }
+    TraceLimits { direction, hops, min_value: 0, select: Select::All, max_txs: 1000, stop: Vec::new() }
+}
+
+/// Roots that bring all their value in.
+fn whole(nums: &[TxNum]) -> Vec<Root> {
+    nums.iter().map(|&num| Root { num, amount: Amount::Whole }).collect()
 }
 
 fn hops_of(t: &Trace) -> Vec<(TxNum, u32)> {
@@ -53,7 +58,7 @@ fn edge(from: TxNum, vout: u32, to: TxNum, vin: u32, value: u64) -> Edge {
 #[test]
 fn forward_trace_reports_each_tx_at_its_smallest_hop_with_every_edge() {
     let g = diamond();
-    let t = trace(g.chain.store(), &[g.a], &limits(Direction::Forward, 3)).unwrap();
+    let t = trace(g.chain.store(), &whole(&[g.a]), &limits(Direction::Forward, 3)).unwrap();
     let mut expected = vec![(g.a, 0), (g.b, 1), (g.c, 1), (g.e, 1), (g.d, 2)];
     expected[1..4].sort();
     assert_eq!(hops_of(&t), expected);
@@ -74,7 +79,7 @@ fn forward_trace_reports_each_tx_at_its_smallest_hop_with_every_edge() {
 #[test]
 fn the_last_hop_is_not_expanded_but_edges_between_its_txs_are_listed() {
     let g = diamond();
-    let t = trace(g.chain.store(), &[g.a], &limits(Direction::Forward, 1)).unwrap();
+    let t = trace(g.chain.store(), &whole(&[g.a]), &limits(Direction::Forward, 1)).unwrap();
     assert_eq!(t.nodes.len(), 4);
     assert!(t.nodes.iter().all(|n| n.num != g.d));
     // B:1 -> C joins two hop-1 txs; B:0 -> D leaves the result and is not listed.
@@ -85,7 +90,7 @@ fn the_last_hop_is_not_expanded_but_edges_between_its_txs_are_listed() {
 #[test]
 fn backward_trace_mirrors_hops_over_inputs() {
     let g = diamond();
-    let t = trace(g.chain.store(), &[g.e], &limits(Direction::Backward, 2)).unwrap();
+    let t = trace(g.chain.store(), &whole(&[g.e]), &limits(Direction::Backward, 2)).unwrap();
     let mut expected = vec![(g.e, 0), (g.a, 1), (g.d, 1), (g.coin, 2), (g.b, 2), (g.c, 2)];
     expected[1..3].sort();
     expected[3..].sort();
@@ -98,30 +103,17 @@ fn backward_trace_mirrors_hops_over_inputs() {
 }
 
 #[test]
-fn forward_values_are_left_at_zero_unless_asked_for() {
-    let g = diamond();
-    let mut l = limits(Direction::Forward, 3);
-    l.values = false;
-    let t = trace(g.chain.store(), &[g.a], &l).unwrap();
-    let with = trace(g.chain.store(), &[g.a], &limits(Direction::Forward, 3)).unwrap();
-    assert_eq!(t.nodes, with.nodes);
-    assert!(t.edges.iter().all(|e| e.value == 0));
-    let strip = |e: &Edge| Edge { value: 0, ..*e };
-    assert_eq!(t.edges, with.edges.iter().map(strip).collect::<Vec<_>>());
-}
-
-#[test]
 fn min_value_skips_small_edges_so_txs_are_reached_later_or_not_at_all() {
     let g = diamond();
     let mut l = limits(Direction::Forward, 3);
     l.min_value = 600;
-    let t = trace(g.chain.store(), &[g.a], &l).unwrap();
+    let t = trace(g.chain.store(), &whole(&[g.a]), &l).unwrap();
     // E is no longer one hop away through the 500-sat output; it is three hops away via D.
     assert!(hops_of(&t).contains(&(g.e, 3)));
     assert!(t.edges.iter().all(|e| e.value >= 600));
     assert!(!t.edges.contains(&edge(g.b, 1, g.c, 1, 50)));
     l.hops = 2;
-    let t = trace(g.chain.store(), &[g.a], &l).unwrap();
+    let t = trace(g.chain.store(), &whole(&[g.a]), &l).unwrap();
     assert!(t.nodes.iter().all(|n| n.num != g.e));
 }
 
@@ -130,30 +122,113 @@ fn max_txs_truncates_and_keeps_edges_among_what_was_found() {
     let g = diamond();
     let mut l = limits(Direction::Forward, 3);
     l.max_txs = 3;
-    let t = trace(g.chain.store(), &[g.a], &l).unwrap();
+    let t = trace(g.chain.store(), &whole(&[g.a]), &l).unwrap();
     assert!(t.truncated);
     assert_eq!(hops_of(&t), vec![(g.a, 0), (g.b, 1), (g.c, 1)]);
     assert_eq!(t.edges, vec![edge(g.a, 0, g.b, 0, 1000), edge(g.a, 1, g.c, 0, 2000), edge(g.b, 1, g.c, 1, 50)]);
     l.max_txs = 5;
-    assert!(!trace(g.chain.store(), &[g.a], &l).unwrap().truncated);
+    assert!(!trace(g.chain.store(), &whole(&[g.a]), &l).unwrap().truncated);
 }
 
 #[test]
-fn stop_scripts_keep_a_tx_but_do_not_expand_it() {
+fn a_stop_script_ends_its_own_branch_and_the_txs_other_outputs_go_on() {
+    let g = diamond();
+    let s = g.chain.store();
+    let mut l = limits(Direction::Forward, 3);
+    let stop = s.script_num(script(5).as_bytes()).unwrap().expect("paid");
+    l.stop = vec![stop];
+    let t = trace(s, &whole(&[g.a]), &l).unwrap();
+    // B:0 pays the stop script: that branch ends there, named; B:1 still reaches C.
+    let b = t.nodes.iter().find(|n| n.num == g.b).unwrap();
+    assert_eq!(b.stops, vec![stop]);
+    assert!(t.edges.contains(&edge(g.b, 1, g.c, 1, 50)));
+    assert!(!t.edges.iter().any(|e| e.from == g.b && e.vout == 0));
+    let ended = t.destinations.iter().find(|d| d.num == g.b && d.index == 0).unwrap();
+    assert_eq!((ended.end, ended.other.map(|o| o.0)), (End::Stopped, Some(g.d)));
+    // D is still reached, through C.
+    assert!(hops_of(&t).contains(&(g.d, 2)));
+    assert!(t.nodes.iter().filter(|n| n.num != g.b).all(|n| n.stops.is_empty()));
+    // Backward: E's input from D (script 9) ends; its input from A goes on.
+    let mut l = limits(Direction::Backward, 3);
+    l.stop = vec![s.script_num(script(9).as_bytes()).unwrap().expect("paid")];
+    let t = trace(s, &whole(&[g.e]), &l).unwrap();
+    assert_eq!(hops_of(&t), vec![(g.e, 0), (g.a, 1), (g.coin, 2)]);
+    let ended = t.destinations.iter().find(|d| d.num == g.e).unwrap();
+    assert_eq!((ended.index, ended.end, ended.other), (1, End::Stopped, Some((g.d, 0))));
+}
+
+/// Destinations plus fees add up to the source, whatever the limits.
+fn conserved(t: &Trace) {
+    let reached: u64 = t.destinations.iter().map(|d| d.traced).sum();
+    assert_eq!(reached + t.fees, t.source, "{t:?}");
+}
+
+#[test]
+fn destinations_hold_every_branch_end_and_add_up_to_the_source_with_fees() {
+    let g = diamond();
+    let s = g.chain.store();
+    // Forward from A (3,500 sat out): everything ends at E's unspent output, less the fees
+    // on the way, or at the unspent outputs left behind (C:1).
+    let t = trace(s, &whole(&[g.a]), &limits(Direction::Forward, 3)).unwrap();
+    assert_eq!(t.source, 3500);
+    conserved(&t);
+    let ends: Vec<(TxNum, u32, End)> = t.destinations.iter().map(|d| (d.num, d.index, d.end)).collect();
+    assert_eq!(ends, vec![(g.c, 1, End::Unspent), (g.e, 0, End::Unspent)]);
+    // B pays a 50-sat fee on 1,000 in; C 50 on 2,050; D 100 on 2,800; E 100 on 3,200: all of
+    // their inputs come from A.
+    assert_eq!(t.fees, 50 + 50 + 100 + 100);
+    let traced: Vec<u64> = t.destinations.iter().map(|d| d.traced).collect();
+    assert_eq!(traced, vec![100, 3100]);
+    // Cut at one hop: the spent outputs of hop-1 txs end at the hop limit, with their spenders.
+    let t = trace(s, &whole(&[g.a]), &limits(Direction::Forward, 1)).unwrap();
+    conserved(&t);
+    let b0 = t.destinations.iter().find(|d| d.num == g.b && d.index == 0).unwrap();
+    assert_eq!((b0.end, b0.other, b0.traced), (End::HopLimit, Some((g.d, 0)), 900));
+    // A part of a tx's input: split over its outputs and fee in proportion.
+    let part = [Root { num: g.b, amount: Amount::Part(500) }];
+    let t = trace(s, &part, &limits(Direction::Forward, 0)).unwrap();
+    conserved(&t);
+    let traced: Vec<u64> = t.destinations.iter().map(|d| d.traced).collect();
+    assert_eq!((traced, t.fees), (vec![450, 25], 25));
+    // Backward from E: all of it comes from the coinbase coin.
+    let t = trace(s, &whole(&[g.e]), &limits(Direction::Backward, 5)).unwrap();
+    conserved(&t);
+    assert_eq!(t.source, 3200);
+    let origins: Vec<(TxNum, End, u64)> = t.destinations.iter().map(|d| (d.num, d.end, d.traced)).collect();
+    assert_eq!(origins, vec![(g.coin, End::Coinbase, 3200)]);
+}
+
+#[test]
+fn follow_largest_walks_the_main_flow_and_ends_the_rest_as_not_followed() {
+    let g = diamond();
+    let s = g.chain.store();
+    let mut l = limits(Direction::Forward, 5);
+    l.select = Select::Top(1);
+    let t = trace(s, &whole(&[g.a]), &l).unwrap();
+    conserved(&t);
+    // A's largest output goes to C, C's to D, D's only one to E.
+    assert_eq!(hops_of(&t), vec![(g.a, 0), (g.c, 1), (g.d, 2), (g.e, 3)]);
+    let not_followed: Vec<(TxNum, u32)> =
+        t.destinations.iter().filter(|d| d.end == End::NotFollowed).map(|d| (d.num, d.index)).collect();
+    assert_eq!(not_followed, vec![(g.a, 0), (g.a, 2)]);
+    // A:2 is spent by E, which the trace reaches anyway: not followed is not listed as an edge.
+    assert!(!t.edges.iter().any(|e| e.from == g.a && e.vout == 2));
+}
+
+#[test]
+fn the_cap_keeps_the_txs_the_largest_flows_reach() {
     let g = diamond();
     let mut l = limits(Direction::Forward, 3);
-    l.stop = vec![g.chain.store().script_num(script(5).as_bytes()).unwrap().expect("paid")];
-    let t = trace(g.chain.store(), &[g.a], &l).unwrap();
-    let b = t.nodes.iter().find(|n| n.num == g.b).unwrap();
-    assert!(b.stopped);
-    // D is still reached, through C, one hop later than B would have been expanded from.
-    assert!(hops_of(&t).contains(&(g.d, 2)));
-    assert!(t.nodes.iter().filter(|n| n.num != g.b).all(|n| !n.stopped));
-    let mut l = limits(Direction::Backward, 3);
-    l.stop = vec![g.chain.store().script_num(script(9).as_bytes()).unwrap().expect("paid")];
-    let t = trace(g.chain.store(), &[g.e], &l).unwrap();
-    assert!(t.nodes.iter().find(|n| n.num == g.e).unwrap().stopped);
-    assert_eq!(t.nodes.len(), 1);
+    l.max_txs = 2;
+    let t = trace(g.chain.store(), &whole(&[g.a]), &l).unwrap();
+    assert!(t.truncated);
+    conserved(&t);
+    // Of B (1,000), C (2,000) and E (500), C carries the most.
+    assert_eq!(hops_of(&t), vec![(g.a, 0), (g.c, 1)]);
+    // The flows into B, E and (from C) D end at the cap.
+    let capped: Vec<(TxNum, u32)> =
+        t.destinations.iter().filter(|d| d.end == End::MaxTxs).map(|d| (d.num, d.index)).collect();
+    assert_eq!(capped, vec![(g.a, 0), (g.a, 2), (g.c, 0)]);
 }
 
 /// A chain of `len` txs, each spending output 0 of the one before and paying a side output.
@@ -246,7 +321,7 @@ fn fan(width: u32) -> (TestChain, TxNum) {
 #[test]
 fn wide_levels_give_the_same_trace_as_a_sequential_walk() {
     let (chain, root) = fan(300);
-    let t = trace(chain.store(), &[root], &limits(Direction::Forward, 2)).unwrap();
+    let t = trace(chain.store(), &whole(&[root]), &limits(Direction::Forward, 2)).unwrap();
     assert_eq!(t.nodes.len(), 601);
     assert_eq!(t.edges.len(), 600);
     assert_eq!(t.nodes.iter().filter(|n| n.hop == 2).count(), 300);
@@ -263,7 +338,7 @@ fn truncation_inside_a_wide_level_keeps_breadth_first_order() {
     let (chain, root) = fan(300);
     let mut l = limits(Direction::Forward, 2);
     l.max_txs = 450;
-    let t = trace(chain.store(), &[root], &l).unwrap();
+    let t = trace(chain.store(), &whole(&[root]), &l).unwrap();
     assert!(t.truncated);
     assert_eq!(t.nodes.len(), 450);
     let hop1: Vec<TxNum> = t.nodes.iter().filter(|n| n.hop == 1).map(|n| n.num).collect();
@@ -278,9 +353,9 @@ fn truncation_inside_a_wide_level_keeps_breadth_first_order() {
     // Backward over the same shape, from every hop-2 tx at once.
     let mut l = limits(Direction::Backward, 1);
     l.max_txs = 10_000;
-    let all = trace(chain.store(), &[root], &limits(Direction::Forward, 2)).unwrap();
+    let all = trace(chain.store(), &whole(&[root]), &limits(Direction::Forward, 2)).unwrap();
     let leaves: Vec<TxNum> = all.nodes.iter().filter(|n| n.hop == 2).map(|n| n.num).collect();
-    let back = trace(chain.store(), &leaves, &l).unwrap();
+    let back = trace(chain.store(), &whole(&leaves), &l).unwrap();
     assert_eq!(back.nodes.len(), 600);
     assert_eq!(back.edges.len(), 300);
 }

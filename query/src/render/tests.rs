@@ -172,7 +172,10 @@ fn json_is_one_document_and_graph_formats_refuse_addresses() {
         next_cursor: None,
     };
     let report = Report { body: Body::Address(view), notes: vec![] };
-    assert!(matches!(render(&report, Format::Graphml, &Default::default()), Err(UsageError::GraphFormat { command: "address", .. })));
+    assert!(matches!(
+        render(&report, Format::Graphml, &Default::default()),
+        Err(UsageError::GraphFormat { command: "address", .. })
+    ));
     let table = text(&report, Format::Table);
     assert!(table.contains("First seen    never"), "{table}");
 }
@@ -203,7 +206,10 @@ fn cluster_tables_list_links_and_ranks_and_graph_formats_refuse_them() {
     let table = text(&report, Format::Table);
     assert!(table.starts_with("bcrt1qfrom and bcrt1qto are in one cluster (bcrt1qfrom): 1 link(s)"), "{table}");
     assert!(table.contains(&format!("7  {}  bcrt1qfrom  bcrt1qto  spent_together", txid('d'))), "{table}");
-    assert!(matches!(render(&report, Format::Dot, &Default::default()), Err(UsageError::GraphFormat { command: "cluster", .. })));
+    assert!(matches!(
+        render(&report, Format::Dot, &Default::default()),
+        Err(UsageError::GraphFormat { command: "cluster", .. })
+    ));
     let top = ClustersView {
         top: 2,
         heuristics: heuristics(),
@@ -216,5 +222,8 @@ fn cluster_tables_list_links_and_ranks_and_graph_formats_refuse_them() {
     let table = text(&report, Format::Table);
     assert!(table.contains("   1  bcrt1qbig           12     1.50000000"), "{table}");
     assert!(table.contains("   2  bcrt1qsmall          2     0.00000000"), "{table}");
-    assert!(matches!(render(&report, Format::Graphml, &Default::default()), Err(UsageError::GraphFormat { command: "clusters", .. })));
+    assert!(matches!(
+        render(&report, Format::Graphml, &Default::default()),
+        Err(UsageError::GraphFormat { command: "clusters", .. })
+    ));
 }
