@@ -34,6 +34,8 @@ pub enum UsageError {
     ClusterArgs(String),
     #[error("--format {format} is only for trace and path; use json or table for {command}")]
     GraphFormat { format: &'static str, command: &'static str },
+    #[error("--format csv is for tx, address, trace, path, cluster and clusters; use json or table for {command}")]
+    CsvFormat { command: &'static str },
     #[error("no database given: pass --db or --network, or set `db` or `network` in the config file")]
     NoDatabase,
     #[error("cannot read config file {path}: {reason}")]

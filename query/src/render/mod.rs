@@ -2,6 +2,7 @@
 //! module does.
 
 mod cluster;
+mod csv;
 mod exposure;
 mod graph;
 mod table;
@@ -42,7 +43,11 @@ pub fn render(report: &Report, format: Format, _style: &Style) -> Result<String,
         (Format::Dot, Body::Path(p)) => graph::dot(&mut out, &graph::Graph::of_path(p)),
         (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Graph::of_trace(t)),
         (Format::Graphml, Body::Path(p)) => graph::graphml(&mut out, &graph::Graph::of_path(p)),
-        (Format::Csv | Format::Svg | Format::Png, _) => {
+        (Format::Csv, body) => {
+            out = csv::write(body)?;
+            Ok(())
+        }
+        (Format::Svg | Format::Png, _) => {
             return Err(UsageError::GraphFormat { format: format.name(), command: report.body.command() })
         }
         (Format::Dot | Format::Graphml, body) => {
