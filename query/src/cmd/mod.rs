@@ -13,7 +13,7 @@ mod trace;
 mod tx;
 
 use crate::chain::Chain;
-use crate::cli::Command;
+use crate::cli::{Command, Format};
 use crate::config::Settings;
 use crate::error::{Result, UsageError};
 use crate::model::Report;
@@ -39,6 +39,13 @@ impl Job {
     pub fn prepare(command: &Command, settings: &Settings) -> Result<Job, UsageError> {
         if settings.format.is_graph() && !matches!(command, Command::Trace(_) | Command::Path(_)) {
             return Err(UsageError::GraphFormat { format: settings.format.name(), command: command.name() });
+        }
+        let csv = matches!(command, Command::Tx(_) | Command::Address(_) | Command::Trace(_) | Command::Path(_))
+            || matches!(command, Command::Cluster(c) if !c.why)
+            || matches!(command, Command::Clusters(_));
+        if settings.format == Format::Csv && !csv {
+            let name = if matches!(command, Command::Cluster(_)) { "cluster --why" } else { command.name() };
+            return Err(UsageError::CsvFormat { command: name });
         }
         Ok(match command {
             Command::Tx(args) => Job::Tx(tx::Request::prepare(args)?),

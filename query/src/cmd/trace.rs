@@ -3,6 +3,7 @@
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use indexer::schema::{OutScript, ScriptNum, TxNum};
@@ -133,10 +134,11 @@ impl Request {
         for n in &trace.nodes {
             let mut stopped_at = Vec::with_capacity(n.stops.len());
             for &script in &n.stops {
-                if !names.contains_key(&script) {
-                    names.insert(script, chain.script_name(script)?);
-                }
-                stopped_at.push(names[&script].clone());
+                let name = match names.entry(script) {
+                    Entry::Occupied(known) => known.into_mut(),
+                    Entry::Vacant(slot) => slot.insert(chain.script_name(script)?),
+                };
+                stopped_at.push(name.clone());
             }
             stopped_at.dedup();
             specs.push(NodeSpec { num: n.num, hop: n.hop, stopped_at });
