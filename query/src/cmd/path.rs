@@ -1,7 +1,7 @@
 //! `query path <from> <to>`: the shortest flow of funds from one address, tx or outpoint to
 //! another, following spend edges forward.
 
-use indexer::schema::TxNum;
+use indexer::schema::{OutScript, TxNum};
 use tracing::debug;
 
 use super::resolve::{self, NodeSpec};
@@ -10,8 +10,8 @@ use crate::cli::PathArgs;
 use crate::config::Settings;
 use crate::engine::{self, Direction, Edge, Graph, PathLimits};
 use crate::error::{Result, UsageError};
-use crate::model::{Body, PathView, Report};
-use crate::target::TargetSpec;
+use crate::model::{Body, DestinationView, PathView, Report, TxNode};
+use crate::target::{Target, TargetSpec};
 
 #[derive(Debug)]
 pub struct Request {
@@ -88,6 +88,10 @@ impl Request {
             .collect();
         let nodes = resolve::tx_nodes(chain, &specs)?;
         let edges = resolve::edge_views(chain, &self.path_edges(chain, &result.txs)?, &specs, &nodes)?;
+        let destinations = match (result.txs.last(), nodes.last()) {
+            (Some(&last), Some(node)) => self.path_end(chain, &to, last, node)?,
+            _ => Vec::new(),
+        };
         let view = PathView {
             from: from.label(),
             to: to.label(),
@@ -96,12 +100,25 @@ impl Request {
             txs: nodes.iter().map(|n| n.txid.clone()).collect(),
             nodes,
             edges,
-            destinations: Vec::new(),
+            destinations,
             max_hops: self.max_hops,
             truncated: result.truncated || (!found && (starts.truncated || ends.truncated)),
             visited_txs: result.visited as u64,
         };
         Ok(Report { body: Body::Path(view), notes })
+    }
+
+    /// The outputs of the path's last tx that reach `to`: those paying the address, the outpoint
+    /// itself, or all of them for a txid.
+    fn path_end(&self, chain: &Chain, to: &Target, last: TxNum, node: &TxNode) -> Result<Vec<DestinationView>> {
+        match to {
+            Target::Tx { .. } => resolve::end_outputs(chain, last, node, |_, _| true),
+            Target::Outpoint { vout, .. } => resolve::end_outputs(chain, last, node, |v, _| v == *vout),
+            Target::Script { num, .. } => {
+                let script = num.map(OutScript::Num);
+                resolve::end_outputs(chain, last, node, |_, s| Some(s) == script.as_ref())
+            }
+        }
     }
 
     /// Every spend edge from each tx of the path to the next that the search could follow.

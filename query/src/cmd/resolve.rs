@@ -98,6 +98,45 @@ pub fn destination_views(
     })
 }
 
+/// The outputs of tx `num` (resolved as `node`) that `keep` picks, as the end of a path: each
+/// `unspent` or `spent`, with its spender.
+pub fn end_outputs(
+    chain: &Chain,
+    num: TxNum,
+    node: &TxNode,
+    keep: impl Fn(u32, &OutScript) -> bool,
+) -> Result<Vec<DestinationView>> {
+    let spends: HashMap<u32, TxNum> = chain.store().spends(num)?.into_iter().map(|(v, s)| (v, s.txnum)).collect();
+    let mut owners = Owners::default();
+    let mut views = Vec::new();
+    for (vout, out) in chain.store().output_entries(num)?.unwrap_or_default().0.into_iter().enumerate() {
+        let vout = vout as u32;
+        if !keep(vout, &out.script) {
+            continue;
+        }
+        let owner = owners.of(chain, Some(&out.script))?;
+        let spent_by = spends.get(&vout).map(|&s| chain.tx_row(s).map(|r| hex_hash(&r.txid))).transpose()?;
+        views.push(DestinationView {
+            txid: node.txid.clone(),
+            vout: Some(vout),
+            vin: None,
+            hop: node.hop,
+            height: node.height,
+            time: node.time.clone(),
+            address: owner.address,
+            tags: owner.tags,
+            value_sat: out.value,
+            traced_sat: None,
+            percent: None,
+            state: if spent_by.is_some() { "spent" } else { "unspent" },
+            spent_by,
+            prev_output: None,
+            label: owner.label,
+        });
+    }
+    Ok(views)
+}
+
 /// `part` as a percentage of `whole`, to 4 decimals.
 pub fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 {

@@ -243,6 +243,45 @@ fn an_unspent_outpoint_traces_to_nothing_with_a_note() {
 }
 
 #[test]
+fn trace_destinations_name_each_end_and_add_up_to_the_source() {
+    let s = small();
+    let report = ask(&s.chain, &["trace", "forward", &s.a.to_string(), "--hops", "5"]).unwrap();
+    let Body::Trace(t) = &report.body else { panic!() };
+    // A sends 3,500: B keeps 900 (unspent) and pays 50 fee, C 1,900 + 100 and 50 fee; A:2 unspent.
+    assert_eq!((t.source_sat, t.fees_sat, t.hops_reached), (3500, 100, 1));
+    let ends: Vec<(&str, Option<u32>, u64, &str)> =
+        t.destinations.iter().map(|d| (d.txid.as_str(), d.vout, d.traced_sat.unwrap(), d.state)).collect();
+    let (a, b, c) = (s.a.to_string(), s.b.to_string(), s.c.to_string());
+    assert_eq!(
+        ends,
+        vec![
+            (a.as_str(), Some(2), 500, "unspent"),
+            (b.as_str(), Some(0), 900, "unspent"),
+            (c.as_str(), Some(0), 1900, "unspent"),
+            (c.as_str(), Some(1), 100, "unspent")
+        ]
+    );
+    assert_eq!(t.destinations.iter().map(|d| d.traced_sat.unwrap()).sum::<u64>() + t.fees_sat, t.source_sat);
+    assert_eq!(t.destinations[1].address.as_deref(), Some(address(5).as_str()));
+    assert_eq!(t.destinations[0].percent, Some(14.2857));
+    // Stopping at address 5 ends B:0 there (named on B) and keeps B:1 going to C.
+    let stop = address(5);
+    let args = ["trace", "forward", &a, "--hops", "5", "--stop-at-address", &stop];
+    let Body::Trace(t) = ask(&s.chain, &args).unwrap().body else { panic!() };
+    let node = t.txs.iter().find(|n| n.txid == b).unwrap();
+    assert_eq!((node.stopped, node.stopped_at.clone()), (true, vec![stop.clone()]));
+    assert!(t.txs.iter().any(|n| n.txid == c));
+    assert_eq!(t.destinations.iter().find(|d| d.txid == b).map(|d| d.state), Some("stopped"));
+    // --follow largest: A's largest output (2,000) to C; the others end as not followed.
+    let args = ["trace", "forward", &a, "--hops", "5", "--follow", "largest", "--min-value", "0.00000001btc"];
+    let Body::Trace(t) = ask(&s.chain, &args).unwrap().body else { panic!() };
+    assert_eq!(t.txs.iter().map(|n| n.txid.as_str()).collect::<Vec<_>>(), vec![a.as_str(), c.as_str()]);
+    assert_eq!((t.follow, t.min_value_sat), ("largest", 1));
+    let states: Vec<&str> = t.destinations.iter().map(|d| d.state).collect();
+    assert_eq!(states, vec!["not_followed", "unspent", "unspent", "unspent"]);
+}
+
+#[test]
 fn path_between_addresses_lists_txs_and_edges() {
     let s = small();
     // From address 1 (spent by A) to address 7 (paid by C): A -> C.
@@ -253,6 +292,16 @@ fn path_between_addresses_lists_txs_and_edges() {
     assert_eq!(j["txs"], serde_json::json!([s.a.to_string(), s.c.to_string()]));
     assert_eq!(j["edges"][0]["vout"], 1);
     assert_eq!(j["edges"][0]["value_sat"], 2000);
+    // It ends in the output paying address 7, unspent, dated like its tx.
+    let end = &j["destinations"];
+    assert_eq!(end.as_array().unwrap().len(), 1, "{end}");
+    assert_eq!((end[0]["txid"].as_str(), &end[0]["vout"]), (Some(s.c.to_string().as_str()), &serde_json::json!(0)));
+    assert_eq!((&end[0]["value_sat"], &end[0]["state"]), (&serde_json::json!(1900), &serde_json::json!("unspent")));
+    assert_eq!(end[0]["address"], address(7));
+    assert_eq!(end[0]["time"], j["nodes"][1]["time"]);
+    // To a txid: every output of it.
+    let report = ask(&s.chain, &["path", &s.a.to_string(), &s.c.to_string()]).unwrap();
+    assert_eq!(json(&report)["destinations"].as_array().unwrap().len(), 2);
     let report = ask(&s.chain, &["path", &s.c.to_string(), &s.a.to_string()]).unwrap();
     let j = json(&report);
     assert_eq!(j["found"], false);
