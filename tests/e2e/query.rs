@@ -268,6 +268,8 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     assert_eq!(along["found"], true);
     assert_eq!(along["hops"], graph.bfs(&[first.as_str()], 60, true)[last.as_str()] as u64);
     assert!(along["hops"].as_u64().unwrap() >= 11);
+
+    crate::answers::check(&env, db, &truth);
 }
 
 #[test]

@@ -19,7 +19,7 @@ use clap::Parser;
 use indexer::clusters::read;
 use indexer::schema::{EventKind, TxNum};
 use indexer::store::Store;
-use query::engine::{shortest_path, trace, Direction, PathLimits, TraceLimits};
+use query::engine::{shortest_path, trace, Amount, Direction, PathLimits, Root, Select, TraceLimits};
 
 #[derive(Parser)]
 struct Args {
@@ -70,8 +70,13 @@ fn script_txs(store: &Store, script_hex: &str, kind: EventKind) -> anyhow::Resul
     Ok(txs)
 }
 
+/// Roots that bring all their value into a trace.
+fn whole(nums: &[u64]) -> Vec<Root> {
+    nums.iter().map(|&num| Root { num, amount: Amount::Whole }).collect()
+}
+
 fn limits(direction: Direction, hops: u32) -> TraceLimits {
-    TraceLimits { direction, hops, min_value: 0, values: true, max_txs: 10_000_000, stop: Vec::new() }
+    TraceLimits { direction, hops, min_value: 0, select: Select::All, max_txs: 10_000_000, stop: Vec::new() }
 }
 
 /// The `query` binary next to this one, run once untimed and then `runs` times.
@@ -97,7 +102,7 @@ fn main() -> anyhow::Result<()> {
         truth.txs.iter().filter(|t| t.kind != "coinbase").take(400).step_by(8).map(|t| t.txid.as_str()).collect();
     let mut best = (0usize, "");
     for txid in &candidates {
-        let n = trace(&store, &[num_of(&store, txid)?], &limits(Direction::Forward, 6))?.nodes.len();
+        let n = trace(&store, &whole(&[num_of(&store, txid)?]), &limits(Direction::Forward, 6))?.nodes.len();
         if n > best.0 {
             best = (n, txid);
         }
@@ -115,7 +120,7 @@ fn main() -> anyhow::Result<()> {
         ),
     ];
     for (name, roots, args_cli) in traces {
-        let (med, min, t) = timed(args.runs, || Ok(trace(&store, &roots, &limits(Direction::Forward, 6))?))?;
+        let (med, min, t) = timed(args.runs, || Ok(trace(&store, &whole(&roots), &limits(Direction::Forward, 6))?))?;
         let mut cli_args = args_cli.clone();
         cli_args.extend(["--hops", "6", "--max-txs", "1000000"]);
         let cli_t = cli(&args.db, &cli_args, 5)?;
@@ -128,7 +133,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     // A path of depth >= 20: a tx first reached at hop >= 20 from the same root.
-    let deep = trace(&store, &[root], &TraceLimits { max_txs: 2_000_000, ..limits(Direction::Forward, 40) })?;
+    let deep = trace(&store, &whole(&[root]), &TraceLimits { max_txs: 2_000_000, ..limits(Direction::Forward, 40) })?;
     let first_deep =
         deep.nodes.iter().filter(|n| n.hop >= 20).min_by_key(|n| n.hop).context("no tx 20 hops from the root")?;
     let deepest = deep.nodes.iter().max_by_key(|n| n.hop).context("empty trace")?;
@@ -161,7 +166,8 @@ fn main() -> anyhow::Result<()> {
 
     // A backward trace, ours and through the node's RPC: the same set of txs.
     let back_root = num_of(&store, &truth.case.consolidation_txid)?;
-    let (med, min, ours) = timed(args.runs, || Ok(trace(&store, &[back_root], &limits(Direction::Backward, 6))?))?;
+    let (med, min, ours) =
+        timed(args.runs, || Ok(trace(&store, &whole(&[back_root]), &limits(Direction::Backward, 6))?))?;
     let rpc = connect_cookie(&args.rpc_url, &args.rpc_cookie, Duration::from_secs(60))?;
     // Both sides warm: one untimed run each, then the same number of timed runs, medians.
     let (rpc_med, _, theirs) = timed(args.runs, || rpc_backward(&rpc, &truth.case.consolidation_txid, 6))?;
