@@ -226,11 +226,16 @@ fn trace_json_names_and_roots_of_each_target_kind() {
         panic!()
     };
     assert_eq!((t.txs[0].txid.as_str(), t.txs[0].hop), (s.b.to_string().as_str(), 0));
+    // What B spends from the address (A:0, 1,000 sat) is the value traced.
+    assert_eq!(t.source_sat, 1000);
     let Body::Trace(t) = ask(&s.chain, &["trace", "backward", &address(2), "--hops", "1"]).unwrap().body else {
         panic!()
     };
     let roots: Vec<_> = t.txs.iter().filter(|n| n.hop == 0).map(|n| n.txid.clone()).collect();
     assert_eq!(roots, vec![s.a.to_string(), s.c.to_string()]);
+    // Backward, what A and C pay the address: 1,000 + 100, all from origins within a hop or two.
+    assert_eq!(t.source_sat, 1100);
+    assert_eq!(t.destinations.iter().map(|d| d.traced_sat.unwrap()).sum::<u64>(), 1100);
 }
 
 #[test]
@@ -240,6 +245,10 @@ fn an_unspent_outpoint_traces_to_nothing_with_a_note() {
     let Body::Trace(t) = &report.body else { panic!() };
     assert!(t.txs.is_empty() && t.edges.is_empty());
     assert!(report.notes[0].contains("unspent"), "{:?}", report.notes);
+    // The money sits in that output: it is the one destination.
+    assert_eq!(t.destinations.len(), 1, "{:?}", t.destinations);
+    let d = &t.destinations[0];
+    assert_eq!((d.state, d.traced_sat, Some(d.value_sat)), ("unspent", Some(t.source_sat), d.traced_sat));
 }
 
 #[test]

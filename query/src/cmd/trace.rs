@@ -145,8 +145,20 @@ impl Request {
         }
         let txs = resolve::tx_nodes(chain, &specs)?;
         let edges = resolve::edge_views(chain, &trace.edges, &specs, &txs)?;
-        let destinations =
+        let mut destinations =
             resolve::destination_views(chain, &trace.destinations, self.direction, &specs, &txs, trace.source)?;
+        let mut source = trace.source;
+        if let (Target::Outpoint { num, vout, .. }, Direction::Forward, true) =
+            (&target, self.direction, txs.is_empty())
+        {
+            // Nothing spent the output: the money sits in it.
+            let node = resolve::tx_nodes(chain, &[NodeSpec { num: *num, hop: 0, stopped_at: Vec::new() }])?;
+            destinations = resolve::end_outputs(chain, *num, &node[0], |v, _| v == *vout)?;
+            for d in &mut destinations {
+                source = d.value_sat;
+                (d.traced_sat, d.percent) = (Some(d.value_sat), Some(100.0));
+            }
+        }
         let view = TraceView {
             root: target.label(),
             direction: self.direction.name(),
@@ -163,7 +175,7 @@ impl Request {
                 Select::Top(n) if n > 1 => Some(n),
                 _ => None,
             },
-            source_sat: trace.source,
+            source_sat: source,
             fees_sat: trace.fees,
             txs,
             edges,
