@@ -6,29 +6,36 @@
 
 use indexer::store::StoreError;
 
+use crate::cli::cut;
+
 /// Exit code for usage errors: bad flags, malformed arguments, a bad config file.
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code for every other failure.
 pub const EXIT_FAILURE: u8 = 1;
+/// Most characters of user input quoted in a message; longer input is cut, ending in `...`.
+pub const QUOTE_MAX: usize = 40;
+/// The same for txids, outpoints and addresses, shown whole (the longest, a bech32 address, has 90
+/// characters) so that a typo can be found in them.
+pub const ID_QUOTE_MAX: usize = 90;
 
 /// The command line or config file is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
-    #[error("malformed txid '{0}': expected 64 hexadecimal digits")]
+    #[error("malformed txid '{}': {}", cut(.0, ID_QUOTE_MAX), txid_problem(.0))]
     Txid(String),
-    #[error("malformed outpoint '{0}': expected <txid>:<vout> with vout a number")]
+    #[error("malformed outpoint '{}': expected <txid>:<vout>, a txid of 64 hexadecimal digits and an output number", cut(.0, ID_QUOTE_MAX))]
     Outpoint(String),
-    #[error("malformed address '{input}': {reason}")]
+    #[error("malformed address '{}': {reason}", cut(input, ID_QUOTE_MAX))]
     Address { input: String, reason: String },
     #[error("address {address} is a {found} address, but the database indexes {expected}")]
     WrongNetwork { address: String, found: &'static str, expected: String },
-    #[error("'{0}' is not a txid, an outpoint (<txid>:<vout>) or an address")]
+    #[error("'{}' is not a txid (64 hexadecimal digits), an outpoint (<txid>:<vout>) or an address", cut(.0, ID_QUOTE_MAX))]
     Target(String),
-    #[error("exposure takes an address or a txid, not an outpoint ('{0}'): give the output's address or the txid (see 'query exposure --help')")]
+    #[error("exposure takes an address or a txid, not an outpoint ('{}'): give the output's address or the txid (see 'query exposure --help')", cut(.0, ID_QUOTE_MAX))]
     ExposureOutpoint(String),
-    #[error("malformed --after '{0}': expected the next_cursor of a previous page (like c1520f0); to start at a height or date use --from-height or --from-date (see 'query address --help')")]
+    #[error("malformed --after '{}': expected the next_cursor of a previous page (like c1520f0); to start at a height or date use --from-height or --from-date (see 'query address --help')", cut(.0, QUOTE_MAX))]
     Cursor(String),
-    #[error("malformed --after '{0}': expected the next_cursor (<balance>:<n>) of a previous cluster page (see 'query cluster --help')")]
+    #[error("malformed --after '{}': expected the next_cursor (<balance>:<n>) of a previous cluster page (see 'query cluster --help')", cut(.0, QUOTE_MAX))]
     ClusterCursor(String),
     #[error("{0} (see 'query cluster --help')")]
     ClusterArgs(String),
@@ -54,7 +61,7 @@ pub enum UsageError {
         "tag store directory {tags} is inside the index {db}: the tag store needs a directory of its own (--tags)"
     )]
     TagsInIndex { tags: String, db: String },
-    #[error("malformed --after '{0}': expected the next_cursor of a previous page (see 'query tags list --help')")]
+    #[error("malformed --after '{}': expected the next_cursor of a previous page (see 'query tags list --help')", cut(.0, QUOTE_MAX))]
     TagsCursor(String),
 }
 
@@ -82,6 +89,18 @@ pub enum QueryError {
 }
 
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
+
+/// What is wrong with a malformed txid: its length, or the first character that is no hex digit.
+fn txid_problem(s: &str) -> String {
+    let count = s.chars().count();
+    if count != 64 {
+        return format!("expected 64 hexadecimal digits, got {count} characters");
+    }
+    match s.chars().find(|c| !c.is_ascii_hexdigit()) {
+        Some(c) => format!("expected 64 hexadecimal digits, but '{}' is not one", c.escape_debug()),
+        None => "expected 64 hexadecimal digits".to_string(),
+    }
+}
 
 /// The process exit code for an error chain: 2 if any link is a usage error, else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {

@@ -17,6 +17,7 @@ pub mod parallel;
 pub mod render;
 pub mod tags;
 pub mod target;
+pub mod usage;
 
 #[cfg(test)]
 mod fixture;

@@ -5,34 +5,22 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use query::Cli;
+use query::error::EXIT_USAGE;
+use query::{usage, Cli};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // For messages only: clap reads the arguments itself, and refuses those that are not UTF-8.
+    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
-        Err(e)
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-                && e.render().to_string().contains("query tags") =>
-        {
-            eprintln!("error: no tags command given: use import, show, list or remove (see 'query tags --help')");
-            return ExitCode::from(query::error::EXIT_USAGE);
-        }
-        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprintln!(
-                "error: no command given: use tx, address, trace, path, cluster, clusters, exposure or tags (see 'query --help')"
-            );
-            return ExitCode::from(query::error::EXIT_USAGE);
-        }
         Err(e) => {
-            let text = e.render().to_string();
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: invalid arguments");
-            eprintln!("{} (see 'query --help')", first.trim_end());
-            return ExitCode::from(query::error::EXIT_USAGE);
+            eprintln!("error: {}", usage::clap_line(&e, &argv));
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     tracing_subscriber::fmt()
@@ -43,8 +31,11 @@ fn main() -> ExitCode {
     match query::run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", query::one_line(&e));
-            ExitCode::from(query::exit_code(&e))
+            let code = query::exit_code(&e);
+            let line = query::one_line(&e);
+            let line = if code == EXIT_USAGE { usage::with_help(&line, &argv) } else { line };
+            eprintln!("error: {line}");
+            ExitCode::from(code)
         }
     }
 }

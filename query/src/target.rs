@@ -4,13 +4,15 @@
 
 use std::str::FromStr;
 
-use bitcoin::address::NetworkUnchecked;
-use bitcoin::{Address, Txid};
+use bitcoin::address::{NetworkUnchecked, ParseError};
+use bitcoin::bech32::primitives::decode::{CharError, ChecksumError, SegwitHrpstringError, UncheckedHrpstringError};
+use bitcoin::{base58, bech32, Address, Txid};
 use indexer::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
 
 use crate::chain::Chain;
+use crate::cli::cut;
 use crate::engine::Direction;
-use crate::error::{QueryError, Result, UsageError};
+use crate::error::{QueryError, Result, UsageError, QUOTE_MAX};
 
 /// A target as typed, checked for form only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +32,89 @@ pub fn parse_txid(s: &str) -> Result<Txid, UsageError> {
 
 /// Parses an address of any network (the network is checked against the database later).
 pub fn parse_address(s: &str) -> Result<Address<NetworkUnchecked>, UsageError> {
-    Address::from_str(s).map_err(|e| UsageError::Address { input: s.into(), reason: e.to_string() })
+    Address::from_str(s).map_err(|e| UsageError::Address { input: s.into(), reason: address_problem(s, &e) })
+}
+
+/// What is wrong with `s` as an address, in words. Input that starts like bech32 (`bc1`, `tb1`,
+/// `bcrt1`, any case) is judged as bech32 alone: the `bitcoin` crate falls back to base58 for it
+/// and would report a base58 error for a mistyped bech32 address.
+pub fn address_problem(s: &str, err: &ParseError) -> String {
+    let lower = s.to_ascii_lowercase();
+    let bech32_prefix = BECH32_PREFIXES.iter().find(|p| lower.starts_with(*p));
+    if let Some(prefix) = bech32_prefix {
+        if let Some(problem) = bech32_problem(&lower[prefix.len()..], s) {
+            return problem;
+        }
+    }
+    match err {
+        // Valid bech32, but the part before its last `1` is no Bitcoin network's.
+        ParseError::UnknownHrp(_) => {
+            let prefix = s.rsplit_once('1').map_or(s, |(hrp, _)| hrp);
+            format!("unknown prefix '{}1' (expected bc1..., tb1... or bcrt1...)", cut(prefix, QUOTE_MAX))
+        }
+        _ if bech32_prefix.is_some() => "not a valid segwit address (unknown witness version or program)".into(),
+        _ => base58_problem(s, err),
+    }
+}
+
+/// Lower-case starts of the bech32 addresses of Bitcoin's networks.
+const BECH32_PREFIXES: [&str; 3] = ["bcrt1", "bc1", "tb1"];
+/// The 32 characters of bech32 data (lower case).
+const BECH32_CHARS: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+/// First characters of base58 addresses: 1 and 3 on mainnet, m, n and 2 on the test networks.
+const BASE58_FIRST: [char; 5] = ['1', '3', 'm', 'n', '2'];
+/// The base58 alphabet: digits and letters but 0, O, I and l.
+const BASE58_CHARS: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+/// Lengths of base58 addresses, in characters.
+const BASE58_LENGTHS: std::ops::RangeInclusive<usize> = 26..=35;
+const NOT_AN_ADDRESS: &str =
+    "not a Bitcoin address (expected base58 like 1..., 3..., m..., 2... or bech32 like bc1..., tb1..., bcrt1...)";
+const CHECKSUM: &str = "checksum mismatch — a typo?";
+const WRONG_LENGTH: &str = "wrong length — a character missing or one too many?";
+
+/// Why input starting like a bech32 address is not one; `data` is the lower-cased rest after the
+/// prefix. None when it decodes (what is wrong is then the witness version or program).
+fn bech32_problem(data: &str, s: &str) -> Option<String> {
+    if let Some(c) = data.chars().find(|c| !BECH32_CHARS.contains(*c)) {
+        return Some(format!("invalid character '{}' (bech32 has no b, i, o or 1 after the prefix)", c.escape_debug()));
+    }
+    if data.is_empty() {
+        return Some("too short: nothing after the prefix".into());
+    }
+    let too_long = |len: usize| format!("too long: {len} characters (a bech32 address has at most 90)");
+    let err = bech32::segwit::decode(s).err()?.0;
+    Some(match err {
+        SegwitHrpstringError::Checksum(ChecksumError::InvalidResidue) => CHECKSUM.into(),
+        SegwitHrpstringError::Checksum(ChecksumError::CodeLength(e)) => too_long(e.encoded_length),
+        SegwitHrpstringError::TooLong(len) => too_long(len),
+        SegwitHrpstringError::Unchecked(UncheckedHrpstringError::Char(CharError::MixedCase))
+        | SegwitHrpstringError::Unchecked(UncheckedHrpstringError::Hrp(bech32::primitives::hrp::Error::MixedCase)) => {
+            "mixes upper and lower case (bech32 is all one case)".into()
+        }
+        SegwitHrpstringError::InvalidWitnessVersion(v) => {
+            format!("invalid witness version '{v}' (the character after the prefix: q for v0, p for v1, ...)")
+        }
+        _ => WRONG_LENGTH.into(),
+    })
+}
+
+/// Why input that is not bech32 is not a base58 address.
+fn base58_problem(s: &str, err: &ParseError) -> String {
+    if !s.starts_with(BASE58_FIRST) {
+        return NOT_AN_ADDRESS.into();
+    }
+    if let Some(c) = s.chars().find(|c| !BASE58_CHARS.contains(*c)) {
+        return format!("invalid character '{}' (base58 has no 0, O, I or l)", c.escape_debug());
+    }
+    let count = s.chars().count();
+    let length = |what: &str| format!("{what}: {count} characters (a base58 address has 26 to 35)");
+    match err {
+        _ if count < *BASE58_LENGTHS.start() => length("too short"),
+        _ if count > *BASE58_LENGTHS.end() => length("too long"),
+        ParseError::Base58(base58::Error::IncorrectChecksum(_)) => CHECKSUM.into(),
+        ParseError::InvalidBase58PayloadLength(_) => length("wrong length"),
+        _ => NOT_AN_ADDRESS.into(),
+    }
 }
 
 impl TargetSpec {
@@ -268,5 +352,81 @@ mod tests {
         let err = TargetSpec::parse("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt081").unwrap_err();
         assert!(matches!(err, UsageError::Address { .. }), "{err}");
         assert!(err.to_string().starts_with("malformed address 'bcrt1q"), "{err}");
+    }
+
+    /// The reason given for an input that is not an address.
+    fn reason(s: &str) -> String {
+        match parse_address(s) {
+            Err(UsageError::Address { reason, .. }) => reason,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_mistyped_address_is_a_checksum_mismatch_in_either_encoding() {
+        let checksum = "checksum mismatch — a typo?";
+        assert_eq!(reason("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt08q"), checksum);
+        assert_eq!(reason("BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T5"), checksum);
+        assert_eq!(reason("1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXEb"), checksum);
+        assert_eq!(reason("3A1KUd5H4hBEHk4bZB4C3hGgvuXuVX7p7u"), checksum);
+        // A character left out of a bech32 address: still never a word of base58.
+        let short = reason("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t");
+        assert!(short == checksum || short.starts_with("wrong length"), "{short}");
+    }
+
+    #[test]
+    fn bech32_input_is_never_judged_as_base58() {
+        for (input, says) in [
+            ("bcrt1qnotanaddress", "invalid character 'o' (bech32 has no b, i, o or 1 after the prefix)"),
+            ("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt081", "invalid character '1'"),
+            ("tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsX", "mixes upper and lower case"),
+            ("bc1", "too short"),
+            (
+                "bc1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
+                "too long: 101 characters",
+            ),
+        ] {
+            let got = reason(input);
+            assert!(got.starts_with(says), "{input}: {got}");
+            assert!(!got.contains("base58"), "{input}: {got}");
+        }
+        assert!(!reason(&format!("bc1{}", "q".repeat(100_000))).contains("base58"));
+    }
+
+    #[test]
+    fn other_malformed_addresses_say_what_is_wrong() {
+        let not = "not a Bitcoin address (expected base58 like 1..., 3..., m..., 2... \
+                   or bech32 like bc1..., tb1..., bcrt1...)";
+        assert_eq!(reason("0xdeadbeefdeadbeefdeadbeef"), not);
+        assert_eq!(reason(&"x".repeat(100_000)), not);
+        assert_eq!(reason("1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXE0"), "invalid character '0' (base58 has no 0, O, I or l)");
+        assert_eq!(reason("1Jokt"), "too short: 5 characters (a base58 address has 26 to 35)");
+        assert_eq!(reason(&format!("1{}", "a".repeat(59))), "too long: 60 characters (a base58 address has 26 to 35)");
+        let hrp = bech32::Hrp::parse("ltc").unwrap();
+        let litecoin = bech32::segwit::encode(hrp, bech32::segwit::VERSION_0, &[7; 20]).unwrap();
+        assert_eq!(reason(&litecoin), "unknown prefix 'ltc1' (expected bc1..., tb1... or bcrt1...)");
+    }
+
+    #[test]
+    fn long_input_is_cut_in_every_message() {
+        let long = "a".repeat(100_000);
+        for err in [
+            parse_txid(&long).unwrap_err(),
+            TargetSpec::parse(&long).unwrap_err(),
+            TargetSpec::parse(&format!("{long}:1")).unwrap_err(),
+            TargetSpec::parse(&"z".repeat(100_000)).unwrap_err(),
+            parse_address(&format!("bcrt1{long}")).unwrap_err(),
+        ] {
+            let text = err.to_string();
+            assert!(text.len() < 300, "{}: {}", text.len(), &text[..300]);
+        }
+        assert_eq!(
+            parse_txid("12z4").unwrap_err().to_string(),
+            "malformed txid '12z4': expected 64 hexadecimal digits, got 4 characters"
+        );
+        assert_eq!(
+            parse_txid(&format!("{}z", &TXID[1..])).unwrap_err().to_string(),
+            format!("malformed txid '{}z': expected 64 hexadecimal digits, but 'z' is not one", &TXID[1..])
+        );
     }
 }

@@ -96,7 +96,139 @@ fn usage_errors_exit_2_with_one_line() {
     assert_error(&query_db(&f.db, &["--format", "dot", "tx", &f.a.to_string()]), 2, "only for trace and path");
     assert_error(&query(&["tx", &f.a.to_string()]), 2, "no database given");
     assert_error(&query(&[]), 2, "no command given");
-    assert_error(&query(&["trace", "forward"]), 2, "required");
+    assert_error(&query(&["trace", "forward"]), 2, "trace needs <TARGET>");
+}
+
+/// A clap error as the binary prints it: exit 2, one line, and exactly this text.
+fn assert_clap_error(args: &[&str], line: &str) {
+    let run = query(args);
+    assert_error(&run, 2, line);
+    assert_eq!(run.stderr.trim_end(), format!("error: {line}"));
+}
+
+#[test]
+fn missing_arguments_are_named_with_the_subcommand_help() {
+    assert_clap_error(
+        &["trace", "forward"],
+        "trace needs <TARGET> (a txid, an outpoint <txid>:<vout>, or an address): query trace forward <TARGET> \
+         (see 'query trace --help')",
+    );
+    assert_clap_error(
+        &["path", "victim"],
+        "path needs <TO> (where it ends: a txid, an outpoint <txid>:<vout>, or an address): query path victim <TO> \
+         (see 'query path --help')",
+    );
+    let import = query(&["--network", "main", "tags", "import"]);
+    assert_error(&import, 2, "tags import needs <FILE>... (TagPack (.yaml, .yml) or CSV (.csv) files)");
+    assert!(import.stderr.trim_end().ends_with("(see 'query tags import --help')"), "{}", import.stderr);
+    assert_clap_error(
+        &[],
+        "no command given: use tx, address, trace, path, cluster, clusters, exposure or tags (see 'query --help')",
+    );
+    assert_clap_error(&["tags"], "no tags command given: use import, show, list or remove (see 'query tags --help')");
+}
+
+#[test]
+fn mistyped_values_commands_and_options_get_the_valid_ones_and_the_nearest() {
+    assert_clap_error(
+        &["trace", "forwards", "x"],
+        "invalid value 'forwards' for <DIRECTION>: expected forward or backward; did you mean 'forward'? \
+         (see 'query trace --help')",
+    );
+    assert_clap_error(
+        &["trace", "forward", "x", "--format", "tabel"],
+        "invalid value 'tabel' for --format <FORMAT>: expected json, table, dot, graphml, csv, svg or png; \
+         did you mean 'table'? (see 'query trace --help')",
+    );
+    assert_clap_error(
+        &["trace", "forward", "x", "--follow", "larges"],
+        "invalid value 'larges' for --follow <FOLLOW>: expected all or largest; did you mean 'largest'? \
+         (see 'query trace --help')",
+    );
+    assert_clap_error(
+        &["--draw", "adresses", "path", "a", "b"],
+        "invalid value 'adresses' for --draw <WHAT>: expected txs or addresses; did you mean 'addresses'? \
+         (see 'query path --help')",
+    );
+    assert_clap_error(
+        &["trase", "forward", "x"],
+        "unknown command 'trase': expected tx, address, trace, path, cluster, clusters, exposure or tags; \
+         did you mean 'trace'? (see 'query --help')",
+    );
+    assert_clap_error(
+        &["tags", "lst"],
+        "unknown tags command 'lst': expected import, show, list or remove; did you mean 'list'? \
+         (see 'query tags --help')",
+    );
+    assert_clap_error(
+        &["trace", "forward", "x", "--hop", "3"],
+        "unknown option '--hop' for trace; did you mean '--hops'? (see 'query trace --help')",
+    );
+    assert_clap_error(
+        &["tx", "x", "--format", "JSON"],
+        "invalid value 'JSON' for --format <FORMAT>: expected json, table, dot, graphml, csv, svg or png; \
+         did you mean 'json'? (see 'query tx --help')",
+    );
+}
+
+#[test]
+fn help_and_version_still_print_and_exit_0() {
+    for args in [&["--help"][..], &["trace", "--help"], &["tags", "import", "-h"], &["help", "path"]] {
+        let run = query(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.contains("Usage: query"), "{args:?}: {}", run.stdout);
+    }
+    let version = query(&["--version"]);
+    assert_eq!((version.code, version.stdout.trim()), (0, format!("query {}", env!("CARGO_PKG_VERSION")).as_str()));
+}
+
+#[test]
+fn mistyped_addresses_say_checksum_mismatch_and_bech32_never_mentions_base58() {
+    let f = fixture();
+    let checksum = "checksum mismatch — a typo?";
+    let bech32 = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt08q";
+    for args in [&["address", bech32][..], &["trace", "forward", bech32], &["cluster", bech32]] {
+        let run = query_db(&f.db, args);
+        assert_error(&run, 2, &format!("malformed address '{bech32}': {checksum}"));
+        assert!(!run.stderr.contains("base58"), "{}", run.stderr);
+    }
+    let run = query_db(&f.db, &["address", "bcrt1qnotanaddress"]);
+    assert_error(&run, 2, "invalid character 'o'");
+    assert!(!run.stderr.contains("base58"), "{}", run.stderr);
+    assert_error(&query_db(&f.db, &["address", "1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXEb"]), 2, checksum);
+    assert_error(
+        &query_db(&f.db, &["address", "0xdeadbeefdeadbeef"]),
+        2,
+        "not a Bitcoin address (expected base58 like 1..., 3..., m..., 2... or bech32 like bc1..., tb1..., bcrt1...)",
+    );
+    let txid = query_db(&f.db, &["tx", "1234"]);
+    assert_error(&txid, 2, "malformed txid '1234': expected 64 hexadecimal digits, got 4 characters");
+    assert!(txid.stderr.trim_end().ends_with("(see 'query tx --help')"), "{}", txid.stderr);
+}
+
+#[test]
+fn long_arguments_are_cut_in_errors() {
+    let f = fixture();
+    let long = "x".repeat(100_000);
+    let hex = "a".repeat(100_000);
+    for args in [
+        &["trace", "forward", long.as_str()][..],
+        &["trace", "forward", hex.as_str()],
+        &["tx", long.as_str()],
+        &["tx", hex.as_str()],
+        &["address", long.as_str()],
+        &["--format", long.as_str(), "tx", "x"],
+        &["trace", "forward", "x", "--hops", long.as_str()],
+    ] {
+        let run = query_db(&f.db, args);
+        assert_error(&run, 2, "...");
+        assert!(
+            run.stderr.len() < 300,
+            "{} characters: {}",
+            run.stderr.len(),
+            run.stderr.chars().take(400).collect::<String>()
+        );
+    }
 }
 
 #[test]
