@@ -5,6 +5,7 @@ mod cluster;
 mod exposure;
 mod graph;
 mod table;
+mod table_flow;
 mod tags;
 
 use std::fmt;
@@ -29,7 +30,7 @@ impl Default for Style {
 }
 
 /// The text of a report's body in `format`, ending with a newline.
-pub fn render(report: &Report, format: Format, _style: &Style) -> Result<String, UsageError> {
+pub fn render(report: &Report, format: Format, style: &Style) -> Result<String, UsageError> {
     let mut out = String::new();
     let written = match (format, &report.body) {
         (Format::Json, body) => {
@@ -37,7 +38,7 @@ pub fn render(report: &Report, format: Format, _style: &Style) -> Result<String,
             out.push('\n');
             Ok(())
         }
-        (Format::Table, body) => table::write(&mut out, body),
+        (Format::Table, body) => table::write(&mut out, body, style),
         (Format::Dot, Body::Trace(t)) => graph::dot(&mut out, &graph::Graph::of_trace(t)),
         (Format::Dot, Body::Path(p)) => graph::dot(&mut out, &graph::Graph::of_path(p)),
         (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Graph::of_trace(t)),
@@ -84,5 +85,7 @@ fn pad(out: &mut String, n: usize) -> fmt::Result {
     Ok(())
 }
 
+#[cfg(test)]
+mod table_tests;
 #[cfg(test)]
 mod tests;
