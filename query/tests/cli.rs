@@ -314,7 +314,7 @@ fn table_dot_and_graphml_are_written_for_a_trace() {
     let target = format!("{}:1", f.a);
     let table = query_db(&f.db, &["--format", "table", "trace", "forward", &target, "--hops", "1"]);
     assert_eq!(table.code, 0, "{}", table.stderr);
-    assert!(table.stdout.starts_with(&format!("Trace forward from {target}: 2 tx(s)")), "{}", table.stdout);
+    assert!(table.stdout.starts_with(&format!("Trace forward from {target}: 2 txs, 1 edge,")), "{}", table.stdout);
     assert!(table.stdout.contains("0.00058000"), "{}", table.stdout);
     let dot = query_db(&f.db, &["trace", "forward", &target, "--hops", "1", "--format", "dot"]);
     assert!(dot.stdout.starts_with("digraph trace {"), "{}", dot.stdout);

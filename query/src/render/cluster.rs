@@ -3,7 +3,8 @@
 
 use std::fmt::{self, Write};
 
-use super::table::{fields, Table};
+use super::table::{fields, height_at, txid, when, wrap, Table};
+use super::Style;
 use crate::chain::tagged_name;
 use crate::model::{btc, ClusterView, ClustersView, HeuristicsView, WhyView};
 
@@ -11,9 +12,8 @@ fn rules(h: &HeuristicsView) -> String {
     format!("{} (version {})", h.name, h.version)
 }
 
-pub fn members(out: &mut String, v: &ClusterView) -> fmt::Result {
-    let height = |h: Option<u32>| h.map(|h| h.to_string()).unwrap_or_else(|| "none".into());
-    let tags = if v.tags.is_empty() { "none".to_string() } else { super::table::tag_list(&v.tags) };
+pub fn members(out: &mut String, v: &ClusterView, style: &Style) -> fmt::Result {
+    let tags = if v.tags.is_empty() { "none".to_string() } else { super::table::tags_line(&v.tags, style) };
     fields(
         out,
         &[
@@ -23,7 +23,8 @@ pub fn members(out: &mut String, v: &ClusterView) -> fmt::Result {
             ("Balance", format!("{} BTC", btc(v.balance_sat))),
             ("Received", format!("{} BTC", btc(v.received_sat))),
             ("Transactions", v.tx_count.to_string()),
-            ("Heights", format!("{} to {}", height(v.first_height), height(v.last_height))),
+            ("First seen", height_at(v.first_height, v.first_time.as_deref(), "never")),
+            ("Last seen", height_at(v.last_height, v.last_time.as_deref(), "never")),
             ("Heuristics", rules(&v.heuristics)),
             ("Tags", tags),
         ],
@@ -31,6 +32,7 @@ pub fn members(out: &mut String, v: &ClusterView) -> fmt::Result {
     writeln!(out)?;
     writeln!(out, "Addresses by balance: {} on this page", v.addresses.len())?;
     let mut t = Table::new(&[("ADDRESS", false), ("BALANCE (BTC)", true)]);
+    t.fit(&[0], style);
     for m in &v.addresses {
         t.row(vec![tagged_name(&m.address, &m.tags), btc(m.balance_sat)]);
     }
@@ -41,27 +43,40 @@ pub fn members(out: &mut String, v: &ClusterView) -> fmt::Result {
     Ok(())
 }
 
-pub fn why(out: &mut String, v: &WhyView) -> fmt::Result {
+pub fn why(out: &mut String, v: &WhyView, style: &Style) -> fmt::Result {
+    let mut pieces = vec![v.from.clone(), "and".into(), v.to.clone()];
     match &v.cluster_id {
-        Some(id) => writeln!(
-            out,
-            "{} and {} are in one cluster ({id}): {} link(s), heuristics {}",
-            v.from,
-            v.to,
-            v.links.len(),
-            rules(&v.heuristics)
-        )?,
-        None => {
-            writeln!(out, "{} and {} are in different clusters (heuristics {})", v.from, v.to, rules(&v.heuristics))?
-        }
+        Some(id) => pieces.extend([
+            "are in one cluster".into(),
+            format!("({id}):"),
+            format!("{} link(s),", v.links.len()),
+            format!("heuristics {}", rules(&v.heuristics)),
+        ]),
+        None => pieces.extend(["are in different clusters".into(), format!("(heuristics {})", rules(&v.heuristics))]),
     }
+    wrap(out, &pieces)?;
     if v.links.is_empty() {
         return Ok(());
     }
     writeln!(out)?;
-    let mut t = Table::new(&[("HEIGHT", true), ("TXID", false), ("FROM", false), ("TO", false), ("REASON", false)]);
+    let mut t = Table::new(&[
+        ("HEIGHT", true),
+        ("TIME (UTC)", false),
+        ("TXID", false),
+        ("FROM", false),
+        ("TO", false),
+        ("REASON", false),
+    ]);
+    t.fit(&[3, 4], style);
     for l in &v.links {
-        t.row(vec![l.height.to_string(), l.txid.clone(), l.from.clone(), l.to.clone(), l.reason.into()]);
+        t.row(vec![
+            l.height.to_string(),
+            when(&l.time),
+            txid(&l.txid, style),
+            l.from.clone(),
+            l.to.clone(),
+            l.reason.to_string(),
+        ]);
     }
     t.write(out)
 }

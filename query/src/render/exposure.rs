@@ -7,7 +7,7 @@ use super::table::{fields, Table};
 use crate::model::{btc, CategoryExposure, ExposureView};
 
 /// `part` as a percentage of `whole` with two decimals, rounded down; `-` of nothing.
-fn share(part: u64, whole: u64) -> String {
+pub(super) fn share(part: u64, whole: u64) -> String {
     if whole == 0 {
         return "-".into();
     }

@@ -6,6 +6,7 @@ mod csv;
 mod exposure;
 mod graph;
 mod table;
+mod table_flow;
 mod tags;
 
 use std::fmt;
@@ -30,7 +31,7 @@ impl Default for Style {
 }
 
 /// The text of a report's body in `format`, ending with a newline.
-pub fn render(report: &Report, format: Format, _style: &Style) -> Result<String, UsageError> {
+pub fn render(report: &Report, format: Format, style: &Style) -> Result<String, UsageError> {
     let mut out = String::new();
     let written = match (format, &report.body) {
         (Format::Json, body) => {
@@ -38,7 +39,7 @@ pub fn render(report: &Report, format: Format, _style: &Style) -> Result<String,
             out.push('\n');
             Ok(())
         }
-        (Format::Table, body) => table::write(&mut out, body),
+        (Format::Table, body) => table::write(&mut out, body, style),
         (Format::Dot, Body::Trace(t)) => graph::dot(&mut out, &graph::Graph::of_trace(t)),
         (Format::Dot, Body::Path(p)) => graph::dot(&mut out, &graph::Graph::of_path(p)),
         (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Graph::of_trace(t)),
@@ -89,5 +90,7 @@ fn pad(out: &mut String, n: usize) -> fmt::Result {
     Ok(())
 }
 
+#[cfg(test)]
+mod table_tests;
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,8 @@
 
 use std::fmt::{self, Write};
 
-use super::table::{fields, Table};
+use super::table::{fields, txid, Table};
+use super::Style;
 use crate::model::{AddressTagsView, TagDetailView, TagImportView, TagListView, TagRemoveView};
 
 pub fn import(out: &mut String, v: &TagImportView) -> fmt::Result {
@@ -65,12 +66,13 @@ pub fn address(out: &mut String, v: &AddressTagsView) -> fmt::Result {
     t.write(out)
 }
 
-pub fn list(out: &mut String, v: &TagListView) -> fmt::Result {
+pub fn list(out: &mut String, v: &TagListView, style: &Style) -> fmt::Result {
     let mut cols = vec![("ADDRESS OR TXID", false)];
     cols.extend(columns());
     let mut t = Table::new(&cols);
     for tagged in &v.tags {
-        let subject = tagged.address.clone().or_else(|| tagged.txid.clone()).or_else(|| tagged.script_hex.clone());
+        let id = tagged.txid.as_deref().map(|id| txid(id, style));
+        let subject = tagged.address.clone().or(id).or_else(|| tagged.script_hex.clone());
         let mut row = vec![subject.unwrap_or_default()];
         row.extend(cells(&tagged.tag));
         t.row(row);
