@@ -2,7 +2,6 @@
 //! is opened but to learn its network when neither --network nor the config file names one).
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Script};
@@ -43,9 +42,7 @@ impl Request {
             TagsCommand::Import(a) => Action::Import(a.files.clone()),
             TagsCommand::Show(a) => {
                 let text = a.address.trim();
-                let address = Address::from_str(text)
-                    .map_err(|e| UsageError::Address { input: text.to_string(), reason: e.to_string() })?;
-                Action::Show(address)
+                Action::Show(crate::target::parse_address(text)?)
             }
             TagsCommand::List(a) => Action::List {
                 category: a.category.clone(),

@@ -365,8 +365,9 @@ fn is_btc(name: &str) -> bool {
 
 /// The output script of an address of `network`; `None` for a valid address of another network.
 fn address_script(address: &str, network: Network) -> Result<Option<Vec<u8>>, String> {
-    let parsed = Address::<NetworkUnchecked>::from_str(address)
-        .map_err(|e| format!("malformed address '{}': {e}", cut(address)))?;
+    let parsed = Address::<NetworkUnchecked>::from_str(address).map_err(|e| {
+        format!("malformed address '{}': {}", cut(address), crate::target::address_problem(address, &e))
+    })?;
     if !parsed.is_valid_for_network(network.bitcoin()) {
         return Ok(None);
     }
