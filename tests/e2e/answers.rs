@@ -214,6 +214,28 @@ fn path_ends_in_the_payment(db: &Path, truth: &Truth) {
     }
 }
 
+/// Backward from the consolidation: the origins add up to its inputs, and each names the address
+/// of the output its input spent.
+fn origins_add_up(db: &Path, truth: &Truth) {
+    let case = &truth.case;
+    let by_txid: HashMap<&str, &chaintrail_tests::TxInfo> = truth.txs.iter().map(|t| (t.txid.as_str(), t)).collect();
+    let consolidation = by_txid[case.consolidation_txid.as_str()];
+    let inputs: u64 =
+        consolidation.inputs.iter().map(|i| by_txid[i.txid.as_str()].outputs[i.vout as usize].value_sat).sum();
+    let back = json(db, &["trace", "backward", &case.consolidation_txid, "--hops", "2"]);
+    assert_eq!(sats(&back["source_sat"]), inputs);
+    let origins = back["destinations"].as_array().unwrap();
+    assert_eq!(origins.iter().map(|d| sats(&d["traced_sat"])).sum::<u64>(), inputs);
+    for d in origins {
+        let spender = by_txid[d["txid"].as_str().unwrap()];
+        let input = &spender.inputs[d["vin"].as_u64().unwrap() as usize];
+        let spent = &by_txid[input.txid.as_str()].outputs[input.vout as usize];
+        assert_eq!(d["address"].as_str(), spent.address.as_deref(), "origin {d}");
+        assert_eq!(d["prev_output"].as_str(), Some(format!("{}:{}", input.txid, input.vout).as_str()));
+        assert!(["hop_limit", "coinbase"].contains(&d["state"].as_str().unwrap()), "{d}");
+    }
+}
+
 /// Runs every check on an indexed generated chain (`db`) of the node `env`.
 pub(crate) fn check(env: &TestEnv, db: &Path, truth: &Truth) {
     let mut spent: HashSet<(&str, u32)> = HashSet::new();
@@ -227,4 +249,5 @@ pub(crate) fn check(env: &TestEnv, db: &Path, truth: &Truth) {
     a_stop_ends_one_output(db, truth);
     csv_equals_json(db, truth);
     path_ends_in_the_payment(db, truth);
+    origins_add_up(db, truth);
 }

@@ -124,13 +124,19 @@ impl<'s> Reader<'s> {
         };
         decide(&mut tx.ports, rules);
         if rules.direction == Direction::Backward {
-            for port in tx.ports.iter_mut().filter(|p| p.end.is_some() && p.script.is_none()) {
-                if let Some((prev, vout)) = port.other {
-                    port.script = self.prev_script(prev, vout)?;
-                }
-            }
+            self.name_ends(&mut tx)?;
         }
         Ok(tx)
+    }
+
+    /// Backward: reads the script of each input whose branch ends, for the destination's address.
+    pub fn name_ends(&self, tx: &mut TxPorts) -> Result<(), StoreError> {
+        for port in tx.ports.iter_mut().filter(|p| p.end.is_some() && p.script.is_none()) {
+            if let Some((prev, vout)) = port.other {
+                port.script = self.prev_script(prev, vout)?;
+            }
+        }
+        Ok(())
     }
 
     /// Outputs with their spenders; the fee from the inputs row.

@@ -2,7 +2,7 @@
 
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
-use indexer::schema::TxNum;
+use indexer::schema::{OutScript, TxNum};
 use indexer::store::Store;
 
 use super::*;
@@ -196,6 +196,13 @@ fn destinations_hold_every_branch_end_and_add_up_to_the_source_with_fees() {
     assert_eq!(t.source, 3200);
     let origins: Vec<(TxNum, End, u64)> = t.destinations.iter().map(|d| (d.num, d.end, d.traced)).collect();
     assert_eq!(origins, vec![(g.coin, End::Coinbase, 3200)]);
+    // Cut at the first hop, E's inputs end there, named by the scripts they spend from.
+    let t = trace(s, &whole(&[g.e]), &limits(Direction::Backward, 0)).unwrap();
+    conserved(&t);
+    let scripts: Vec<Option<OutScript>> = t.destinations.iter().map(|d| d.script.clone()).collect();
+    let num = |n: u32| s.script_num(script(n).as_bytes()).unwrap().map(OutScript::Num);
+    assert_eq!(scripts, vec![num(4), num(9)]);
+    assert!(t.destinations.iter().all(|d| d.end == End::HopLimit));
 }
 
 #[test]

@@ -68,6 +68,13 @@ pub fn trace(store: &Store, roots: &[Root], limits: &TraceLimits) -> Result<Trac
     }
     walk.expand()?;
     let mut edges = walk.close();
+    if limits.direction == Direction::Backward {
+        // The inputs ended at the hop limit or the cap were not named when read.
+        let reader = Reader::new(store);
+        for visit in &mut walk.nodes {
+            reader.name_ends(&mut visit.ports)?;
+        }
+    }
     let mut nodes: Vec<(TraceNode, TxPorts)> = walk
         .nodes
         .into_iter()
