@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Query timings of two revisions side by side, on one generated chain from a real node:
+#
+#   BASE=<rev> TXS=100000 SEED=1 ROUNDS=3 bash tests/bench/ab.sh
+#
+# Builds `query` and `query-bench` (release) of BASE and of the working tree, generates a chain,
+# indexes it once with the working tree's indexer (both revisions must read that database), then
+# runs the two `query-bench`s in ROUNDS alternating rounds on it and prints every round's tables
+# under a heading naming the revision. Compare medians across rounds. Keeps nothing unless KEEP=1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BASE=${BASE:?set BASE to the revision to compare with}
+TXS=${TXS:-100000}
+SEED=${SEED:-1}
+ROUNDS=${ROUNDS:-3}
+bin=$(bash tests/setup.sh)
+work=$(mktemp -d -t chaintrail-ab.XXXXXX)
+target=${CARGO_TARGET_DIR:-$PWD/target}
+
+build() { # <source dir> <out dir>
+    (cd "$1" && CARGO_TARGET_DIR=$target cargo build --release --locked --workspace --bins >&2)
+    mkdir -p "$2"
+    cp "$target/release/query" "$target/release/query-bench" "$target/release/indexer" "$target/release/chaingen" "$2/"
+}
+git worktree add -q --detach "$work/base-src" "$BASE"
+base_name=$(git rev-parse --short "$BASE")
+head_name="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +changes)"
+build "$work/base-src" "$work/base"
+build "$PWD" "$work/head"
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rpc_port=$(port)
+cli() { "$bin/bitcoin-cli" -regtest -datadir="$work/node" -rpcport="$rpc_port" "$@"; }
+cleanup() {
+    cli stop >/dev/null 2>&1 || true
+    while pgrep -f "datadir=$work/node" >/dev/null; do sleep 0.2; done
+    git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true
+    [[ ${KEEP:-0} == 1 ]] && echo "ab: kept $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/node"
+"$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -listen=0 -server \
+    -rest=1 -txindex -printtoconsole=0 -rpcthreads=8 -dbcache=1000 -daemonwait >&2
+url=http://127.0.0.1:$rpc_port
+cookie=$work/node/regtest/.cookie
+
+echo "ab: generating $TXS transactions (seed $SEED)" >&2
+"$work/head/chaingen" --rpc-url "$url" --rpc-cookie "$cookie" --seed "$SEED" --txs "$TXS" --out "$work/truth.json" >&2
+"$work/head/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --db "$work/db" --once \
+    --progress none >&2
+
+echo "# Queries, $base_name (base) and $head_name (head), $TXS-tx chain (seed $SEED), $ROUNDS alternating rounds"
+for round in $(seq 1 "$ROUNDS"); do
+    for side in base head; do
+        name=$base_name
+        [[ $side == head ]] && name=$head_name
+        echo "ab: round $round, $side" >&2
+        echo
+        echo "## Round $round: $side ($name)"
+        "$work/$side/query-bench" --db "$work/db" --truth "$work/truth.json" --rpc-url "$url" --rpc-cookie "$cookie"
+    done
+done
