@@ -3,8 +3,8 @@
 # theft laundered through a peel chain, a fan-out, a CoinJoin and a consolidation into an exchange
 # deposit address), index it, then trace the stolen coins forward and find the path from the
 # thief to the exchange, and show who controls the addresses the thief gathered from and why.
-# Everything lives in a temporary directory removed at the end
-# (KEEP=1 keeps it).
+# The node and database live in a temporary directory removed at the end (KEEP=1 keeps it); the
+# picture and CSV of the trace are written to target/demo (DEMO_OUT sets another directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,8 +41,14 @@ thief=$(case_field thief_address)
 exchange=$(case_field exchange_deposit_address)
 
 echo
-echo "== where did the bulk of the stolen coins go? query trace forward $theft --hops 20 --min-value 1000000000"
-"$target/query" --db "$work/db" --format table trace forward "$theft" --hops 20 --min-value 1000000000
+echo "== where did the bulk of the stolen coins go? query trace forward $theft --hops 20 --min-value 10btc"
+"$target/query" --db "$work/db" --format table trace forward "$theft" --hops 20 --min-value 10btc
+out=${DEMO_OUT:-target/demo}
+mkdir -p "$out"
+"$target/query" --db "$work/db" --format svg trace forward "$theft" --hops 20 --min-value 10btc >"$out/trace.svg"
+"$target/query" --db "$work/db" --format csv trace forward "$theft" --hops 20 --min-value 10btc >"$out/trace.csv"
+echo
+echo "== a picture of that trace: $out/trace.svg (query --format svg); every edge and destination: $out/trace.csv"
 echo
 echo "== how did they reach the exchange? query path $thief $exchange"
 "$target/query" --db "$work/db" --format table path "$thief" "$exchange"
