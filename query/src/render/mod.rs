@@ -29,7 +29,7 @@ impl Default for Style {
 }
 
 /// The text of a report's body in `format`, ending with a newline.
-pub fn render(report: &Report, format: Format, _style: &Style) -> Result<String, UsageError> {
+pub fn render(report: &Report, format: Format, style: &Style) -> Result<String, UsageError> {
     let mut out = String::new();
     let written = match (format, &report.body) {
         (Format::Json, body) => {
@@ -38,14 +38,19 @@ pub fn render(report: &Report, format: Format, _style: &Style) -> Result<String,
             Ok(())
         }
         (Format::Table, body) => table::write(&mut out, body),
-        (Format::Dot, Body::Trace(t)) => graph::dot(&mut out, &graph::Graph::of_trace(t)),
-        (Format::Dot, Body::Path(p)) => graph::dot(&mut out, &graph::Graph::of_path(p)),
+        // Svg and png are the dot text, which the output module has Graphviz draw.
+        (Format::Dot | Format::Svg | Format::Png, Body::Trace(t)) => {
+            graph::dot(&mut out, &graph::Graph::of_trace(t), style.draw)
+        }
+        (Format::Dot | Format::Svg | Format::Png, Body::Path(p)) => {
+            graph::dot(&mut out, &graph::Graph::of_path(p), style.draw)
+        }
         (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Graph::of_trace(t)),
         (Format::Graphml, Body::Path(p)) => graph::graphml(&mut out, &graph::Graph::of_path(p)),
-        (Format::Csv | Format::Svg | Format::Png, _) => {
+        (Format::Csv, _) => {
             return Err(UsageError::GraphFormat { format: format.name(), command: report.body.command() })
         }
-        (Format::Dot | Format::Graphml, body) => {
+        (Format::Dot | Format::Graphml | Format::Svg | Format::Png, body) => {
             return Err(UsageError::GraphFormat { format: format.name(), command: body.command() })
         }
     };
