@@ -86,6 +86,9 @@ pub enum QueryError {
     NoClusters,
     #[error("corrupt database: {0}")]
     Corrupt(String),
+    /// `--format svg`/`png`: Graphviz's `dot` is missing or failed.
+    #[error("--format {format} {problem}")]
+    Graphviz { format: &'static str, problem: String },
 }
 
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;

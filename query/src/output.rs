@@ -1,18 +1,33 @@
-//! The one module that writes: a report's text to standard output, its notes to standard error.
+//! The one module that writes: a report's text (or, for `--format svg` and `png`, the picture
+//! Graphviz draws from its dot text) to standard output, its notes to standard error.
 
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, IsTerminal, Read, Write};
+use std::process::{Command, Stdio};
 
 use anyhow::Context;
 
 use crate::cli::Format;
+use crate::error::QueryError;
 use crate::model::Report;
 use crate::render::{render, Style};
+
+/// The Graphviz program that lays out and draws dot text.
+const DOT: &str = "dot";
 
 /// Writes a report. A reader that stops early (`| head`) is not an error.
 pub fn emit(report: &Report, format: Format, style: &Style) -> anyhow::Result<()> {
     let text = render(report, format, style)?;
+    let bytes = match format {
+        Format::Svg | Format::Png => {
+            if format == Format::Png && std::io::stdout().is_terminal() {
+                anyhow::bail!("--format png writes a binary picture: redirect it to a file (> trace.png)");
+            }
+            draw(DOT, &text, format)?
+        }
+        _ => text.into_bytes(),
+    };
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout.write_all(&bytes).and_then(|()| stdout.flush()) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::BrokenPipe => return Ok(()),
         Err(e) => return Err(e).context("cannot write to standard output"),
@@ -23,4 +38,47 @@ pub fn emit(report: &Report, format: Format, style: &Style) -> anyhow::Result<()
         let _ = writeln!(stderr, "note: {note}");
     }
     Ok(())
+}
+
+/// Has Graphviz's `program` draw dot text as `format` (`svg` or `png`): the dot text goes to its
+/// standard input, the picture comes from its standard output.
+pub(crate) fn draw(program: &str, dot: &str, format: Format) -> Result<Vec<u8>, QueryError> {
+    let fail = |problem: String| QueryError::Graphviz { format: format.name(), problem };
+    let spawned = Command::new(program)
+        .arg(format!("-T{}", format.name()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(fail(format!(
+                "needs Graphviz's {program} program, which was not found: install graphviz (apt-get install graphviz), or use --format dot and render it elsewhere"
+            )))
+        }
+        Err(e) => return Err(fail(format!("could not run Graphviz's {program}: {e}"))),
+    };
+    let mut stdin = child.stdin.take().expect("stdin was piped");
+    let mut stderr = child.stderr.take().expect("stderr was piped");
+    // Feed and drain at once, so neither side waits on a full pipe.
+    let (written, said, output) = std::thread::scope(|s| {
+        let feeding = s.spawn(move || stdin.write_all(dot.as_bytes()));
+        let complaining = s.spawn(move || {
+            let mut said = String::new();
+            stderr.read_to_string(&mut said).map(|_| said)
+        });
+        let output = child.wait_with_output();
+        (feeding.join(), complaining.join(), output)
+    });
+    let output = output.map_err(|e| fail(format!("could not read Graphviz's {program} output: {e}")))?;
+    let said = said.ok().and_then(Result::ok).unwrap_or_default();
+    if !output.status.success() {
+        let first = said.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no message");
+        return Err(fail(format!("failed in Graphviz's {program} ({}): {first}", output.status)));
+    }
+    if let Ok(Err(e)) = written {
+        return Err(fail(format!("could not hand the picture to Graphviz's {program}: {e}")));
+    }
+    Ok(output.stdout)
 }

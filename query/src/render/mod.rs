@@ -40,18 +40,20 @@ pub fn render(report: &Report, format: Format, style: &Style) -> Result<String, 
             Ok(())
         }
         (Format::Table, body) => table::write(&mut out, body, style),
-        (Format::Dot, Body::Trace(t)) => graph::dot(&mut out, &graph::Graph::of_trace(t)),
-        (Format::Dot, Body::Path(p)) => graph::dot(&mut out, &graph::Graph::of_path(p)),
+        // Svg and png are the dot text, which the output module has Graphviz draw.
+        (Format::Dot | Format::Svg | Format::Png, Body::Trace(t)) => {
+            graph::dot(&mut out, &graph::Graph::of_trace(t), style.draw)
+        }
+        (Format::Dot | Format::Svg | Format::Png, Body::Path(p)) => {
+            graph::dot(&mut out, &graph::Graph::of_path(p), style.draw)
+        }
         (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Graph::of_trace(t)),
         (Format::Graphml, Body::Path(p)) => graph::graphml(&mut out, &graph::Graph::of_path(p)),
         (Format::Csv, body) => {
             out = csv::write(body)?;
             Ok(())
         }
-        (Format::Svg | Format::Png, _) => {
-            return Err(UsageError::GraphFormat { format: format.name(), command: report.body.command() })
-        }
-        (Format::Dot | Format::Graphml, body) => {
+        (Format::Dot | Format::Graphml | Format::Svg | Format::Png, body) => {
             return Err(UsageError::GraphFormat { format: format.name(), command: body.command() })
         }
     };
