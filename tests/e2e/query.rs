@@ -349,21 +349,19 @@ fn assert_graph_formats_render(db: &std::path::Path, args: &[&str], txs: &[&str]
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("utf-8")
     };
-    let dot = output("dot");
-    let mut render = Command::new("dot")
-        .arg("-Tsvg")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("graphviz installed");
-    std::io::Write::write_all(&mut render.stdin.take().expect("stdin"), dot.as_bytes()).expect("write");
-    let svg = render.wait_with_output().expect("dot runs");
-    assert!(svg.status.success(), "dot rejected the output: {}", String::from_utf8_lossy(&svg.stderr));
-    let svg = String::from_utf8_lossy(&svg.stdout);
-    assert_eq!(svg.matches("class=\"node\"").count(), txs.len());
+    // Graphviz draws the picture (`--format svg`): every tx, and one box per address the path
+    // ends at.
+    let svg = output("svg");
+    assert!(svg.contains("<svg"), "not an SVG picture");
+    let ends: Value = serde_json::from_str(&output("json")).expect("json");
+    let end_addresses: HashSet<&str> =
+        ends["destinations"].as_array().unwrap().iter().filter_map(|d| d["address"].as_str()).collect();
+    assert!(!end_addresses.is_empty());
+    assert_eq!(svg.matches("class=\"node\"").count(), txs.len() + end_addresses.len());
     for txid in txs {
         assert!(svg.contains(&txid[..12]), "{txid} not drawn");
     }
+    assert!(output("dot").starts_with("digraph path {"));
     let graphml = output("graphml");
     assert!(graphml.starts_with("<?xml") && graphml.contains("<graphml"));
     assert_eq!(graphml.matches("<node ").count(), txs.len());

@@ -183,11 +183,20 @@ fn tags_name_the_exchanges_everywhere_stop_traces_and_measure_the_thiefs_exposur
             "{txid} pays no exchange"
         );
     }
+    // Each branch ends at the deposit: no edge leaves an output paying an exchange, and every
+    // such output is a `stopped` destination, named on its tx. The tx's other outputs go on.
     for edge in trace["edges"].as_array().expect("edges") {
-        assert!(
-            !stopped.contains(edge["from_txid"].as_str().expect("txid")),
-            "the trace went on past a deposit: {edge}"
-        );
+        let paid = edge["address"].as_str();
+        assert!(!paid.is_some_and(|a| tagged.contains(a)), "the trace went on past a deposit: {edge}");
+    }
+    let ends: Vec<&Value> =
+        trace["destinations"].as_array().expect("destinations").iter().filter(|d| d["state"] == "stopped").collect();
+    assert!(!ends.is_empty());
+    for end in &ends {
+        let address = end["address"].as_str().expect("a deposit address");
+        assert!(tagged.contains(address), "{end} is no exchange");
+        let node = trace["txs"].as_array().unwrap().iter().find(|t| t["txid"] == end["txid"]).expect("its tx");
+        assert!(node["stopped_at"].as_array().unwrap().iter().any(|a| a == address), "{node}");
     }
 
     // The thief's exposure to exchanges: direct for the first peel, indirect for the rest,
