@@ -4,81 +4,33 @@ use super::{ADDRESS_COLUMNS, CLUSTERS_COLUMNS, FLOW_COLUMNS, MEMBER_COLUMNS, TX_
 use crate::cli::Format;
 use crate::error::UsageError;
 use crate::model::{
-    AddressView, Body, ClusterSummary, ClusterView, ClustersView, DestinationView, EdgeView, HeuristicsView,
-    HistoryView, InputView, MemberView, OutputView, PathView, Report, SpentBy, TagRemoveView, TagView, TraceView,
-    TxNode, TxView, WhyView,
+    AddressView, Body, ClusterSummary, ClusterView, ClustersView, DestinationView, EdgeView, HistoryView, InputView,
+    MemberView, OutputView, Report, SpentBy, TagRemoveView, TagView, TraceView, TxView, WhyView,
 };
 use crate::render::render;
+use crate::render::samples::{self, block_time as time, heuristics, trace, tx_node, txid};
 
 /// A label a naive reader would split: a comma, a quote and a line break.
 const AWKWARD: &str = "Shady, \"Mixer\"\nLtd";
 
-fn txid(c: char) -> String {
-    std::iter::repeat_n(c, 64).collect()
-}
-
-fn time(height: u32) -> String {
-    format!("2024-01-{:02}T00:00:00Z", height % 28 + 1)
-}
-
 fn tag(label: &str) -> TagView {
-    TagView {
-        label: label.into(),
-        category: Some("mixer".into()),
-        source: "test".into(),
-        confidence: "forensic".into(),
-        pack: "pack".into(),
-    }
+    samples::tag(label, "mixer")
 }
 
-fn node(c: char, height: u32, hop: u32) -> TxNode {
-    TxNode {
-        txid: txid(c),
-        height,
-        time: time(height),
-        block_hash: txid('0'),
-        hop,
-        stopped: false,
-        stopped_at: Vec::new(),
-        tags: Vec::new(),
-    }
-}
-
+/// Output 1 of tx `from` paying `address` (a bare script when `None`), spent by input 0 of tx `to`.
 fn edge(from: char, to: char, value: u64, address: Option<&str>) -> EdgeView {
-    EdgeView {
-        from_txid: txid(from),
-        vout: 1,
-        to_txid: txid(to),
-        vin: 0,
-        value_sat: value,
-        address: address.map(Into::into),
-        tags: Vec::new(),
-        label: address.unwrap_or("script:51ae").into(),
-    }
+    samples::edge(&txid(from), &txid(to), value, address.unwrap_or("script:51ae"))
 }
 
+/// Output 2 of tx `c` (at `hop`, of the block at `height`) paying 0.8 BTC to `bcrt1qdest`.
 fn destination(c: char, hop: u32, height: u32, state: &'static str) -> DestinationView {
     DestinationView {
-        txid: txid(c),
         vout: Some(2),
-        vin: None,
         hop,
         height,
         time: time(height),
-        address: Some("bcrt1qdest".into()),
-        tags: Vec::new(),
-        value_sat: 80_000_000,
-        traced_sat: None,
-        percent: None,
-        state,
-        spent_by: None,
-        prev_output: None,
-        label: "bcrt1qdest".into(),
+        ..samples::destination(&txid(c), "bcrt1qdest", 80_000_000, state)
     }
-}
-
-fn heuristics() -> HeuristicsView {
-    HeuristicsView { name: "multi_input".into(), version: 1, change: false }
 }
 
 /// The CSV of a body, as its header and its rows.
@@ -234,10 +186,7 @@ fn address_history_rows_carry_the_page_and_its_cursors() {
         cursor: format!("c{n}"),
     };
     let view = AddressView {
-        address: "bcrt1qme".into(),
         script_hex: "0014cc".into(),
-        tags: Vec::new(),
-        balance_sat: 0,
         received_sat: 5,
         sent_sat: 5,
         tx_count: 2,
@@ -245,18 +194,8 @@ fn address_history_rows_carry_the_page_and_its_cursors() {
         first_seen_time: Some(time(101)),
         last_seen_height: Some(102),
         last_seen_time: Some(time(102)),
-        cluster_id: None,
-        cluster_size: None,
-        key_balance_sat: 0,
-        key_scripts: vec![],
-        utxo_count: 0,
-        key_utxo_count: 0,
-        utxos: vec![],
-        utxos_truncated: false,
-        history_from_height: None,
-        history_to_height: None,
         history: vec![event(1, "funded", 5), event(2, "spent", 5)],
-        next_cursor: None,
+        ..samples::address("bcrt1qme")
     };
     let (header, rows) = table(Body::Address(view.clone()));
     assert_eq!(header, ADDRESS_COLUMNS);
@@ -284,24 +223,10 @@ fn address_history_rows_carry_the_page_and_its_cursors() {
 }
 
 fn trace_view(direction: &'static str, destinations: Vec<DestinationView>) -> TraceView {
-    let mut tagged = edge('a', 'b', 150_000_000, Some("bcrt1qexample"));
-    tagged.tags = vec![tag(AWKWARD)];
-    TraceView {
-        root: txid('a'),
-        direction,
-        hops: 2,
-        hops_reached: 2,
-        min_value_sat: 0,
-        max_txs: 10_000,
-        follow: "all",
-        top: None,
-        source_sat: 160_000_000,
-        fees_sat: 0,
-        txs: vec![node('a', 101, 0), node('b', 102, 1), node('c', 1234, 2)],
-        edges: vec![tagged, edge('b', 'c', 7, None)],
-        destinations,
-        truncated: false,
-    }
+    let tagged = EdgeView { tags: vec![tag(AWKWARD)], ..edge('a', 'b', 150_000_000, Some("bcrt1qexample")) };
+    let txs = vec![tx_node(&txid('a'), 101, 0), tx_node(&txid('b'), 102, 1), tx_node(&txid('c'), 1234, 2)];
+    let view = trace(direction, txs, vec![tagged, edge('b', 'c', 7, None)], destinations);
+    TraceView { hops: 2, source_sat: 160_000_000, ..view }
 }
 
 #[test]
@@ -387,19 +312,9 @@ fn backward_destinations_put_the_spent_output_on_the_paying_side() {
 fn paths_use_the_trace_columns_without_a_traced_share() {
     let mut last = destination('b', 1, 102, "spent");
     last.spent_by = Some(txid('f'));
-    let view = PathView {
-        from: txid('a'),
-        to: "bcrt1qdest".into(),
-        found: true,
-        hops: Some(1),
-        txs: vec![txid('a'), txid('b')],
-        nodes: vec![node('a', 101, 0), node('b', 102, 1)],
-        edges: vec![edge('a', 'b', 90_000_000, Some("bcrt1qmid"))],
-        destinations: vec![last],
-        max_hops: 30,
-        truncated: false,
-        visited_txs: 2,
-    };
+    let nodes = vec![tx_node(&txid('a'), 101, 0), tx_node(&txid('b'), 102, 1)];
+    let edges = vec![edge('a', 'b', 90_000_000, Some("bcrt1qmid"))];
+    let view = samples::path(&txid('a'), "bcrt1qdest", nodes, edges, vec![last]);
     let (header, rows) = table(Body::Path(view));
     assert_eq!(header, FLOW_COLUMNS);
     assert_eq!(rows.len(), 2);
@@ -423,7 +338,6 @@ fn cluster_members_and_ranked_clusters() {
         tags,
     };
     let view = ClusterView {
-        address: "bcrt1qb".into(),
         cluster_id: "bcrt1qa".into(),
         size: 2,
         balance_sat: 150_000_001,
@@ -433,10 +347,9 @@ fn cluster_members_and_ranked_clusters() {
         first_time: Some(time(1)),
         last_height: Some(2),
         last_time: Some(time(2)),
-        heuristics: heuristics(),
         tags: vec![tag(AWKWARD)],
         addresses: vec![member("bcrt1qa", 150_000_000, vec![tag(AWKWARD)]), member("script:51ae", 1, Vec::new())],
-        next_cursor: None,
+        ..samples::cluster("bcrt1qb")
     };
     let (header, rows) = table(Body::Cluster(view));
     assert_eq!(header, MEMBER_COLUMNS);

@@ -93,6 +93,8 @@ fn pad(out: &mut String, n: usize) -> fmt::Result {
 }
 
 #[cfg(test)]
+mod samples;
+#[cfg(test)]
 mod table_tests;
 #[cfg(test)]
 mod tests;

@@ -1,17 +1,14 @@
 //! Tables on hand-made results: they fit 120 columns, carry dates beside heights, and end traces
 //! with where the money went.
 
+use super::samples::{self, tx_node, txid};
 use super::table::cut;
 use super::{render, Style};
 use crate::cli::Format;
 use crate::model::{
-    AddressView, Body, ClusterView, DestinationView, EdgeView, HeuristicsView, HistoryView, InputView, KeyScriptView,
-    OutputView, PathView, Report, SpentBy, TagView, TraceView, TxNode, TxView, UtxoView,
+    AddressView, Body, ClusterView, DestinationView, EdgeView, HistoryView, InputView, KeyScriptView, OutputView,
+    PathView, Report, SpentBy, TagView, TraceView, TxNode, TxView, UtxoView,
 };
-
-fn txid(c: char) -> String {
-    std::iter::repeat_n(c, 64).collect()
-}
 
 /// A 64-character address, as long as a regtest taproot one.
 fn address(c: char) -> String {
@@ -27,86 +24,42 @@ fn time(day: u32) -> String {
 }
 
 fn tag(label: &str) -> TagView {
-    TagView {
-        label: label.into(),
-        category: Some("exchange".into()),
-        source: "test".into(),
-        confidence: "forensic".into(),
-        pack: "pack".into(),
-    }
+    samples::tag(label, "exchange")
 }
 
+/// Tx `c` at `hop`, in a block of day `hop + 1`.
 fn node(c: char, height: u32, hop: u32) -> TxNode {
-    TxNode {
-        txid: txid(c),
-        height,
-        time: time(hop + 1),
-        block_hash: txid('0'),
-        hop,
-        stopped: false,
-        stopped_at: Vec::new(),
-        tags: Vec::new(),
-    }
+    TxNode { time: time(hop + 1), ..tx_node(&txid(c), height, hop) }
 }
 
+/// Output 12 of tx `from` paying `label`, spent by input 3 of tx `to`.
 fn edge(from: char, to: char, value: u64, label: String) -> EdgeView {
-    EdgeView {
-        from_txid: txid(from),
-        vout: 12,
-        to_txid: txid(to),
-        vin: 3,
-        value_sat: value,
-        address: Some(label.clone()),
-        tags: Vec::new(),
-        label,
-    }
+    EdgeView { vout: 12, vin: 3, ..samples::edge(&txid(from), &txid(to), value, &label) }
 }
 
+/// Output 0 of tx `c` at hop 1, worth twice what was `traced` to it; spent by tx `f` when `state`
+/// is `spent`.
 fn destination(c: char, label: &str, traced: u64, state: &'static str) -> DestinationView {
     DestinationView {
-        txid: txid(c),
-        vout: Some(0),
-        vin: None,
         hop: 1,
         height: 102,
         time: time(2),
-        address: Some(label.into()),
-        tags: Vec::new(),
-        value_sat: traced * 2,
         traced_sat: Some(traced),
-        percent: None,
-        state,
         spent_by: (state == "spent").then(|| txid('f')),
-        prev_output: None,
-        label: label.into(),
+        ..samples::destination(&txid(c), label, traced * 2, state)
     }
 }
 
 fn trace(direction: &'static str, destinations: Vec<DestinationView>, fees_sat: u64) -> TraceView {
-    let mut stopped = node('c', 1234, 2);
-    stopped.stopped = true;
-    stopped.stopped_at = vec![address('s')];
-    stopped.tags = vec![tag("Seized funds")];
-    let source_sat = destinations.iter().filter_map(|d| d.traced_sat).sum::<u64>() + fees_sat;
-    TraceView {
-        root: txid('a'),
-        direction,
-        hops: 20,
-        hops_reached: 2,
-        min_value_sat: 0,
-        max_txs: 10_000,
-        follow: "all",
-        top: None,
-        source_sat,
-        fees_sat,
-        txs: vec![node('a', 101, 0), node('b', 102, 1), stopped],
-        edges: vec![
-            edge('a', 'b', 2_100_000_000_000_000, address('e')),
-            edge('b', 'c', 7, format!("A very long exchange name that goes on and on ({})", address('x'))),
-        ],
-        destinations,
-        truncated: false,
-    }
+    let stopped =
+        TxNode { stopped: true, stopped_at: vec![address('s')], tags: vec![tag("Seized funds")], ..node('c', 1234, 2) };
+    let txs = vec![node('a', 101, 0), node('b', 102, 1), stopped];
+    let edges = vec![
+        edge('a', 'b', 2_100_000_000_000_000, address('e')),
+        edge('b', 'c', 7, format!("A very long exchange name that goes on and on ({})", address('x'))),
+    ];
+    let view = samples::trace(direction, txs, edges, destinations);
+    TraceView { source_sat: view.source_sat + fees_sat, fees_sat, ..view }
 }
 
 fn table(body: Body, style: &Style) -> String {
@@ -177,12 +130,10 @@ fn address_view() -> AddressView {
         cursor: format!("c{n}f0"),
     };
     AddressView {
-        address: address('a'),
         script_hex: "51".into(),
         tags: vec![tag("Binance"), tag("Binance deposit address"), tag("Some other exchange's label")],
         balance_sat: 1,
         received_sat: 1,
-        sent_sat: 0,
         tx_count: 200,
         first_seen_height: Some(100),
         first_seen_time: Some(time(5)),
@@ -206,6 +157,7 @@ fn address_view() -> AddressView {
         history_to_height: Some(200),
         history: (0..37).map(event).collect(),
         next_cursor: Some("c1520f0".into()),
+        ..samples::address(&address('a'))
     }
 }
 
@@ -213,19 +165,10 @@ fn path_view() -> PathView {
     let mut spent = destination('c', &address('t'), 5, "spent");
     spent.traced_sat = None;
     spent.vout = Some(1);
-    PathView {
-        from: address('f'),
-        to: address('t'),
-        found: true,
-        hops: Some(2),
-        txs: vec![txid('a'), txid('b'), txid('c')],
-        nodes: vec![node('a', 101, 0), node('b', 102, 1), node('c', 103, 2)],
-        edges: vec![edge('a', 'b', 10, address('m')), edge('b', 'c', 9, address('n'))],
-        destinations: vec![destination('c', &address('t'), 4, "unspent"), spent],
-        max_hops: 30,
-        truncated: false,
-        visited_txs: 3,
-    }
+    let nodes = vec![node('a', 101, 0), node('b', 102, 1), node('c', 103, 2)];
+    let edges = vec![edge('a', 'b', 10, address('m')), edge('b', 'c', 9, address('n'))];
+    let destinations = vec![destination('c', &address('t'), 4, "unspent"), spent];
+    samples::path(&address('f'), &address('t'), nodes, edges, destinations)
 }
 
 #[test]
@@ -344,22 +287,8 @@ fn dates_sit_beside_heights() {
     assert!(out.contains(&format!("   153  2024-01-06 12:34  {}  funded", short('d'))), "{out}");
     let out = table(Body::Path(path_view()), &Style::default());
     assert!(out.contains(&format!("   2  {}     103  2024-01-03 12:34\n", short('c'))), "{out}");
-    let cluster = ClusterView {
-        address: "bcrt1qa".into(),
-        cluster_id: "bcrt1qa".into(),
-        size: 1,
-        balance_sat: 0,
-        received_sat: 0,
-        tx_count: 2,
-        first_height: Some(7),
-        first_time: Some(time(8)),
-        last_height: None,
-        last_time: None,
-        heuristics: HeuristicsView { name: "multi_input".into(), version: 1, change: false },
-        tags: Vec::new(),
-        addresses: Vec::new(),
-        next_cursor: None,
-    };
+    let cluster =
+        ClusterView { tx_count: 2, first_height: Some(7), first_time: Some(time(8)), ..samples::cluster("bcrt1qa") };
     let out = table(Body::Cluster(cluster), &Style::default());
     assert!(out.contains("First seen    height 7, 2024-01-08 12:34 UTC\nLast seen     never\n"), "{out}");
 }

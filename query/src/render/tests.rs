@@ -1,61 +1,21 @@
 //! The shape of each format, on hand-made results.
 
 use super::render;
+use super::samples::{address, edge, heuristics, path, trace, tx_node, txid};
 use crate::cli::Format;
 use crate::error::UsageError;
-use crate::model::{
-    AddressView, Body, ClusterSummary, ClustersView, EdgeView, HeuristicsView, LinkView, PathView, Report, TraceView,
-    TxNode, WhyView,
-};
+use crate::model::{Body, ClusterSummary, ClustersView, EdgeView, LinkView, Report, TraceView, WhyView};
 
-fn txid(c: char) -> String {
-    std::iter::repeat_n(c, 64).collect()
-}
-
-fn node(c: char, height: u32, hop: u32) -> TxNode {
-    TxNode {
-        txid: txid(c),
-        height,
-        time: format!("2024-01-{:02}T00:00:00Z", height % 28 + 1),
-        block_hash: txid('0'),
-        hop,
-        stopped: false,
-        stopped_at: Vec::new(),
-        tags: Vec::new(),
-    }
-}
-
-fn edge(from: char, to: char, value: u64, label: &str) -> EdgeView {
-    let address = (!label.starts_with("script:")).then(|| label.to_string());
-    EdgeView {
-        from_txid: txid(from),
-        vout: 1,
-        to_txid: txid(to),
-        vin: 0,
-        value_sat: value,
-        address,
-        tags: Vec::new(),
-        label: label.into(),
-    }
+/// Output 1 of tx `from` paying `label`, spent by input 0 of tx `to`.
+fn spend(from: char, to: char, value_sat: u64, label: &str) -> EdgeView {
+    edge(&txid(from), &txid(to), value_sat, label)
 }
 
 fn trace_report() -> Report {
-    let view = TraceView {
-        root: txid('a'),
-        direction: "forward",
-        hops: 2,
-        hops_reached: 2,
-        min_value_sat: 0,
-        max_txs: 10_000,
-        follow: "all",
-        top: None,
-        source_sat: 150_000_000,
-        fees_sat: 0,
-        destinations: Vec::new(),
-        txs: vec![node('a', 101, 0), node('b', 102, 1), node('c', 1234, 2)],
-        edges: vec![edge('a', 'b', 150_000_000, "bcrt1qexample"), edge('b', 'c', 7, "script:51ae")],
-        truncated: true,
-    };
+    let txs = vec![tx_node(&txid('a'), 101, 0), tx_node(&txid('b'), 102, 1), tx_node(&txid('c'), 1234, 2)];
+    let edges = vec![spend('a', 'b', 150_000_000, "bcrt1qexample"), spend('b', 'c', 7, "script:51ae")];
+    let view =
+        TraceView { hops: 2, source_sat: 150_000_000, truncated: true, ..trace("forward", txs, edges, Vec::new()) };
     Report { body: Body::Trace(view), notes: vec![] }
 }
 
@@ -121,21 +81,9 @@ fn graphml_declares_keys_and_lists_every_node_and_edge() {
 
 #[test]
 fn graphs_of_paths_and_escaping() {
-    let mut e = edge('a', 'b', 1, "a\"b<c>&");
-    e.address = None;
-    let view = PathView {
-        from: "x".into(),
-        to: "y\"".into(),
-        found: true,
-        hops: Some(1),
-        txs: vec![txid('a'), txid('b')],
-        nodes: vec![node('a', 1, 0), node('b', 2, 1)],
-        edges: vec![e],
-        destinations: Vec::new(),
-        max_hops: 30,
-        truncated: false,
-        visited_txs: 2,
-    };
+    let e = EdgeView { address: None, ..spend('a', 'b', 1, "a\"b<c>&") };
+    let nodes = vec![tx_node(&txid('a'), 1, 0), tx_node(&txid('b'), 2, 1)];
+    let view = path("x", "y\"", nodes, vec![e], Vec::new());
     let report = Report { body: Body::Path(view), notes: vec![] };
     let dot = text(&report, Format::Dot);
     assert!(dot.starts_with("digraph path {"));
@@ -153,31 +101,7 @@ fn json_is_one_document_and_graph_formats_refuse_addresses() {
     let value: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(value["edges"][1]["address"], serde_json::Value::Null);
     assert_eq!(value["txs"][2]["hop"], 2);
-    let view = AddressView {
-        address: "a".into(),
-        script_hex: String::new(),
-        tags: Vec::new(),
-        balance_sat: 0,
-        received_sat: 0,
-        sent_sat: 0,
-        tx_count: 0,
-        first_seen_height: None,
-        first_seen_time: None,
-        last_seen_height: None,
-        last_seen_time: None,
-        cluster_id: None,
-        cluster_size: None,
-        key_balance_sat: 0,
-        key_scripts: vec![],
-        utxo_count: 0,
-        key_utxo_count: 0,
-        utxos: vec![],
-        utxos_truncated: false,
-        history_from_height: None,
-        history_to_height: None,
-        history: vec![],
-        next_cursor: None,
-    };
+    let view = address("a");
     let report = Report { body: Body::Address(view), notes: vec![] };
     assert!(matches!(
         render(&report, Format::Graphml, &Default::default()),
@@ -185,10 +109,6 @@ fn json_is_one_document_and_graph_formats_refuse_addresses() {
     ));
     let table = text(&report, Format::Table);
     assert!(table.contains("First seen    never"), "{table}");
-}
-
-fn heuristics() -> HeuristicsView {
-    HeuristicsView { name: "multi_input".into(), version: 1, change: false }
 }
 
 #[test]

@@ -5,90 +5,36 @@ use crate::cli::{Draw, Format};
 use crate::error::exit_code;
 use crate::model::{Body, DestinationView, EdgeView, PathView, Report, TagView, TraceView, TxNode};
 use crate::output::draw;
-use crate::render::{render, Style};
+use crate::render::samples::{destination, edge, path, trace, tx_node};
+use crate::render::{render, samples, Style};
 
 fn id(n: u32) -> String {
     format!("{n:064x}")
 }
 
+/// Tx `n` of the block at height 800000 + `n`, at `hop`.
 fn tx(n: u32, hop: u32) -> TxNode {
-    TxNode {
-        txid: id(n),
-        height: 800_000 + n,
-        time: format!("2024-01-{:02}T12:{:02}:00Z", n % 28 + 1, n % 60),
-        block_hash: id(0),
-        hop,
-        stopped: false,
-        stopped_at: Vec::new(),
-        tags: Vec::new(),
-    }
+    TxNode { time: format!("2024-01-{:02}T12:{:02}:00Z", n % 28 + 1, n % 60), ..tx_node(&id(n), 800_000 + n, hop) }
 }
 
 fn tag(label: &str) -> TagView {
-    TagView {
-        label: label.into(),
-        category: Some("exchange".into()),
-        source: "test".into(),
-        confidence: "forensic".into(),
-        pack: "test".into(),
-    }
+    samples::tag(label, "exchange")
 }
 
+/// Output `vout` of tx `from` paying `address`, spent by input 0 of tx `to`.
 fn spend(from: u32, vout: u32, to: u32, value_sat: u64, address: &str) -> EdgeView {
-    EdgeView {
-        from_txid: id(from),
-        vout,
-        to_txid: id(to),
-        vin: 0,
-        value_sat,
-        address: Some(address.into()),
-        tags: Vec::new(),
-        label: address.into(),
-    }
+    EdgeView { vout, ..edge(&id(from), &id(to), value_sat, address) }
 }
 
-/// A forward destination: output `vout` of tx `n`.
+/// A forward destination: output `vout` of tx `n`, half of it traced.
 fn dest(n: u32, vout: u32, address: &str, value_sat: u64, state: &'static str) -> DestinationView {
     DestinationView {
-        txid: id(n),
         vout: Some(vout),
-        vin: None,
-        hop: 0,
         height: 800_000 + n,
         time: "2024-01-31T12:00:00Z".into(),
-        address: Some(address.into()),
-        tags: Vec::new(),
-        value_sat,
         traced_sat: Some(value_sat / 2),
         percent: Some(12.5),
-        state,
-        spent_by: None,
-        prev_output: None,
-        label: address.into(),
-    }
-}
-
-fn trace(
-    direction: &'static str,
-    txs: Vec<TxNode>,
-    edges: Vec<EdgeView>,
-    destinations: Vec<DestinationView>,
-) -> TraceView {
-    TraceView {
-        root: id(1),
-        direction,
-        hops: 20,
-        hops_reached: txs.iter().map(|t| t.hop).max().unwrap_or(0),
-        min_value_sat: 0,
-        max_txs: 10_000,
-        follow: "all",
-        top: None,
-        source_sat: 100 * 100_000_000,
-        fees_sat: 0,
-        txs,
-        edges,
-        destinations,
-        truncated: false,
+        ..destination(&id(n), address, value_sat, state)
     }
 }
 
@@ -351,19 +297,9 @@ fn a_wide_fan_out_keeps_its_largest_txs_per_hop_and_a_batch_its_largest_outputs(
 fn paths_draw_their_target_outputs_and_say_when_not_found() {
     let mut target = dest(3, 0, "bc1qtarget", 70_000_000, "spent");
     (target.traced_sat, target.percent, target.spent_by) = (None, None, Some(id(9)));
-    let mut view = PathView {
-        from: id(1),
-        to: "bc1qtarget".into(),
-        found: true,
-        hops: Some(2),
-        txs: vec![id(1), id(2), id(3)],
-        nodes: vec![tx(1, 0), tx(2, 1), tx(3, 2)],
-        edges: vec![spend(1, 0, 2, 90_000_000, "bc1qa"), spend(2, 0, 3, 80_000_000, "bc1qb")],
-        destinations: vec![target],
-        max_hops: 30,
-        truncated: false,
-        visited_txs: 12,
-    };
+    let nodes = vec![tx(1, 0), tx(2, 1), tx(3, 2)];
+    let edges = vec![spend(1, 0, 2, 90_000_000, "bc1qa"), spend(2, 0, 3, 80_000_000, "bc1qb")];
+    let mut view = PathView { visited_txs: 12, ..path(&id(1), "bc1qtarget", nodes, edges, vec![target]) };
     let text = |view: &PathView| {
         let report = Report { body: Body::Path(view.clone()), notes: vec![] };
         render(&report, Format::Dot, &Style::default()).unwrap()
