@@ -22,27 +22,15 @@ build() { # <source dir> <out dir>
     mkdir -p "$2"
     cp "$target/release/query" "$target/release/query-bench" "$target/release/indexer" "$target/release/chaingen" "$2/"
 }
+before_cleanup() { git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true; }
+trap before_cleanup EXIT
 git worktree add -q --detach "$work/base-src" "$BASE"
 base_name=$(git rev-parse --short "$BASE")
 head_name="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +changes)"
 build "$work/base-src" "$work/base"
 build "$PWD" "$work/head"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rpc_port=$(port)
-cli() { "$bin/bitcoin-cli" -regtest -datadir="$work/node" -rpcport="$rpc_port" "$@"; }
-cleanup() {
-    cli stop >/dev/null 2>&1 || true
-    while pgrep -f "datadir=$work/node" >/dev/null; do sleep 0.2; done
-    git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true
-    [[ ${KEEP:-0} == 1 ]] && echo "ab: kept $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/node"
-"$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -listen=0 -server \
-    -rest=1 -txindex -printtoconsole=0 -rpcthreads=8 -dbcache=1000 -daemonwait >&2
-url=http://127.0.0.1:$rpc_port
-cookie=$work/node/regtest/.cookie
+source tests/bench/node.sh
 
 echo "ab: generating $TXS transactions (seed $SEED)" >&2
 "$work/head/chaingen" --rpc-url "$url" --rpc-cookie "$cookie" --seed "$SEED" --txs "$TXS" --out "$work/truth.json" >&2

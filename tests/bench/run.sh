@@ -22,20 +22,7 @@ cargo build --release --locked --workspace --bins >&2
 rel=${CARGO_TARGET_DIR:-target}/release
 
 work=$(mktemp -d -t chaintrail-bench.XXXXXX)
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rpc_port=$(port)
-cli() { "$bin/bitcoin-cli" -regtest -datadir="$work/node" -rpcport="$rpc_port" "$@"; }
-cleanup() {
-    cli stop >/dev/null 2>&1 || true
-    while pgrep -f "datadir=$work/node" >/dev/null; do sleep 0.2; done
-    [[ ${KEEP:-0} == 1 ]] && echo "bench: kept $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/node"
-"$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -listen=0 -server \
-    -rest=1 -txindex -printtoconsole=0 -rpcthreads=8 -dbcache=1000 -daemonwait >&2
-url=http://127.0.0.1:$rpc_port
-cookie=$work/node/regtest/.cookie
+source tests/bench/node.sh
 
 # Runs a command under /usr/bin/time; prints "seconds max_rss_kib".
 timed() { local log=$1; shift; /usr/bin/time -f "%e %M" -o "$log.time" "$@" >"$log.out" 2>"$log"; cat "$log.time"; }
