@@ -15,6 +15,7 @@ pub mod model;
 pub mod output;
 pub mod parallel;
 pub mod render;
+pub mod report;
 pub mod tags;
 pub mod target;
 pub mod usage;

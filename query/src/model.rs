@@ -1,7 +1,7 @@
 //! The results the commands produce, as plain data. Their JSON field names are the interface
 //! other programs read; every renderer (JSON, table, dot, GraphML) works from these.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::tags::Tag;
 
@@ -490,7 +490,7 @@ pub struct UnattributedView {
 }
 
 /// A tag as the commands show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagView {
     pub label: String,
     pub category: Option<String>,
