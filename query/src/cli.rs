@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indexer::network::Network;
 use serde::Deserialize;
 
-use crate::engine::Direction;
+use crate::engine::{Direction, TaintModel};
 
 /// Largest `--hops` / `--max-hops`.
 pub const MAX_HOPS: u32 = 100;
@@ -31,8 +31,8 @@ const GLOBAL: &str = "Global options";
 
 const ABOUT: &str = "Answer investigators' questions from a chaintrail database: transactions, \
 addresses, where money went (trace), how it got from one place to another (path), which \
-addresses one owner controls (cluster, clusters), and how much reached or came from tagged entities \
-(exposure).";
+addresses one owner controls (cluster, clusters), how much reached or came from tagged entities \
+(exposure), and how much of a source's value later outputs carry (taint).";
 
 const TRACE_HELP: &str = "Hop numbering: hop 0 is the root set. For a txid it is that tx; for an \
 outpoint <txid>:<vout>, forward it is the tx that spent that output (only that output is \
@@ -68,6 +68,20 @@ fee (out) or inputs (in) in proportion to their values. Hop 1 is the target's co
 (direct exposure); deeper tagged entities are indirect. Flows ending at an unspent output, a \
 coinbase, the last hop or the --max-txs cap are unattributed. Amounts are whole satoshis: direct \
 + indirect + unattributed + fees = total, exactly. Rules in docs/exposure.md.";
+
+const TAINT_HELP: &str = "The source's outputs are wholly tainted, at hop 0: every output of a \
+txid, the one output of <txid>:<vout>, or every output ever paid to an address. Txs spending \
+tainted outputs are taken in chain order; a tx's hop is one more than the smallest hop of the \
+tainted outputs it spends, and the model passes its tainted inputs on to its outputs and fee. \
+poison: every output of a tx with a tainted input, and its fee, are wholly tainted. haircut: each \
+output and the fee carry the tainted input value in proportion to their values, in whole \
+satoshis (largest remainder, the fee last on ties). fifo: the inputs are laid end to end in input \
+order and the outputs take slices of that line in output order, the fee last; an output's taint \
+is the tainted part of its slice, and where the taint sits inside it is kept for the next tx. \
+lifo: the same with the inputs laid from the last to the first. Tainted value in an output that \
+is unspent, OP_RETURN, of a tx at hop --hops, below --min-sat, or spent by a tx past --max-txs \
+stays there: that is the frontier. For haircut, fifo and lifo the source equals frontier plus \
+fees to the satoshi; poison adds up to more. Rules in the query README, section Taint.";
 
 const AFTER_HELP: &str = "The database is opened read-only as a follower of the indexer: queries \
 work while it runs and never write. Exit codes: 0 success, 1 the database cannot answer \
@@ -119,7 +133,8 @@ pub enum Format {
     /// GraphML for Gephi and similar tools (trace and path only).
     Graphml,
     /// Comma-separated values with a header row (RFC 4180), amounts in satoshis and BTC: tx
-    /// inputs and outputs, address history, trace and path edges and destinations.
+    /// inputs and outputs, address history, trace and path edges and destinations, tainted
+    /// outputs.
     Csv,
     /// An SVG picture (trace and path only), drawn by Graphviz's `dot`, which must be installed.
     Svg,
@@ -177,6 +192,10 @@ pub enum Command {
     /// entities, by category.
     #[command(after_help = EXPOSURE_HELP)]
     Exposure(ExposureArgs),
+    /// How much of a source's value each later output carries, under a taint model (poison,
+    /// haircut, fifo, lifo).
+    #[command(after_help = TAINT_HELP)]
+    Taint(TaintArgs),
     /// The tag store: import TagPacks and CSV files of attributions, show an address's tags,
     /// list them, remove a pack.
     Tags(TagsArgs),
@@ -192,6 +211,7 @@ impl Command {
             Command::Cluster(_) => "cluster",
             Command::Clusters(_) => "clusters",
             Command::Exposure(_) => "exposure",
+            Command::Taint(_) => "taint",
             Command::Tags(_) => "tags",
         }
     }
@@ -363,6 +383,27 @@ pub struct ExposureArgs {
     /// file; at most 1000000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=HARD_TRACE_MAX_TXS))]
     pub max_txs: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct TaintArgs {
+    /// A txid (all its outputs), an outpoint <txid>:<vout>, or an address (every output ever paid
+    /// to it).
+    pub target: String,
+    /// How a tx passes taint from its inputs to its outputs and fee.
+    #[arg(long, value_enum)]
+    pub model: TaintModel,
+    /// Follow taint through txs up to hop N; the outputs of hop-N txs end it. Allowed: 1..=100.
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
+    pub hops: u32,
+    /// Handle at most this many txs past the source; taint reaching more is left where it is and
+    /// the result is truncated [default: 10000, or `max_txs` in the config file; at most 1000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=HARD_TRACE_MAX_TXS))]
+    pub max_txs: Option<u64>,
+    /// Do not follow outputs carrying less taint than this (they are still listed): satoshis
+    /// (`5000`, `5000sat`) or BTC (`0.001`, `1btc`).
+    #[arg(long, default_value = "1", value_name = "AMOUNT", value_parser = parse_amount)]
+    pub min_sat: u64,
 }
 
 const TAGS_IMPORT_HELP: &str = "Each file is one pack, imported in one batch: a GraphSense TagPack \
@@ -643,5 +684,22 @@ mod tests {
         let err = parse(&["exposure", "t", "--direction", "sideways"]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidValue);
         assert_eq!(parse(&["exposure", "t", "--hops", "0"]).unwrap_err().kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn taint_needs_a_model_and_takes_amounts_for_min_sat() {
+        let Command::Taint(t) = parse(&["taint", "t", "--model", "fifo"]).unwrap().command else {
+            panic!("expected taint")
+        };
+        assert_eq!((t.model, t.hops, t.max_txs, t.min_sat), (TaintModel::Fifo, 10, None, 1));
+        let cli = parse(&["taint", "t", "--model", "haircut", "--hops", "25", "--max-txs", "7", "--min-sat", "0.001"]);
+        let Command::Taint(t) = cli.unwrap().command else { panic!("expected taint") };
+        assert_eq!((t.model, t.hops, t.max_txs, t.min_sat), (TaintModel::Haircut, 25, Some(7), 100_000));
+        assert_eq!(parse(&["taint", "t"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(parse(&["taint", "t", "--model", "fofi"]).unwrap_err().kind(), ErrorKind::InvalidValue);
+        assert_eq!(
+            parse(&["taint", "t", "--model", "lifo", "--hops", "101"]).unwrap_err().kind(),
+            ErrorKind::ValueValidation
+        );
     }
 }

@@ -41,7 +41,9 @@ pub enum UsageError {
     ClusterArgs(String),
     #[error("--format {format} is only for trace and path; use json or table for {command}")]
     GraphFormat { format: &'static str, command: &'static str },
-    #[error("--format csv is for tx, address, trace, path, cluster and clusters; use json or table for {command}")]
+    #[error(
+        "--format csv is for tx, address, trace, path, cluster, clusters and taint; use json or table for {command}"
+    )]
     CsvFormat { command: &'static str },
     #[error("no database given: pass --db or --network, or set `db` or `network` in the config file")]
     NoDatabase,

@@ -22,6 +22,7 @@ pub enum Body {
     Why(WhyView),
     Clusters(ClustersView),
     Exposure(ExposureView),
+    Taint(TaintView),
     TagImport(TagImportView),
     AddressTags(AddressTagsView),
     TagList(TagListView),
@@ -39,6 +40,7 @@ impl Body {
             Body::Cluster(_) | Body::Why(_) => "cluster",
             Body::Clusters(_) => "clusters",
             Body::Exposure(_) => "exposure",
+            Body::Taint(_) => "taint",
             Body::TagImport(_) | Body::AddressTags(_) | Body::TagList(_) | Body::TagRemove(_) => "tags",
         }
     }
@@ -487,6 +489,70 @@ pub struct UnattributedView {
     pub max_txs_sat: u64,
     /// In only: at a coinbase (newly mined coins).
     pub coinbase_sat: u64,
+}
+
+/// `query taint`. For haircut, fifo and lifo, `source.tainted_sat` = `frontier_tainted_sat` +
+/// `fees_tainted_sat`, to the satoshi.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaintView {
+    /// `poison`, `haircut`, `fifo` or `lifo`.
+    pub model: &'static str,
+    pub source: TaintSourceView,
+    pub hops: u32,
+    pub max_txs: u64,
+    pub min_sat: u64,
+    /// Every output carrying taint (`tainted_sat` > 0), by hop, chain order and output index.
+    pub outputs: Vec<TaintedOutputView>,
+    /// Taint left in outputs that were not followed: unspent or OP_RETURN ones, those of txs at
+    /// the hop limit, those below `min_sat`, and those spent by txs past `max_txs`.
+    pub frontier_tainted_sat: u64,
+    /// Taint paid as fees by the txs followed.
+    pub fees_tainted_sat: u64,
+    /// `max_txs` was reached: some taint was not followed further.
+    pub truncated: bool,
+    /// Taint in outputs paying addresses whose tags (or cluster's tags) name a category, largest
+    /// first; empty without tags.
+    pub by_category: Vec<TaintCategoryView>,
+}
+
+/// Where the taint starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaintSourceView {
+    /// The txid, `txid:vout` or address as given.
+    pub target: String,
+    /// The value of its outputs (for an address, less what reached one of them from another).
+    pub tainted_sat: u64,
+}
+
+/// An output carrying taint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaintedOutputView {
+    pub txid: String,
+    pub vout: u32,
+    /// `None` for scripts without one (OP_RETURN, bare multisig, P2PK).
+    pub address: Option<String>,
+    pub value_sat: u64,
+    pub tainted_sat: u64,
+    /// 0 for the source's outputs, else the hop of its tx.
+    pub hop: u32,
+    /// Spent as of the indexed tip.
+    pub spent: bool,
+    pub height: u32,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
+    /// Tags of the address; left out when it has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagView>,
+    /// For tables: the address (or `op_return` / `script:<hex>`), led by its best tag's label.
+    #[serde(skip)]
+    pub label: String,
+}
+
+/// Taint reaching the addresses of one category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaintCategoryView {
+    pub category: String,
+    pub tainted_sat: u64,
 }
 
 /// A tag as the commands show it.

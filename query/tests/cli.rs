@@ -123,7 +123,7 @@ fn missing_arguments_are_named_with_the_subcommand_help() {
     assert!(import.stderr.trim_end().ends_with("(see 'query tags import --help')"), "{}", import.stderr);
     assert_clap_error(
         &[],
-        "no command given: use tx, address, trace, path, cluster, clusters, exposure or tags (see 'query --help')",
+        "no command given: use tx, address, trace, path, cluster, clusters, exposure, taint or tags (see 'query --help')",
     );
     assert_clap_error(&["tags"], "no tags command given: use import, show, list or remove (see 'query tags --help')");
 }
@@ -152,7 +152,7 @@ fn mistyped_values_commands_and_options_get_the_valid_ones_and_the_nearest() {
     );
     assert_clap_error(
         &["trase", "forward", "x"],
-        "unknown command 'trase': expected tx, address, trace, path, cluster, clusters, exposure or tags; \
+        "unknown command 'trase': expected tx, address, trace, path, cluster, clusters, exposure, taint or tags; \
          did you mean 'trace'? (see 'query --help')",
     );
     assert_clap_error(
@@ -506,4 +506,35 @@ fn exposure_errors_exit_with_the_right_code_and_answers_print_as_table() {
     assert_eq!(table.code, 0, "{}", table.stderr);
     assert!(table.stdout.starts_with(&format!("Exposure into  {}", address(6))), "{}", table.stdout);
     assert!(table.stdout.contains("Received       0.00058000 BTC"), "{}", table.stdout);
+}
+
+#[test]
+fn taint_errors_exit_with_the_right_code_and_answers_balance_in_every_format() {
+    let f = fixture();
+    let a = f.a.to_string();
+    assert_clap_error(
+        &["taint", "t"],
+        "taint needs --model <MODEL> (poison, haircut, fifo or lifo): query taint t --model <MODEL> (see 'query taint --help')",
+    );
+    assert_error(&query_db(&f.db, &["taint", &a, "--model", "fofi"]), 2, "invalid value 'fofi' for --model");
+    assert_error(
+        &query_db(&f.db, &["--format", "png", "taint", &a, "--model", "fifo"]),
+        2,
+        "use json or table for taint",
+    );
+    let unseen = address(999);
+    assert_error(&query_db(&f.db, &["taint", &unseen, "--model", "fifo"]), 1, "has never been seen");
+    let t = json(&query_db(&f.db, &["taint", &a, "--model", "haircut", "--hops", "3"]));
+    let (source, frontier, fees) =
+        (t["source"]["tainted_sat"].as_u64(), t["frontier_tainted_sat"].as_u64(), t["fees_tainted_sat"].as_u64());
+    assert_eq!(source, Some(90_000));
+    assert_eq!(frontier.unwrap() + fees.unwrap(), 90_000);
+    let table = query_db(&f.db, &["--format", "table", "taint", &a, "--model", "lifo", "--hops", "3"]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(table.stdout.contains("Books       frontier + fees = source, to the satoshi"), "{}", table.stdout);
+    let csv = query_db(&f.db, &["--format", "csv", "taint", &a, "--model", "poison", "--hops", "3"]);
+    assert_eq!(csv.code, 0, "{}", csv.stderr);
+    assert!(csv
+        .stdout
+        .starts_with("txid,vout,hop,address,value_sat,value_btc,tainted_sat,tainted_btc,spent,height,time,tags\n"));
 }

@@ -162,7 +162,7 @@ impl Attribution for Untagged {
 
 /// Entities from the tag store: a script's own tags, else (with clusters) those of the other
 /// scripts of its cluster.
-struct TagAttribution<'c> {
+pub(super) struct TagAttribution<'c> {
     chain: &'c Chain,
     tags: &'c TagStore,
     clusters: bool,
@@ -171,7 +171,7 @@ struct TagAttribution<'c> {
 }
 
 impl<'c> TagAttribution<'c> {
-    fn new(chain: &'c Chain, tags: &'c TagStore, clusters: bool) -> Self {
+    pub(super) fn new(chain: &'c Chain, tags: &'c TagStore, clusters: bool) -> Self {
         TagAttribution { chain, tags, clusters, by_root: HashMap::new() }
     }
 

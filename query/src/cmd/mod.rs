@@ -9,6 +9,7 @@ mod history;
 mod path;
 mod resolve;
 pub mod tags;
+mod taint;
 mod trace;
 mod tx;
 
@@ -28,6 +29,7 @@ pub enum Job {
     Cluster(cluster::Request),
     Clusters(clusters::Request),
     Exposure(exposure::Request),
+    Taint(taint::Request),
     /// Runs on the tag store alone (see [`tags::Request::run`]); against an open index it can
     /// only read (`show`, `list`).
     Tags(tags::Request),
@@ -42,7 +44,7 @@ impl Job {
         }
         let csv = matches!(command, Command::Tx(_) | Command::Address(_) | Command::Trace(_) | Command::Path(_))
             || matches!(command, Command::Cluster(c) if !c.why)
-            || matches!(command, Command::Clusters(_));
+            || matches!(command, Command::Clusters(_) | Command::Taint(_));
         if settings.format == Format::Csv && !csv {
             let name = if matches!(command, Command::Cluster(_)) { "cluster --why" } else { command.name() };
             return Err(UsageError::CsvFormat { command: name });
@@ -55,6 +57,7 @@ impl Job {
             Command::Cluster(args) => Job::Cluster(cluster::Request::prepare(args)?),
             Command::Clusters(args) => Job::Clusters(clusters::Request::prepare(args)?),
             Command::Exposure(args) => Job::Exposure(exposure::Request::prepare(args, settings)?),
+            Command::Taint(args) => Job::Taint(taint::Request::prepare(args, settings)?),
             Command::Tags(args) => Job::Tags(tags::Request::prepare(args)?),
         })
     }
@@ -68,6 +71,7 @@ impl Job {
             Job::Cluster(req) => req.run(chain),
             Job::Clusters(req) => req.run(chain),
             Job::Exposure(req) => req.run(chain),
+            Job::Taint(req) => req.run(chain),
             Job::Tags(req) => req.answer(chain.network(), chain.tags()),
         }
     }
@@ -79,5 +83,7 @@ mod cluster_tests;
 mod exposure_tests;
 #[cfg(test)]
 mod tags_tests;
+#[cfg(test)]
+mod taint_tests;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,8 @@
 //! The traversal engine: breadth-first traces (with where each branch ends, and how much of the
-//! traced value got there), bidirectional shortest-path search and exposure
-//! (proportional flows to or from tagged entities) over spend edges. It works on transaction
-//! numbers only; turning them into txids and addresses is left to the commands, for the few that
-//! end up in a result.
+//! traced value got there), bidirectional shortest-path search, exposure (proportional flows to or
+//! from tagged entities) and taint (how much of a source each later output carries) over spend
+//! edges. It works on transaction numbers only; turning them into txids and addresses is left to
+//! the commands, for the few that end up in a result.
 
 mod exposure;
 mod flow;
@@ -10,6 +10,8 @@ mod graph;
 mod path;
 mod ports;
 mod split;
+mod taint;
+mod taint_split;
 mod trace;
 
 use indexer::schema::TxNum;
@@ -22,6 +24,7 @@ pub use flow::{Amount, Destination, Root};
 pub use graph::Graph;
 pub use path::{shortest_path, PathLimits, PathResult};
 pub use ports::{End, Select};
+pub use taint::{taint, Taint, TaintLimits, TaintModel, TaintSource, TaintedOutput};
 pub use trace::{trace, Trace, TraceLimits, TraceNode};
 
 /// Which way a traversal follows spend edges.
@@ -65,5 +68,7 @@ impl Edge {
 
 #[cfg(test)]
 mod exposure_tests;
+#[cfg(test)]
+mod taint_tests;
 #[cfg(test)]
 mod tests;

@@ -30,6 +30,9 @@
 //!   `percent`.
 //! - `cluster`: the page of members: `cluster_id,address,balance_sat,balance_btc,tags`.
 //! - `clusters`: `rank,cluster_id,size,balance_sat,balance_btc`, `rank` counting from 1.
+//! - `taint`: one row per tainted output, by hop, chain order and output index:
+//!   `txid,vout,hop,address,value_sat,value_btc,tainted_sat,tainted_btc,spent,height,time,tags`;
+//!   `spent` is `true` or `false`, `height` and `time` are the output's block's.
 //!
 //! `cluster --why`, `exposure` and the `tags` commands have no rows to give: a usage error.
 
@@ -39,7 +42,7 @@ use csv::Writer;
 
 use crate::error::UsageError;
 use crate::model::{
-    btc, AddressView, Body, ClusterView, ClustersView, DestinationView, EdgeView, TagView, TxNode, TxView,
+    btc, AddressView, Body, ClusterView, ClustersView, DestinationView, EdgeView, TagView, TaintView, TxNode, TxView,
 };
 
 /// The header of `tx`.
@@ -94,6 +97,22 @@ pub const MEMBER_COLUMNS: [&str; 5] = ["cluster_id", "address", "balance_sat", "
 /// The header of `clusters`.
 pub const CLUSTERS_COLUMNS: [&str; 5] = ["rank", "cluster_id", "size", "balance_sat", "balance_btc"];
 
+/// The header of `taint`.
+pub const TAINT_COLUMNS: [&str; 12] = [
+    "txid",
+    "vout",
+    "hop",
+    "address",
+    "value_sat",
+    "value_btc",
+    "tainted_sat",
+    "tainted_btc",
+    "spent",
+    "height",
+    "time",
+    "tags",
+];
+
 type Out = Writer<Vec<u8>>;
 
 /// The CSV text of a body, or the usage error for a command that has no rows to give.
@@ -106,6 +125,7 @@ pub(super) fn write(body: &Body) -> Result<String, UsageError> {
         Body::Path(v) => flow(&mut out, &v.nodes, &v.edges, &v.destinations),
         Body::Cluster(v) => members(&mut out, v),
         Body::Clusters(v) => clusters(&mut out, v),
+        Body::Taint(v) => taint(&mut out, v),
         Body::Why(_) => return Err(UsageError::CsvFormat { command: "cluster --why" }),
         other => return Err(UsageError::CsvFormat { command: other.command() }),
     };
@@ -279,6 +299,27 @@ fn clusters(out: &mut Out, v: &ClustersView) -> csv::Result<()> {
             c.size.to_string(),
             c.balance_sat.to_string(),
             btc(c.balance_sat),
+        ])?;
+    }
+    Ok(())
+}
+
+fn taint(out: &mut Out, v: &TaintView) -> csv::Result<()> {
+    out.write_record(TAINT_COLUMNS)?;
+    for o in &v.outputs {
+        out.write_record([
+            o.txid.clone(),
+            o.vout.to_string(),
+            o.hop.to_string(),
+            opt(o.address.as_ref()),
+            o.value_sat.to_string(),
+            btc(o.value_sat),
+            o.tainted_sat.to_string(),
+            btc(o.tainted_sat),
+            o.spent.to_string(),
+            o.height.to_string(),
+            o.time.clone(),
+            labels(&o.tags),
         ])?;
     }
     Ok(())

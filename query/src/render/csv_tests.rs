@@ -1,6 +1,6 @@
 //! CSV of hand-made results, read back with a standard CSV reader and checked cell by cell.
 
-use super::{ADDRESS_COLUMNS, CLUSTERS_COLUMNS, FLOW_COLUMNS, MEMBER_COLUMNS, TX_COLUMNS};
+use super::{ADDRESS_COLUMNS, CLUSTERS_COLUMNS, FLOW_COLUMNS, MEMBER_COLUMNS, TAINT_COLUMNS, TX_COLUMNS};
 use crate::cli::Format;
 use crate::error::UsageError;
 use crate::model::{
@@ -375,6 +375,26 @@ fn cluster_members_and_ranked_clusters() {
 }
 
 #[test]
+fn taint_has_one_row_per_tainted_output() {
+    let mut v = samples::taint();
+    v.outputs[2].tags.push(tag(AWKWARD));
+    v.outputs[3].address = None;
+    let address = |c: char| format!("bcrt1q{}", std::iter::repeat_n(c, 58).collect::<String>());
+    let (header, rows) = table(Body::Taint(v));
+    assert_eq!(header, TAINT_COLUMNS);
+    assert_eq!(rows.len(), 4);
+    let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let (t, a) = (time(101), address('c'));
+    let tags = format!("Exchange A; {AWKWARD}");
+    let exchange = [&txid('c'), "0", "2", &a, "5000", "0.00005000", "4000", "0.00004000", "false", "101", &t, &tags];
+    assert_eq!(rows[2], row(&exchange));
+    let a = address('a');
+    let source = [&txid('a'), "0", "0", &a, "9900", "0.00009900", "9900", "0.00009900", "true", "101", &t, ""];
+    assert_eq!(rows[0], row(&source));
+    assert_eq!((rows[3][2].as_str(), rows[3][3].as_str()), ("3", ""));
+}
+
+#[test]
 fn empty_answers_are_a_header_alone() {
     let mut v = trace_view("forward", Vec::new());
     v.edges.clear();
@@ -398,6 +418,6 @@ fn commands_without_rows_are_refused_with_a_usage_error() {
     let err = csv(Body::TagRemove(TagRemoveView { pack: "p".into(), removed: 1 })).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "--format csv is for tx, address, trace, path, cluster and clusters; use json or table for tags"
+        "--format csv is for tx, address, trace, path, cluster, clusters and taint; use json or table for tags"
     );
 }

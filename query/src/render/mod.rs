@@ -8,6 +8,7 @@ mod graph;
 mod table;
 mod table_flow;
 mod tags;
+mod taint;
 
 use std::fmt;
 
@@ -71,6 +72,7 @@ fn json(body: &Body) -> String {
         Body::Why(v) => serde_json::to_string_pretty(v),
         Body::Clusters(v) => serde_json::to_string_pretty(v),
         Body::Exposure(v) => serde_json::to_string_pretty(v),
+        Body::Taint(v) => serde_json::to_string_pretty(v),
         Body::TagImport(v) => serde_json::to_string_pretty(v),
         Body::AddressTags(v) => serde_json::to_string_pretty(v),
         Body::TagList(v) => serde_json::to_string_pretty(v),

@@ -3,7 +3,8 @@
 //! through struct update syntax (`TxNode { stopped: true, ..tx_node(..) }`).
 
 use crate::model::{
-    AddressView, ClusterView, DestinationView, EdgeView, HeuristicsView, PathView, TagView, TraceView, TxNode,
+    AddressView, ClusterView, DestinationView, EdgeView, HeuristicsView, PathView, TagView, TaintCategoryView,
+    TaintSourceView, TaintView, TaintedOutputView, TraceView, TxNode,
 };
 
 /// A txid of 64 copies of `c`.
@@ -183,5 +184,48 @@ pub(super) fn cluster(address: &str) -> ClusterView {
         tags: Vec::new(),
         addresses: Vec::new(),
         next_cursor: None,
+    }
+}
+
+/// Output `vout` of tx `c` (block 101) paying a 64-character regtest address of `c`s.
+pub(super) fn tainted_output(c: char, vout: u32, value_sat: u64, tainted_sat: u64, hop: u32) -> TaintedOutputView {
+    let address = format!("bcrt1q{}", std::iter::repeat_n(c, 58).collect::<String>());
+    TaintedOutputView {
+        txid: txid(c),
+        vout,
+        label: address.clone(),
+        address: Some(address),
+        value_sat,
+        tainted_sat,
+        hop,
+        spent: hop < 2,
+        height: 101,
+        time: block_time(101),
+        tags: Vec::new(),
+    }
+}
+
+/// A fifo taint from tx `a` (9,900 sat): its output, a peel's, a tagged exchange's and one more;
+/// frontier 9,500, fees 400.
+pub(super) fn taint() -> TaintView {
+    let mut exchange = tainted_output('c', 0, 5_000, 4_000, 2);
+    exchange.tags = vec![tag("Exchange A", "exchange")];
+    exchange.label = format!("Exchange A ({})", exchange.label);
+    TaintView {
+        model: "fifo",
+        source: TaintSourceView { target: txid('a'), tainted_sat: 9_900 },
+        hops: 10,
+        max_txs: 10_000,
+        min_sat: 1,
+        outputs: vec![
+            tainted_output('a', 0, 9_900, 9_900, 0),
+            tainted_output('b', 1, 7_800, 7_800, 1),
+            exchange,
+            tainted_output('d', 0, 5_500, 5_500, 3),
+        ],
+        frontier_tainted_sat: 9_500,
+        fees_tainted_sat: 400,
+        truncated: false,
+        by_category: vec![TaintCategoryView { category: "exchange".into(), tainted_sat: 4_000 }],
     }
 }

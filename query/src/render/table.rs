@@ -222,6 +222,7 @@ pub fn write(out: &mut String, body: &Body, style: &Style) -> fmt::Result {
         Body::Why(v) => cluster::why(out, v, style),
         Body::Clusters(v) => cluster::largest(out, v),
         Body::Exposure(v) => super::exposure::table(out, v),
+        Body::Taint(v) => super::taint::table(out, v, style),
         Body::TagImport(v) => super::tags::import(out, v),
         Body::AddressTags(v) => super::tags::address(out, v),
         Body::TagList(v) => super::tags::list(out, v, style),
