@@ -10,3 +10,4 @@ mod node;
 mod query;
 mod support;
 mod tags;
+mod verify;

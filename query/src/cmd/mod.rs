@@ -11,6 +11,8 @@ mod resolve;
 pub mod tags;
 mod trace;
 mod tx;
+#[cfg(feature = "verify")]
+pub mod verify;
 
 use crate::chain::Chain;
 use crate::cli::{Command, Format};
@@ -31,6 +33,9 @@ pub enum Job {
     /// Runs on the tag store alone (see [`tags::Request::run`]); against an open index it can
     /// only read (`show`, `list`).
     Tags(tags::Request),
+    /// Runs against a node, not the index (see [`verify::Request::run`]).
+    #[cfg(feature = "verify")]
+    Verify(Box<verify::Request>),
 }
 
 impl Job {
@@ -56,6 +61,8 @@ impl Job {
             Command::Clusters(args) => Job::Clusters(clusters::Request::prepare(args)?),
             Command::Exposure(args) => Job::Exposure(exposure::Request::prepare(args, settings)?),
             Command::Tags(args) => Job::Tags(tags::Request::prepare(args)?),
+            #[cfg(feature = "verify")]
+            Command::Verify(args) => Job::Verify(Box::new(verify::Request::prepare(args, settings)?)),
         })
     }
 
@@ -69,6 +76,8 @@ impl Job {
             Job::Clusters(req) => req.run(chain),
             Job::Exposure(req) => req.run(chain),
             Job::Tags(req) => req.answer(chain.network(), chain.tags()),
+            #[cfg(feature = "verify")]
+            Job::Verify(req) => req.run(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod graph;
 mod table;
 mod table_flow;
 mod tags;
+mod verify;
 
 use std::fmt;
 
@@ -75,6 +76,7 @@ fn json(body: &Body) -> String {
         Body::AddressTags(v) => serde_json::to_string_pretty(v),
         Body::TagList(v) => serde_json::to_string_pretty(v),
         Body::TagRemove(v) => serde_json::to_string_pretty(v),
+        Body::Verify(v) => serde_json::to_string_pretty(v),
     };
     value.expect("result types hold only strings, numbers, booleans and lists")
 }
