@@ -27,15 +27,8 @@ pub struct Args {
     /// Chain the node must be on.
     #[arg(long, env = "CHAINTRAIL_NETWORK", value_enum)]
     pub network: Option<Network>,
-    /// Node RPC address [default: http://127.0.0.1:<the network's RPC port>].
-    #[arg(long, env = "CHAINTRAIL_RPC_URL")]
-    pub rpc_url: Option<String>,
-    /// RPC cookie file [default: the cookie in ~/.bitcoin for the network].
-    #[arg(long, env = "CHAINTRAIL_RPC_COOKIE", conflicts_with = "rpc_user")]
-    pub rpc_cookie: Option<PathBuf>,
-    /// RPC user; the password comes from CHAINTRAIL_RPC_PASSWORD or the config file.
-    #[arg(long, env = "CHAINTRAIL_RPC_USER")]
-    pub rpc_user: Option<String>,
+    #[command(flatten)]
+    pub rpc: RpcArgs,
     /// Database directory [default: ~/.local/share/chaintrail/<network>].
     #[arg(long, env = "CHAINTRAIL_DB")]
     pub db: Option<PathBuf>,
@@ -89,6 +82,21 @@ pub struct Args {
     /// Progress display: a bar on a terminal, log lines otherwise.
     #[arg(long, value_enum, default_value_t = ProgressStyle::Auto)]
     pub progress: ProgressStyle,
+}
+
+/// How to reach the node, as given on the command line or in the environment. `query verify`
+/// takes the same flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RpcArgs {
+    /// Node RPC address [default: http://127.0.0.1:<the network's RPC port>].
+    #[arg(long, env = "CHAINTRAIL_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// RPC cookie file [default: the cookie in ~/.bitcoin for the network].
+    #[arg(long, env = "CHAINTRAIL_RPC_COOKIE", conflicts_with = "rpc_user")]
+    pub rpc_cookie: Option<PathBuf>,
+    /// RPC user; the password comes from CHAINTRAIL_RPC_PASSWORD or the config file.
+    #[arg(long, env = "CHAINTRAIL_RPC_USER")]
+    pub rpc_user: Option<String>,
 }
 
 /// Which block feed to use.
@@ -177,6 +185,40 @@ pub fn default_cookie(network: Network) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(home).join(".bitcoin").join(network.datadir_subdir()).join(".cookie"))
 }
 
+/// The connection to the node of `network`: flags (and the environment) over the config file's
+/// `[rpc]` table, then the network's defaults; the password only from `CHAINTRAIL_RPC_PASSWORD`
+/// or the file. What `query verify` uses to reach the node the indexer reads.
+pub fn resolve_rpc(args: RpcArgs, config: Option<&Path>, network: Network) -> anyhow::Result<RpcConfig> {
+    let file = match config {
+        Some(path) => read_file(path)?,
+        None => FileConfig::default(),
+    };
+    rpc_config(args, file.rpc, network)
+}
+
+fn rpc_config(args: RpcArgs, file: FileRpc, network: Network) -> anyhow::Result<RpcConfig> {
+    let url = args.rpc_url.or(file.url).unwrap_or_else(|| format!("http://127.0.0.1:{}", network.default_rpc_port()));
+    let password = std::env::var("CHAINTRAIL_RPC_PASSWORD").ok().or(file.password);
+    let auth = match (args.rpc_user, args.rpc_cookie) {
+        (Some(user), _) => RpcAuth::UserPass {
+            user,
+            password: password.context(
+                "--rpc-user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password in the config file",
+            )?,
+        },
+        (None, Some(cookie)) => RpcAuth::Cookie(cookie),
+        (None, None) => match (file.user, file.cookie) {
+            (Some(user), _) => RpcAuth::UserPass {
+                user,
+                password: password.context("rpc.user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password")?,
+            },
+            (None, Some(cookie)) => RpcAuth::Cookie(cookie),
+            (None, None) => RpcAuth::Cookie(default_cookie(network)?),
+        },
+    };
+    Ok(RpcConfig { url, auth, timeout: Duration::from_secs(120) })
+}
+
 impl Config {
     pub fn resolve(args: Args) -> anyhow::Result<Config> {
         let file = match &args.config {
@@ -186,27 +228,7 @@ impl Config {
         let Some(network) = args.network.or(file.network) else {
             bail!("no network given: pass --network or set `network` in the config file");
         };
-        let url =
-            args.rpc_url.or(file.rpc.url).unwrap_or_else(|| format!("http://127.0.0.1:{}", network.default_rpc_port()));
-        let password = std::env::var("CHAINTRAIL_RPC_PASSWORD").ok().or(file.rpc.password);
-        let auth = match (args.rpc_user, args.rpc_cookie) {
-            (Some(user), _) => RpcAuth::UserPass {
-                user,
-                password: password.context(
-                    "--rpc-user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password in the config file",
-                )?,
-            },
-            (None, Some(cookie)) => RpcAuth::Cookie(cookie),
-            (None, None) => match (file.rpc.user, file.rpc.cookie) {
-                (Some(user), _) => RpcAuth::UserPass {
-                    user,
-                    password: password
-                        .context("rpc.user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password")?,
-                },
-                (None, Some(cookie)) => RpcAuth::Cookie(cookie),
-                (None, None) => RpcAuth::Cookie(default_cookie(network)?),
-            },
-        };
+        let rpc = rpc_config(args.rpc, file.rpc, network)?;
         let f = file.indexer;
         let fetch_workers = args.fetch_workers.or(f.fetch_workers).unwrap_or(4);
         if fetch_workers == 0 || fetch_workers > 64 {
@@ -222,7 +244,7 @@ impl Config {
                 Some(db) => db,
                 None => default_db_dir(network.core_name())?,
             },
-            rpc: RpcConfig { url, auth, timeout: Duration::from_secs(120) },
+            rpc,
             once: args.once,
             fetch_workers,
             fetch_window: 16,
@@ -312,6 +334,23 @@ mod tests {
         assert_eq!(stages(&["--config", file.to_str().unwrap()]).clusters, Some(ClusterParams { change: true }));
         std::fs::write(&file, "[indexer]\nclusters = false\n").unwrap();
         assert_eq!(stages(&["--config", file.to_str().unwrap()]).clusters, None);
+    }
+
+    #[test]
+    fn the_rpc_connection_alone_resolves_from_flags_over_the_file_else_the_network_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "network = \"main\"\n[rpc]\nurl = \"http://10.0.0.1:1\"\ncookie = \"/c\"\n").unwrap();
+        let rpc = resolve_rpc(RpcArgs::default(), Some(&file), Network::Regtest).unwrap();
+        assert_eq!(rpc.url, "http://10.0.0.1:1");
+        assert!(matches!(rpc.auth, RpcAuth::Cookie(ref c) if c == Path::new("/c")));
+        let flags = RpcArgs { rpc_url: Some("http://h:2".into()), rpc_cookie: Some("/k".into()), rpc_user: None };
+        let rpc = resolve_rpc(flags, Some(&file), Network::Regtest).unwrap();
+        assert_eq!(rpc.url, "http://h:2");
+        assert!(matches!(rpc.auth, RpcAuth::Cookie(ref c) if c == Path::new("/k")));
+        let rpc = resolve_rpc(RpcArgs::default(), None, Network::Signet).unwrap();
+        assert_eq!(rpc.url, "http://127.0.0.1:38332");
+        assert!(matches!(rpc.auth, RpcAuth::Cookie(ref c) if c.ends_with(".bitcoin/signet/.cookie")));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! that `query` reads.
 //!
 //! Without the default `node` feature this is the storage layer alone (tables, store, stages and
-//! the writer), which is all `query` depends on; with it, also the node client and the sync.
+//! the writer), which is all `query` needs to read the index; with it, also the node client, the
+//! connection settings (which `query verify` reuses) and the sync.
 
 pub mod addresses;
 pub mod clusters;

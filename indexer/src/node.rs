@@ -151,15 +151,30 @@ impl Node {
 
     /// Hash of the best-chain block at `height`, or `None` when the node's chain is shorter.
     pub fn block_hash(&mut self, stop: &AtomicBool, height: u32) -> Result<Option<BlockHash>, NodeError> {
-        match self.call_retrying(stop, |c| c.get_block_hash(u64::from(height))) {
-            Ok(h) => Ok(Some(h)),
-            Err(NodeError::Rpc { code: -8, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        beyond_tip_is_none(self.call_retrying(stop, |c| c.get_block_hash(u64::from(height))))
     }
 
     pub fn block(&mut self, stop: &AtomicBool, hash: &BlockHash) -> Result<Block, NodeError> {
         self.call_retrying(stop, |c| c.get_block(hash))
+    }
+
+    /// [`Node::block_hash`], failing at once when the node cannot answer instead of waiting.
+    pub fn block_hash_now(&mut self, height: u32) -> Result<Option<BlockHash>, NodeError> {
+        beyond_tip_is_none(self.call(|c| c.get_block_hash(u64::from(height))))
+    }
+
+    /// [`Node::block`], failing at once when the node cannot answer instead of waiting.
+    pub fn block_now(&mut self, hash: &BlockHash) -> Result<Block, NodeError> {
+        self.call(|c| c.get_block(hash))
+    }
+}
+
+/// `getblockhash` past the tip fails with "Block height out of range" (-8): no block there.
+fn beyond_tip_is_none(result: Result<BlockHash, NodeError>) -> Result<Option<BlockHash>, NodeError> {
+    match result {
+        Ok(h) => Ok(Some(h)),
+        Err(NodeError::Rpc { code: -8, .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -32,7 +32,8 @@ const GLOBAL: &str = "Global options";
 const ABOUT: &str = "Answer investigators' questions from a chaintrail database: transactions, \
 addresses, where money went (trace), how it got from one place to another (path), which \
 addresses one owner controls (cluster, clusters), how much reached or came from tagged entities \
-(exposure), and how much of a source's value later outputs carry (taint).";
+(exposure), how much of a source's value later outputs carry (taint), and whether a case report \
+still holds on a live node (verify).";
 
 const TRACE_HELP: &str = "Hop numbering: hop 0 is the root set. For a txid it is that tx; for an \
 outpoint <txid>:<vout>, forward it is the tx that spent that output (only that output is \
@@ -82,6 +83,20 @@ lifo: the same with the inputs laid from the last to the first. Tainted value in
 is unspent, OP_RETURN, of a tx at hop --hops, below --min-sat, or spent by a tx past --max-txs \
 stays there: that is the frontier. For haircut, fifo and lifo the source equals frontier plus \
 fees to the satoshi; poison adds up to more. Rules in the query README, section Taint.";
+
+#[cfg(feature = "verify")]
+const VERIFY_HELP: &str = "No index is opened: the node is asked over RPC, with the indexer's \
+connection settings (--rpc-url, --rpc-cookie or --rpc-user; CHAINTRAIL_RPC_URL, \
+CHAINTRAIL_RPC_COOKIE, CHAINTRAIL_RPC_USER, CHAINTRAIL_RPC_PASSWORD; the config file's [rpc] \
+table), defaulting to the report's network's port and cookie. The node needs no txindex: the \
+report names every block. Checked in order, stopping at the first failure: the report's format \
+version; its digest; that the node is on the report's network; then each hop: its block is still \
+the best chain's at its height, its transaction is in that block, its output has the stated \
+value, script and address, and the input that spent it is in the best chain's block at its \
+height and spends exactly that output. Exit codes: 0 every hop holds (a summary is printed), 1 \
+the first hop that no longer holds (its txid and why: reorged away, value differs, ...), a \
+digest mismatch, a node on another network or that cannot answer, 2 a missing, unreadable or \
+malformed report file or bad connection settings.";
 
 const AFTER_HELP: &str = "The database is opened read-only as a follower of the indexer: queries \
 work while it runs and never write. Exit codes: 0 success, 1 the database cannot answer \
@@ -199,6 +214,11 @@ pub enum Command {
     /// The tag store: import TagPacks and CSV files of attributions, show an address's tags,
     /// list them, remove a pack.
     Tags(TagsArgs),
+    /// Re-check a case report against a live node: each hop's block still in the best chain, its
+    /// transaction, values and scripts, and the report's digest.
+    #[cfg(feature = "verify")]
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
 }
 
 impl Command {
@@ -213,7 +233,18 @@ impl Command {
             Command::Exposure(_) => "exposure",
             Command::Taint(_) => "taint",
             Command::Tags(_) => "tags",
+            #[cfg(feature = "verify")]
+            Command::Verify(_) => "verify",
         }
+    }
+
+    /// Whether the command answers without the index (`verify` asks a node).
+    pub fn needs_no_index(&self) -> bool {
+        #[cfg(feature = "verify")]
+        if matches!(self, Command::Verify(_)) {
+            return true;
+        }
+        false
     }
 }
 
@@ -473,6 +504,17 @@ pub struct TagsRemoveArgs {
     /// The title of the pack (a CSV pack's title is its file name).
     #[arg(long, value_name = "TITLE")]
     pub pack: String,
+}
+
+/// `query verify`.
+#[cfg(feature = "verify")]
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The case report: its report.json, or the directory holding it.
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+    #[command(flatten)]
+    pub rpc: indexer::config::RpcArgs,
 }
 
 /// Most satoshis there can be.

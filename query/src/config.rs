@@ -64,6 +64,8 @@ pub struct Settings {
     pub path_max_txs: u64,
     /// The tag store directory when one was given; see [`Settings::tags_dir`].
     pub tags: Option<PathBuf>,
+    /// The config file, for the commands that read more of it (`verify`: its `[rpc]` table).
+    pub config: Option<PathBuf>,
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, UsageError> {
@@ -103,6 +105,8 @@ impl Settings {
         let network = cli.network.or(file.network);
         let db = match cli.db.clone().or(file.db) {
             Some(db) => db,
+            // `verify` takes its network from the report and opens no index.
+            None if network.is_none() && cli.command.needs_no_index() => PathBuf::new(),
             None => {
                 let missing = match cli.command {
                     Command::Tags(_) => UsageError::NoTagsNetwork,
@@ -134,6 +138,7 @@ impl Settings {
             trace_max_txs,
             path_max_txs,
             tags: cli.tags.clone().or(q.tags),
+            config: cli.config.clone(),
         })
     }
 
@@ -236,5 +241,16 @@ mod tests {
     fn without_db_or_network_there_is_no_database() {
         let err = Settings::resolve(&cli(&["tx", "t"])).unwrap_err();
         assert!(matches!(err, UsageError::NoDatabase));
+    }
+
+    #[cfg(feature = "verify")]
+    #[test]
+    fn verify_needs_neither_db_nor_network_and_keeps_the_config_file() {
+        let s = Settings::resolve(&cli(&["verify", "case/report.json"])).unwrap();
+        assert_eq!((s.db, s.config), (PathBuf::new(), None));
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(&dir, "[rpc]\nurl = \"http://h:1\"\n[query]\nformat = \"table\"\n");
+        let s = Settings::resolve(&cli(&["--config", &file, "verify", "case"])).unwrap();
+        assert_eq!((s.format, s.config), (Format::Table, Some(PathBuf::from(&file))));
     }
 }

@@ -65,6 +65,13 @@ pub enum UsageError {
     TagsInIndex { tags: String, db: String },
     #[error("malformed --after '{}': expected the next_cursor of a previous page (see 'query tags list --help')", cut(.0, QUOTE_MAX))]
     TagsCursor(String),
+    #[error("cannot read the case report {path}: {reason}")]
+    ReportRead { path: String, reason: String },
+    #[error("{path} is not a case report: {reason}")]
+    ReportFormat { path: String, reason: String },
+    /// How to reach the node (`verify`): a user without a password, a bad config file.
+    #[error("{0}")]
+    NodeSettings(String),
 }
 
 /// The database cannot answer: missing, foreign, corrupt, or it lacks what was asked for.
@@ -88,12 +95,23 @@ pub enum QueryError {
     NoClusters,
     #[error("corrupt database: {0}")]
     Corrupt(String),
+    /// `verify`: the report no longer holds, or the node cannot say.
+    #[cfg(feature = "verify")]
+    #[error(transparent)]
+    Verify(Box<crate::report::verify::VerifyError>),
     /// `--format svg`/`png`: Graphviz's `dot` is missing or failed.
     #[error("--format {format} {problem}")]
     Graphviz { format: &'static str, problem: String },
 }
 
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
+
+#[cfg(feature = "verify")]
+impl From<crate::report::verify::VerifyError> for QueryError {
+    fn from(e: crate::report::verify::VerifyError) -> Self {
+        QueryError::Verify(Box::new(e))
+    }
+}
 
 /// What is wrong with a malformed txid: its length, or the first character that is no hex digit.
 fn txid_problem(s: &str) -> String {

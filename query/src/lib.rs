@@ -50,6 +50,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         debug!(command = cli.command.name(), ms = started.elapsed().as_secs_f64() * 1e3, "done");
         return Ok(());
     }
+    #[cfg(feature = "verify")]
+    if let Job::Verify(req) = &job {
+        // Verify checks a report against the node: no index is opened.
+        let report = req.run()?;
+        output::emit(&report, settings.format, &settings.style)?;
+        debug!(command = cli.command.name(), ms = started.elapsed().as_secs_f64() * 1e3, "done");
+        return Ok(());
+    }
     let chain = match Chain::open(&settings.db, settings.cache_bytes, settings.network) {
         Ok(chain) => chain,
         Err(e @ QueryError::Store(StoreError::Rocks(_))) => {

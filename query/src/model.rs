@@ -27,6 +27,7 @@ pub enum Body {
     AddressTags(AddressTagsView),
     TagList(TagListView),
     TagRemove(TagRemoveView),
+    Verify(VerifyView),
 }
 
 impl Body {
@@ -42,6 +43,7 @@ impl Body {
             Body::Exposure(_) => "exposure",
             Body::Taint(_) => "taint",
             Body::TagImport(_) | Body::AddressTags(_) | Body::TagList(_) | Body::TagRemove(_) => "tags",
+            Body::Verify(_) => "verify",
         }
     }
 }
@@ -553,6 +555,24 @@ pub struct TaintedOutputView {
 pub struct TaintCategoryView {
     pub category: String,
     pub tainted_sat: u64,
+}
+
+/// `query verify`: a case report that still holds against the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyView {
+    /// The report file checked.
+    pub report: String,
+    /// The report's network, which the node is on.
+    pub network: String,
+    /// The report's digest, recomputed and found intact.
+    pub digest: String,
+    pub hops_checked: usize,
+    /// Distinct blocks fetched from the node.
+    pub blocks_checked: usize,
+    /// The node's best block when the checks began.
+    pub tip: crate::report::BlockRef,
+    /// Always true: a report that does not hold is an error.
+    pub ok: bool,
 }
 
 /// A tag as the commands show it.

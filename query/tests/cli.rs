@@ -10,6 +10,12 @@ use std::process::Command;
 use bitcoin::Txid;
 use fixture::{address, out, path_str, script, TestChain};
 
+/// The commands, as the one-line errors list them.
+#[cfg(feature = "verify")]
+const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags or verify";
+#[cfg(not(feature = "verify"))]
+const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint or tags";
+
 struct Run {
     code: i32,
     stdout: String,
@@ -121,10 +127,7 @@ fn missing_arguments_are_named_with_the_subcommand_help() {
     let import = query(&["--network", "main", "tags", "import"]);
     assert_error(&import, 2, "tags import needs <FILE>... (TagPack (.yaml, .yml) or CSV (.csv) files)");
     assert!(import.stderr.trim_end().ends_with("(see 'query tags import --help')"), "{}", import.stderr);
-    assert_clap_error(
-        &[],
-        "no command given: use tx, address, trace, path, cluster, clusters, exposure, taint or tags (see 'query --help')",
-    );
+    assert_clap_error(&[], &format!("no command given: use {COMMANDS} (see 'query --help')"));
     assert_clap_error(&["tags"], "no tags command given: use import, show, list or remove (see 'query tags --help')");
 }
 
@@ -152,8 +155,7 @@ fn mistyped_values_commands_and_options_get_the_valid_ones_and_the_nearest() {
     );
     assert_clap_error(
         &["trase", "forward", "x"],
-        "unknown command 'trase': expected tx, address, trace, path, cluster, clusters, exposure, taint or tags; \
-         did you mean 'trace'? (see 'query --help')",
+        &format!("unknown command 'trase': expected {COMMANDS}; did you mean 'trace'? (see 'query --help')"),
     );
     assert_clap_error(
         &["tags", "lst"],
@@ -537,4 +539,63 @@ fn taint_errors_exit_with_the_right_code_and_answers_balance_in_every_format() {
     assert!(csv
         .stdout
         .starts_with("txid,vout,hop,address,value_sat,value_btc,tainted_sat,tainted_btc,spent,height,time,tags\n"));
+}
+
+/// A sealed report without hops, written to `dir/report.json` with `edit` applied to its JSON.
+#[cfg(feature = "verify")]
+fn report_file(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    use query::report::{BlockRef, CaseReport, FORMAT};
+    let report = CaseReport {
+        format: FORMAT,
+        tool: "chaintrail query 0.1.0".into(),
+        command: vec!["trace".into(), "forward".into(), "ab".repeat(32)],
+        network: "regtest".into(),
+        tip: BlockRef { height: 1, hash: "00".repeat(32) },
+        hops: Vec::new(),
+        tags_used: Vec::new(),
+        answer: serde_json::json!({"txs": []}),
+        digest: String::new(),
+    }
+    .seal();
+    let mut value = serde_json::to_value(&report).unwrap();
+    edit(&mut value);
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    path_str(dir)
+}
+
+#[cfg(feature = "verify")]
+#[test]
+fn verify_without_a_node_exits_2_for_a_bad_file_and_1_for_a_broken_digest_or_no_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("report.json");
+    assert_error(&query(&["verify", &path_str(dir.path())]), 2, "cannot read the case report");
+    assert!(query(&["verify", &path_str(dir.path())]).stderr.contains(&path_str(&missing)));
+    assert_clap_error(
+        &["verify"],
+        "verify needs <REPORT> (the case report: its report.json, or the directory holding it): query verify <REPORT> \
+         (see 'query verify --help')",
+    );
+    std::fs::write(&missing, "42").unwrap();
+    assert_error(
+        &query(&["verify", &path_str(&missing)]),
+        2,
+        "is not a case report: invalid type: integer `42`, expected struct CaseReport",
+    );
+
+    let edited = report_file(dir.path(), |v| v["answer"]["txs"] = serde_json::json!(["ab"]));
+    assert_error(&query(&["verify", &edited]), 1, "digest mismatch: the report was changed after it was written");
+    let csv = query(&["--format", "csv", "verify", &edited]);
+    assert_error(&csv, 2, "use json or table for verify");
+
+    // Sealed, but no node listens: one line, exit 1.
+    let sealed = report_file(dir.path(), |_| {});
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let cookie = dir.path().join("cookie");
+    std::fs::write(&cookie, "__cookie__:secret").unwrap();
+    let down = query(&["verify", &sealed, "--rpc-url", &url, "--rpc-cookie", &path_str(&cookie)]);
+    assert_error(&down, 1, &format!("cannot reach bitcoind at {url}"));
+    // A user without a password is refused before any node is asked.
+    let no_password = query(&["verify", &sealed, "--rpc-url", &url, "--rpc-user", "alice"]);
+    assert_error(&no_password, 2, "--rpc-user needs a password: set CHAINTRAIL_RPC_PASSWORD");
 }

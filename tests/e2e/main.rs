@@ -11,3 +11,4 @@ mod query;
 mod support;
 mod tags;
 mod taint;
+mod verify;

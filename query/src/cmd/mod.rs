@@ -12,6 +12,8 @@ pub mod tags;
 mod taint;
 mod trace;
 mod tx;
+#[cfg(feature = "verify")]
+pub mod verify;
 
 use crate::chain::Chain;
 use crate::cli::{Command, Format};
@@ -33,6 +35,9 @@ pub enum Job {
     /// Runs on the tag store alone (see [`tags::Request::run`]); against an open index it can
     /// only read (`show`, `list`).
     Tags(tags::Request),
+    /// Runs against a node, not the index (see [`verify::Request::run`]).
+    #[cfg(feature = "verify")]
+    Verify(Box<verify::Request>),
 }
 
 impl Job {
@@ -59,6 +64,8 @@ impl Job {
             Command::Exposure(args) => Job::Exposure(exposure::Request::prepare(args, settings)?),
             Command::Taint(args) => Job::Taint(taint::Request::prepare(args, settings)?),
             Command::Tags(args) => Job::Tags(tags::Request::prepare(args)?),
+            #[cfg(feature = "verify")]
+            Command::Verify(args) => Job::Verify(Box::new(verify::Request::prepare(args, settings)?)),
         })
     }
 
@@ -73,6 +80,8 @@ impl Job {
             Job::Exposure(req) => req.run(chain),
             Job::Taint(req) => req.run(chain),
             Job::Tags(req) => req.answer(chain.network(), chain.tags()),
+            #[cfg(feature = "verify")]
+            Job::Verify(req) => req.run(),
         }
     }
 }

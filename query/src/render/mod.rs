@@ -9,6 +9,7 @@ mod table;
 mod table_flow;
 mod tags;
 mod taint;
+mod verify;
 
 use std::fmt;
 
@@ -77,6 +78,7 @@ fn json(body: &Body) -> String {
         Body::AddressTags(v) => serde_json::to_string_pretty(v),
         Body::TagList(v) => serde_json::to_string_pretty(v),
         Body::TagRemove(v) => serde_json::to_string_pretty(v),
+        Body::Verify(v) => serde_json::to_string_pretty(v),
     };
     value.expect("result types hold only strings, numbers, booleans and lists")
 }

@@ -227,6 +227,7 @@ pub fn write(out: &mut String, body: &Body, style: &Style) -> fmt::Result {
         Body::AddressTags(v) => super::tags::address(out, v),
         Body::TagList(v) => super::tags::list(out, v, style),
         Body::TagRemove(v) => super::tags::remove(out, v),
+        Body::Verify(v) => super::verify::table(out, v),
     }
 }
 

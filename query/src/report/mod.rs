@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::TagView;
 
+#[cfg(feature = "verify")]
+pub mod verify;
+
 /// The version of the report format; `verify` refuses others.
 pub const FORMAT: u32 = 1;
 

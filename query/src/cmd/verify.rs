@@ -1,0 +1,141 @@
+//! `query verify REPORT`: re-checks a case report against a live node over RPC, reached with the
+//! indexer's connection settings; no index is opened (see [`crate::report::verify`]).
+
+use std::path::{Path, PathBuf};
+
+use indexer::config::{resolve_rpc, RpcArgs};
+use indexer::node::Node;
+use tracing::info;
+
+use crate::cli::VerifyArgs;
+use crate::config::Settings;
+use crate::error::{one_line, Result, UsageError};
+use crate::model::{Body, Report, VerifyView};
+use crate::report::verify::{check_on_node, check_sealed};
+use crate::report::CaseReport;
+
+/// The file a report directory holds.
+pub const REPORT_FILE: &str = "report.json";
+
+#[derive(Debug)]
+pub struct Request {
+    path: PathBuf,
+    report: CaseReport,
+    /// The file's JSON as it stands, for the digest.
+    file: serde_json::Value,
+    rpc: RpcArgs,
+    config: Option<PathBuf>,
+}
+
+impl Request {
+    /// Reads the report: a missing, unreadable or malformed file is a usage error.
+    pub fn prepare(args: &VerifyArgs, settings: &Settings) -> Result<Request, UsageError> {
+        let path = if args.report.is_dir() { args.report.join(REPORT_FILE) } else { args.report.clone() };
+        let (report, file) = read(&path)?;
+        Ok(Request { path, report, file, rpc: args.rpc.clone(), config: settings.config.clone() })
+    }
+
+    /// The checks, in order: format and digest, then the node's chain and every hop.
+    pub fn run(&self) -> Result<Report> {
+        let network = check_sealed(&self.report, &self.file)?;
+        let rpc = resolve_rpc(self.rpc.clone(), self.config.as_deref(), network)
+            .map_err(|e| UsageError::NodeSettings(one_line(&e)))?;
+        let url = rpc.url.clone();
+        let verified = check_on_node(&self.report, network, &mut Node::new(rpc))?;
+        info!(
+            report = %self.path.display(),
+            node = url.as_str(),
+            hops = verified.hops_checked,
+            blocks = verified.blocks_checked,
+            "report holds"
+        );
+        let view = VerifyView {
+            report: self.path.display().to_string(),
+            network: self.report.network.clone(),
+            digest: self.report.digest.clone(),
+            hops_checked: verified.hops_checked,
+            blocks_checked: verified.blocks_checked,
+            tip: verified.tip,
+            ok: true,
+        };
+        Ok(Report { body: Body::Verify(view), notes: Vec::new() })
+    }
+}
+
+/// The report in `path`, and the file's JSON as it stands.
+fn read(path: &Path) -> Result<(CaseReport, serde_json::Value), UsageError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError::ReportRead { path: shown.clone(), reason: e.to_string() })?;
+    let not_a_report = |e: serde_json::Error| UsageError::ReportFormat { path: shown.clone(), reason: e.to_string() };
+    let file: serde_json::Value = serde_json::from_str(&text).map_err(not_a_report)?;
+    // Read from the text again, for the line and column of a field of the wrong type.
+    let report = serde_json::from_str(&text).map_err(not_a_report)?;
+    Ok((report, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::error::QueryError;
+    use crate::report::{BlockRef, FORMAT};
+    use clap::Parser;
+
+    fn request(args: &[&str]) -> Result<Request, UsageError> {
+        let cli = Cli::try_parse_from(["query", "verify"].iter().chain(args.iter()).copied()).unwrap();
+        let Command::Verify(args) = &cli.command else { panic!("expected verify") };
+        Request::prepare(args, &Settings::resolve(&cli).unwrap())
+    }
+
+    fn sealed() -> CaseReport {
+        CaseReport {
+            format: FORMAT,
+            tool: "chaintrail query 0.1.0".into(),
+            command: vec!["trace".into()],
+            network: "regtest".into(),
+            tip: BlockRef { height: 1, hash: "00".repeat(32) },
+            hops: Vec::new(),
+            tags_used: Vec::new(),
+            answer: serde_json::json!({}),
+            digest: String::new(),
+        }
+        .seal()
+    }
+
+    #[test]
+    fn a_missing_or_malformed_report_is_a_usage_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir_arg = dir.path().to_str().unwrap();
+        let err = request(&[dir_arg]).unwrap_err().to_string();
+        let expected = dir.path().join("report.json");
+        assert!(err.starts_with(&format!("cannot read the case report {}: ", expected.display())), "{err}");
+        std::fs::write(&expected, "{\"format\": 1}").unwrap();
+        let err = request(&[dir_arg]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("{} is not a case report: missing field `tool` at line 1 column 13", expected.display())
+        );
+        std::fs::write(&expected, "{").unwrap();
+        let err = request(&[expected.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{} is not a case report: EOF", expected.display())), "{err}");
+    }
+
+    #[test]
+    fn a_report_is_read_from_its_directory_or_file_and_a_user_without_password_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("report.json");
+        std::fs::write(&file, serde_json::to_string_pretty(&sealed()).unwrap()).unwrap();
+        let req = request(&[dir.path().to_str().unwrap()]).unwrap();
+        assert_eq!((req.path, req.report), (file.clone(), sealed()));
+        // The settings are resolved once the report is found sealed, before the node is asked.
+        let config = dir.path().join("c.toml");
+        std::fs::write(&config, "[rpc]\nuser = \"alice\"\n").unwrap();
+        let req = request(&[file.to_str().unwrap(), "--config", config.to_str().unwrap()]).unwrap();
+        if std::env::var_os("CHAINTRAIL_RPC_PASSWORD").is_none() {
+            let err = req.run().unwrap_err();
+            assert!(matches!(err, QueryError::Usage(UsageError::NodeSettings(_))), "{err}");
+            assert_eq!(err.to_string(), "rpc.user needs a password: set CHAINTRAIL_RPC_PASSWORD or rpc.password");
+        }
+    }
+}

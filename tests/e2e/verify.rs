@@ -1,0 +1,289 @@
+//! End-to-end tests of `query verify` against a real regtest node: a case report built from the
+//! index's answer to a trace holds; after a reorg it fails at the first hop resting on the block
+//! that went away; one built from the re-indexed chain holds again; a report edited by hand fails
+//! on its digest; a node of another network, and a node that is down, are refused on one line.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use bitcoin::{Address, Amount, BlockHash, OutPoint, Transaction, TxOut};
+use bitcoincore_rpc::RpcApi;
+use chaintrail_tests::wallet::{unsigned_tx, OwnedScript, ScriptKind, Spent, Wallet};
+use chaintrail_tests::TestEnv;
+use query::report::{BlockRef, CaseReport, Hop, Spend, FORMAT};
+use serde_json::Value;
+
+use crate::support::{bin, failing, index_once, mature_coin, pay, Coin};
+
+/// `query` with none of the settings the environment might carry.
+fn query() -> Command {
+    let mut cmd = Command::new(bin("query"));
+    for var in ["CONFIG", "DB", "NETWORK", "TAGS", "RPC_URL", "RPC_COOKIE", "RPC_USER", "RPC_PASSWORD"] {
+        cmd.env_remove(format!("CHAINTRAIL_{var}"));
+    }
+    cmd
+}
+
+/// `query verify REPORT` pointed at the test node by flags; no database or network given.
+fn verify(env: &TestEnv, report: &Path) -> Command {
+    let mut cmd = query();
+    cmd.arg("verify").arg(report).args(["--rpc-url", &env.rpc_url()]).arg("--rpc-cookie").arg(env.cookie_path());
+    cmd
+}
+
+fn succeeds(mut cmd: Command) -> Output {
+    let out = cmd.output().expect("query runs");
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+/// The answer of `query trace forward <txid> --hops <hops>` from the index at `db`.
+fn trace(db: &Path, txid: &str, hops: u32) -> (Vec<String>, Value) {
+    let command: Vec<String> = ["trace", "forward", txid, "--hops", &hops.to_string()].map(String::from).to_vec();
+    let out = succeeds({
+        let mut cmd = query();
+        cmd.arg("--db").arg(db).args(["--format", "json"]).args(&command);
+        cmd
+    });
+    (command, json(&out))
+}
+
+/// A sealed case report of a trace's answer: every spend edge (the output and the input that
+/// spent it), then every destination output, with values and scripts as the node has them.
+fn report_of(env: &TestEnv, command: Vec<String>, answer: &Value) -> CaseReport {
+    let mut blocks: HashMap<String, BlockRef> = HashMap::new();
+    for tx in answer["txs"].as_array().expect("txs[]") {
+        let hash = tx["block_hash"].as_str().unwrap().to_string();
+        let block = BlockRef { height: tx["height"].as_u64().unwrap() as u32, hash };
+        blocks.insert(tx["txid"].as_str().unwrap().to_string(), block);
+    }
+    let hop = |txid: &str, vout: u32, spent_by: Option<Spend>| {
+        let block = blocks[txid].clone();
+        let hash: BlockHash = block.hash.parse().unwrap();
+        let full = env.rpc().get_block(&hash).unwrap();
+        let tx = full.txdata.iter().find(|t| t.compute_txid().to_string() == txid).expect("the tx is in its block");
+        let output = &tx.output[vout as usize];
+        Hop {
+            txid: txid.to_string(),
+            block,
+            vout: Some(vout),
+            value_sat: Some(output.value.to_sat()),
+            script_hex: Some(hex::encode(output.script_pubkey.as_bytes())),
+            address: Address::from_script(&output.script_pubkey, env.network()).ok().map(|a| a.to_string()),
+            spent_by,
+        }
+    };
+    let mut hops = Vec::new();
+    for edge in answer["edges"].as_array().expect("edges[]") {
+        let to = edge["to_txid"].as_str().unwrap();
+        let spend =
+            Spend { txid: to.to_string(), vin: edge["vin"].as_u64().unwrap() as u32, block: blocks[to].clone() };
+        hops.push(hop(edge["from_txid"].as_str().unwrap(), edge["vout"].as_u64().unwrap() as u32, Some(spend)));
+    }
+    for dest in answer["destinations"].as_array().expect("destinations[]") {
+        hops.push(hop(dest["txid"].as_str().unwrap(), dest["vout"].as_u64().unwrap() as u32, None));
+    }
+    let height = env.height().unwrap() as u32;
+    CaseReport {
+        format: FORMAT,
+        tool: "chaintrail query 0.1.0".into(),
+        command,
+        network: "regtest".into(),
+        tip: BlockRef { height, hash: env.tip().unwrap().to_string() },
+        hops,
+        tags_used: Vec::new(),
+        answer: answer.clone(),
+        digest: String::new(),
+    }
+    .seal()
+}
+
+/// Writes `dir/report.json`.
+fn write(dir: &Path, report: &CaseReport) {
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(report).unwrap()).unwrap();
+}
+
+/// Output `vout` of `tx`, as a coin to spend.
+fn coin(tx: &Transaction, vout: u32) -> Coin {
+    Coin { outpoint: OutPoint { txid: tx.compute_txid(), vout }, value: tx.output[vout as usize].value }
+}
+
+/// A chain of spends, one block each: `a` pays two outputs (the first spent by `b`), `b` pays
+/// `c`, `c` pays `d`. Returns the four txs and their blocks.
+fn chain_of_spends(env: &TestEnv) -> (Vec<Transaction>, Vec<BlockHash>) {
+    let mut wallet = Wallet::new(7, bitcoin::Network::Regtest);
+    let (owner, mined) = mature_coin(env, &mut wallet);
+    let scripts: Vec<OwnedScript> = (0..5).map(|_| wallet.new_script(ScriptKind::P2wpkh)).collect();
+    let outputs = vec![
+        TxOut { value: Amount::from_sat(30_000_000), script_pubkey: scripts[0].script_pubkey().clone() },
+        TxOut { value: mined.value - Amount::from_sat(30_001_000), script_pubkey: scripts[4].script_pubkey().clone() },
+    ];
+    let mut a = unsigned_tx(&[mined.outpoint], outputs);
+    wallet.sign(&mut a, &[Spent { script: &owner, value: mined.value }]).expect("sign");
+    let mut txs = vec![a];
+    for i in 0..3 {
+        let prev = txs.last().expect("a first tx");
+        txs.push(pay(&wallet, &scripts[i], &coin(prev, 0), scripts[i + 1].script_pubkey()));
+    }
+    let blocks = txs.iter().map(|tx| env.generate_block(std::slice::from_ref(tx)).expect("block")).collect();
+    (txs, blocks)
+}
+
+/// A node with the chain of spends, indexed, and the sealed report of a trace from `a` in
+/// `dir/report.json`.
+struct Case {
+    env: TestEnv,
+    txs: Vec<Transaction>,
+    blocks: Vec<BlockHash>,
+    db: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    report: CaseReport,
+}
+
+impl Case {
+    fn new() -> Case {
+        let env = TestEnv::new().expect("node starts");
+        let (txs, blocks) = chain_of_spends(&env);
+        let db = tempfile::tempdir().expect("tempdir");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let report = Case::build(&env, db.path(), &txs[0]);
+        write(dir.path(), &report);
+        Case { env, txs, blocks, db, dir, report }
+    }
+
+    /// Indexes the node's chain and builds the report of the trace from `root`.
+    fn build(env: &TestEnv, db: &Path, root: &Transaction) -> CaseReport {
+        index_once(env, db, &[]);
+        let (command, answer) = trace(db, &root.compute_txid().to_string(), 3);
+        report_of(env, command, &answer)
+    }
+
+    fn txid(&self, i: usize) -> String {
+        self.txs[i].compute_txid().to_string()
+    }
+
+    fn file(&self) -> std::path::PathBuf {
+        self.dir.path().join("report.json")
+    }
+
+    /// Replaces the block of tx `i` and those after it by empty blocks, one more than went away,
+    /// so that the txs wait in the mempool and the new branch is the best chain. The old branch
+    /// is reconsidered: a valid but shorter fork, as after a reorg on the network.
+    fn reorg_away(&self, i: usize) -> Vec<BlockHash> {
+        let rpc = self.env.rpc();
+        rpc.invalidate_block(&self.blocks[i]).expect("invalidateblock");
+        let count = self.blocks.len() - i + 1;
+        let replacement: Vec<BlockHash> = (0..count).map(|_| self.env.generate_block(&[]).expect("block")).collect();
+        rpc.reconsider_block(&self.blocks[i]).expect("reconsiderblock");
+        assert_eq!(self.env.tip().unwrap(), *replacement.last().unwrap());
+        replacement
+    }
+}
+
+#[test]
+fn a_report_holds_until_a_reorg_takes_its_block_and_holds_again_once_rebuilt() {
+    let case = Case::new();
+    let (env, before) = (&case.env, &case.report);
+    // a:0 -> b, b:0 -> c, c:0 -> d, then the destinations a:1 and d:0.
+    let hops: Vec<(String, Option<String>)> =
+        before.hops.iter().map(|h| (h.txid.clone(), h.spent_by.as_ref().map(|s| s.txid.clone()))).collect();
+    let t = |i| case.txid(i);
+    assert_eq!(hops, [(t(0), Some(t(1))), (t(1), Some(t(2))), (t(2), Some(t(3))), (t(0), None), (t(3), None)]);
+    let summary = json(&succeeds(verify(env, case.dir.path())));
+    assert_eq!(summary["ok"], true);
+    assert_eq!((summary["hops_checked"].as_u64(), summary["blocks_checked"].as_u64()), (Some(5), Some(4)));
+    assert_eq!(summary["digest"], before.digest.as_str());
+    assert_eq!(summary["report"], case.file().to_str().unwrap());
+    assert_eq!(
+        (summary["tip"]["height"].as_u64(), summary["tip"]["hash"].as_str()),
+        (Some(env.height().unwrap()), Some(env.tip().unwrap().to_string().as_str()))
+    );
+
+    // The block of the third hop's tx (c) goes: hop 2 is the first that no longer holds, as c
+    // spent its output there.
+    let replacement = case.reorg_away(2);
+    let (code, stderr) = failing(verify(env, case.dir.path()));
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: hop 2 of 5 (txid {}): spent by {} (input 0): block {} at height {} is no longer in the best \
+             chain (reorged away; the block there is now {})",
+            t(1),
+            t(2),
+            case.blocks[2],
+            before.hops[2].block.height,
+            replacement[0]
+        )
+    );
+
+    // Re-indexed, the trace ends at b, whose output is unspent on the new chain: a report made
+    // now holds. The node is named by the environment this time, the report by its file.
+    let after = Case::build(env, case.db.path(), &case.txs[0]);
+    assert_eq!(after.hops.len(), 3, "a:0 -> b, then a:1 and b:0");
+    write(case.dir.path(), &after);
+    let mut by_env = query();
+    by_env.arg("verify").arg(case.file()).env("CHAINTRAIL_RPC_URL", env.rpc_url());
+    by_env.env("CHAINTRAIL_RPC_COOKIE", env.cookie_path());
+    let summary = json(&succeeds(by_env));
+    assert_eq!((summary["ok"].as_bool(), summary["hops_checked"].as_u64()), (Some(true), Some(3)));
+}
+
+#[test]
+fn an_edited_report_another_network_and_a_node_that_is_down_fail_on_one_line() {
+    let mut case = Case::new();
+    let report = case.report.clone();
+
+    // One value changed by hand in the file: the digest no longer holds. The node is named by the
+    // config file's [rpc] table this time.
+    let text = std::fs::read_to_string(case.file()).unwrap();
+    let value = report.hops[0].value_sat.unwrap();
+    let stated = format!("\"value_sat\": {value}");
+    assert!(text.contains(&stated), "{text}");
+    std::fs::write(case.file(), text.replacen(&stated, &format!("\"value_sat\": {}", value + 1), 1)).unwrap();
+    let mut changed = report.clone();
+    changed.hops[0].value_sat = Some(value + 1);
+    let config = case.dir.path().join("chaintrail.toml");
+    let rpc = format!("[rpc]\nurl = \"{}\"\ncookie = {:?}\n", case.env.rpc_url(), case.env.cookie_path());
+    std::fs::write(&config, rpc).unwrap();
+    let mut by_file = query();
+    by_file.arg("--config").arg(&config).arg("verify").arg(case.dir.path());
+    let (code, stderr) = failing(by_file);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: digest mismatch: the report was changed after it was written (expected {}, computed {})",
+            report.digest,
+            changed.compute_digest()
+        )
+    );
+
+    // A report of another network, sealed as such, against this regtest node.
+    write(case.dir.path(), &CaseReport { network: "main".into(), ..report.clone() }.seal());
+    let (code, stderr) = failing(verify(&case.env, case.dir.path()));
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim_end(),
+        "error: the node is on 'regtest', but the report is of 'main': verify it against a main node \
+         (--rpc-url, --rpc-cookie)"
+    );
+
+    // The node is down (its cookie kept aside: bitcoind deletes it on shutdown).
+    write(case.dir.path(), &report);
+    let cookie = case.dir.path().join("cookie");
+    std::fs::copy(case.env.cookie_path(), &cookie).unwrap();
+    case.env.stop().expect("node stops");
+    let mut down = query();
+    down.arg("verify").arg(case.dir.path()).args(["--rpc-url", &case.env.rpc_url()]).arg("--rpc-cookie").arg(&cookie);
+    let (code, stderr) = failing(down);
+    assert_eq!(code, 1);
+    let line = stderr.trim_end();
+    assert!(line.starts_with(&format!("error: cannot reach bitcoind at {}: ", case.env.rpc_url())), "{line}");
+    assert_eq!(line.lines().count(), 1, "{line}");
+}
