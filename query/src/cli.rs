@@ -92,8 +92,8 @@ table), defaulting to the report's network's port and cookie. The node needs no 
 report names every block. Checked in order, stopping at the first failure: the report's format \
 version; its digest; that the node is on the report's network; then each hop: its block is still \
 the best chain's at its height, its transaction is in that block, its output has the stated \
-value, script and address, and the input that spent it is in the best chain's block at its \
-height and spends exactly that output. Exit codes: 0 every hop holds (a summary is printed), 1 \
+value, script and address; then each hop's spending input: in the best chain's block at its \
+height, spending exactly that output. Exit codes: 0 every hop holds (a summary is printed), 1 \
 the first hop that no longer holds (its txid and why: reorged away, value differs, ...), a \
 digest mismatch, a node on another network or that cannot answer, 2 a missing, unreadable or \
 malformed report file or bad connection settings.";

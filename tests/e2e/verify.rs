@@ -204,17 +204,15 @@ fn a_report_holds_until_a_reorg_takes_its_block_and_holds_again_once_rebuilt() {
         (Some(env.height().unwrap()), Some(env.tip().unwrap().to_string().as_str()))
     );
 
-    // The block of the third hop's tx (c) goes: hop 2 is the first that no longer holds, as c
-    // spent its output there.
+    // The block of the third hop's tx (c) goes: verify fails at exactly that hop, naming c.
     let replacement = case.reorg_away(2);
     let (code, stderr) = failing(verify(env, case.dir.path()));
     assert_eq!(code, 1);
     assert_eq!(
         stderr.trim_end(),
         format!(
-            "error: hop 2 of 5 (txid {}): spent by {} (input 0): block {} at height {} is no longer in the best \
-             chain (reorged away; the block there is now {})",
-            t(1),
+            "error: hop 3 of 5 (txid {}): block {} at height {} is no longer in the best chain (reorged away; the \
+             block there is now {})",
             t(2),
             case.blocks[2],
             before.hops[2].block.height,

@@ -139,13 +139,19 @@ pub fn check_on_node(
     };
     let mut checker = Checker::new(report, network, source);
     let count = report.hops.len();
+    let failed = |i: usize, hop: &Hop, problem: Problem| VerifyError::Hop {
+        index: i + 1,
+        count,
+        txid: hop.txid.clone(),
+        problem: Box::new(problem),
+    };
+    // Each hop's own transaction and output first, then the inputs spending them: a transaction
+    // reorged away is reported at its own hop, not at the hop it spends from.
     for (i, hop) in report.hops.iter().enumerate() {
-        checker.hop(hop).map_err(|problem| VerifyError::Hop {
-            index: i + 1,
-            count,
-            txid: hop.txid.clone(),
-            problem: Box::new(problem),
-        })?;
+        checker.output(hop).map_err(|p| failed(i, hop, p))?;
+    }
+    for (i, hop) in report.hops.iter().enumerate() {
+        checker.spent(hop).map_err(|p| failed(i, hop, p))?;
     }
     Ok(Verified { hops_checked: count, blocks_checked: checker.blocks.len(), tip })
 }
@@ -178,13 +184,20 @@ impl<'a, S: ChainSource> Checker<'a, S> {
         Checker { source, network, wanted, heights: HashMap::new(), blocks: HashMap::new() }
     }
 
-    fn hop(&mut self, hop: &Hop) -> Result<(), Problem> {
+    /// The hop's transaction is in its block, and its output as stated.
+    fn output(&mut self, hop: &Hop) -> Result<(), Problem> {
         let txid = parse_txid(&hop.txid)?;
         let network = self.network;
         let tx = self.tx_in(&hop.block, &txid)?;
         if let Some(vout) = hop.vout {
             check_output(hop, tx, vout, network)?;
         }
+        Ok(())
+    }
+
+    /// The input the hop names as spending its output does.
+    fn spent(&mut self, hop: &Hop) -> Result<(), Problem> {
+        let txid = parse_txid(&hop.txid)?;
         match (&hop.spent_by, hop.vout) {
             (Some(spend), Some(vout)) => self.spend(spend, OutPoint { txid, vout }).map_err(|problem| Problem::Spend {
                 txid: spend.txid.clone(),

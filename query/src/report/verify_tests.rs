@@ -213,27 +213,28 @@ fn a_node_on_another_chain_or_down_is_one_line() {
 }
 
 #[test]
-fn a_reorged_block_fails_at_the_first_hop_resting_on_it() {
+fn a_reorged_block_fails_at_the_hop_whose_tx_it_held() {
     let mut f = fixture();
     let report = f.report();
     let old = f.node.best[2];
     let now = f.node.reorg(2);
     let (a, b) = (f.a.compute_txid(), f.b.compute_txid());
-    // Hop 1's output is spent in the reorged block: it fails there, naming the spending tx.
+    // Hop 3's own tx was in the reorged block: it fails there, though hop 1's output is spent
+    // in that block too (every hop's own tx and output are checked before the spends).
     assert_eq!(
         f.fails(&report),
         format!(
-            "hop 1 of 3 (txid {a}): spent by {b} (input 0): block {old} at height 2 is no longer in the best chain \
+            "hop 3 of 3 (txid {b}): block {old} at height 2 is no longer in the best chain \
              (reorged away; the block there is now {now})"
         )
     );
-    // Without that spend, hop 3, whose tx the block held.
-    let mut unspent = report.clone();
-    unspent.hops[0].spent_by = None;
+    // Without hop 3, the spend of hop 1's output in that block fails, naming the spending tx.
+    let mut spent = report.clone();
+    spent.hops.truncate(2);
     assert_eq!(
-        f.fails(&unspent.seal()),
+        f.fails(&spent.seal()),
         format!(
-            "hop 3 of 3 (txid {b}): block {old} at height 2 is no longer in the best chain \
+            "hop 1 of 2 (txid {a}): spent by {b} (input 0): block {old} at height 2 is no longer in the best chain \
              (reorged away; the block there is now {now})"
         )
     );
@@ -242,7 +243,7 @@ fn a_reorged_block_fails_at_the_first_hop_resting_on_it() {
     assert_eq!(
         f.fails(&report),
         format!(
-            "hop 1 of 3 (txid {a}): spent by {b} (input 0): block {old} at height 2 is no longer in the best chain \
+            "hop 3 of 3 (txid {b}): block {old} at height 2 is no longer in the best chain \
              (reorged away; the node's best chain now ends below height 2)"
         )
     );
