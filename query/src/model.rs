@@ -450,6 +450,9 @@ pub struct ExposureView {
     pub direct: Vec<CategoryExposure>,
     /// Tagged entities reached through untagged intermediaries, largest category first.
     pub indirect: Vec<CategoryExposure>,
+    /// The tagged outputs value was attributed at, largest first: they add up to `direct` plus
+    /// `indirect`.
+    pub attributions: Vec<AttributionView>,
     pub unattributed_sat: u64,
     /// Fees paid along the way (out only).
     pub fees_sat: u64,
@@ -474,6 +477,23 @@ pub struct CategoryExposure {
 pub struct EntityExposure {
     pub label: String,
     pub value_sat: u64,
+}
+
+/// Value attributed to an entity at one tagged output (out: the output the flow reached; in: the
+/// output it came from).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttributionView {
+    pub txid: String,
+    pub vout: u32,
+    /// The output's address; `None` for scripts without one.
+    pub address: Option<String>,
+    /// The entity: its tag's label and category.
+    pub label: String,
+    pub category: String,
+    /// The part of the total attributed there (not the output's whole value).
+    pub value_sat: u64,
+    /// 1 for the target's own counterparties (direct), more for indirect.
+    pub hop: u32,
 }
 
 /// Unattributed value by where its flow ended.
