@@ -26,6 +26,7 @@ pub enum Body {
     AddressTags(AddressTagsView),
     TagList(TagListView),
     TagRemove(TagRemoveView),
+    Report(ReportView),
 }
 
 impl Body {
@@ -40,6 +41,7 @@ impl Body {
             Body::Clusters(_) => "clusters",
             Body::Exposure(_) => "exposure",
             Body::TagImport(_) | Body::AddressTags(_) | Body::TagList(_) | Body::TagRemove(_) => "tags",
+            Body::Report(_) => "report",
         }
     }
 }
@@ -494,6 +496,21 @@ pub struct AttributionView {
     pub value_sat: u64,
     /// 1 for the target's own counterparties (direct), more for indirect.
     pub hop: u32,
+}
+
+/// `query report`: where the case file was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportView {
+    /// The path of `report.json`.
+    pub report: String,
+    /// The path of `report.html`.
+    pub html: String,
+    /// The report's `digest`.
+    pub digest: String,
+    /// How many hops (outputs the answer rests on) it lists.
+    pub hops: u64,
+    /// The indexed tip the answer was computed at.
+    pub tip: crate::report::BlockRef,
 }
 
 /// Unattributed value by where its flow ended.

@@ -462,7 +462,7 @@ mod tests {
     fn unknown_commands_and_options_get_the_nearest_name() {
         assert_eq!(
             line(&["trase", "forward", "x"]),
-            "unknown command 'trase': expected tx, address, trace, path, cluster, clusters, exposure or tags; \
+            "unknown command 'trase': expected tx, address, trace, path, cluster, clusters, exposure, tags or report; \
              did you mean 'trace'? (see 'query --help')"
         );
         assert_eq!(
@@ -488,7 +488,7 @@ mod tests {
     fn a_missing_command_lists_the_commands() {
         assert_eq!(
             line(&[]),
-            "no command given: use tx, address, trace, path, cluster, clusters, exposure or tags (see 'query --help')"
+            "no command given: use tx, address, trace, path, cluster, clusters, exposure, tags or report (see 'query --help')"
         );
         assert_eq!(
             line(&["tags"]),

@@ -123,7 +123,7 @@ fn missing_arguments_are_named_with_the_subcommand_help() {
     assert!(import.stderr.trim_end().ends_with("(see 'query tags import --help')"), "{}", import.stderr);
     assert_clap_error(
         &[],
-        "no command given: use tx, address, trace, path, cluster, clusters, exposure or tags (see 'query --help')",
+        "no command given: use tx, address, trace, path, cluster, clusters, exposure, tags or report (see 'query --help')",
     );
     assert_clap_error(&["tags"], "no tags command given: use import, show, list or remove (see 'query tags --help')");
 }
@@ -152,7 +152,7 @@ fn mistyped_values_commands_and_options_get_the_valid_ones_and_the_nearest() {
     );
     assert_clap_error(
         &["trase", "forward", "x"],
-        "unknown command 'trase': expected tx, address, trace, path, cluster, clusters, exposure or tags; \
+        "unknown command 'trase': expected tx, address, trace, path, cluster, clusters, exposure, tags or report; \
          did you mean 'trace'? (see 'query --help')",
     );
     assert_clap_error(
@@ -506,4 +506,40 @@ fn exposure_errors_exit_with_the_right_code_and_answers_print_as_table() {
     assert_eq!(table.code, 0, "{}", table.stderr);
     assert!(table.stdout.starts_with(&format!("Exposure into  {}", address(6))), "{}", table.stdout);
     assert!(table.stdout.contains("Received       0.00058000 BTC"), "{}", table.stdout);
+}
+
+#[test]
+fn report_writes_its_case_file_and_refuses_a_directory_that_is_not_empty() {
+    let f = fixture();
+    let work = tempfile::tempdir().unwrap();
+    let case = work.path().join("case");
+    let case_str = path_str(&case);
+    let a = f.a.to_string();
+    let written = json(&query_db(&f.db, &["report", "--out", &case_str, "trace", "forward", &a, "--hops", "2"]));
+    assert_eq!(written["report"], format!("{case_str}/report.json"));
+    assert_eq!(written["html"], format!("{case_str}/report.html"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("report.json")).unwrap()).unwrap();
+    assert_eq!(written["digest"], report["digest"]);
+    assert_eq!(written["hops"].as_u64(), report["hops"].as_array().map(|h| h.len() as u64));
+    assert_eq!(report["command"][0], "trace");
+    assert!(std::fs::read_to_string(case.join("report.html")).unwrap().starts_with("<!DOCTYPE html>"));
+
+    // Again into the same directory: refused on one line, exit 2, nothing touched.
+    let before = std::fs::read(case.join("report.json")).unwrap();
+    let again = query_db(&f.db, &["report", "trace", "forward", &a, "--out", &case_str]);
+    assert_error(&again, 2, &format!("--out {case_str} is not empty (it holds report.html, report.json)"));
+    assert!(again.stderr.contains("(see 'query report --help')"), "{}", again.stderr);
+    assert_eq!(std::fs::read(case.join("report.json")).unwrap(), before);
+    assert_error(&query_db(&f.db, &["report", "trace", "forward", &a]), 2, "report needs --out DIR");
+
+    // The summary as a table.
+    let other = path_str(&work.path().join("other"));
+    let table = query_db(&f.db, &["--format", "table", "report", "--out", &other, "path", &a, &f.last.to_string()]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(
+        table.stdout.starts_with(&format!("Report  {other}/report.json\nHTML    {other}/report.html\n")),
+        "{}",
+        table.stdout
+    );
 }

@@ -8,5 +8,6 @@ mod generator;
 mod indexer;
 mod node;
 mod query;
+mod reports;
 mod support;
 mod tags;

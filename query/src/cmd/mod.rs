@@ -7,6 +7,7 @@ mod clusters;
 mod exposure;
 mod history;
 mod path;
+mod report;
 mod resolve;
 pub mod tags;
 mod trace;
@@ -31,6 +32,8 @@ pub enum Job {
     /// Runs on the tag store alone (see [`tags::Request::run`]); against an open index it can
     /// only read (`show`, `list`).
     Tags(tags::Request),
+    /// Runs a trace, path or exposure and writes its case file.
+    Report(report::Request),
 }
 
 impl Job {
@@ -56,6 +59,7 @@ impl Job {
             Command::Clusters(args) => Job::Clusters(clusters::Request::prepare(args)?),
             Command::Exposure(args) => Job::Exposure(exposure::Request::prepare(args, settings)?),
             Command::Tags(args) => Job::Tags(tags::Request::prepare(args)?),
+            Command::Report(args) => Job::Report(report::Request::prepare(args, settings)?),
         })
     }
 
@@ -69,6 +73,7 @@ impl Job {
             Job::Clusters(req) => req.run(chain),
             Job::Exposure(req) => req.run(chain),
             Job::Tags(req) => req.answer(chain.network(), chain.tags()),
+            Job::Report(req) => req.run(chain),
         }
     }
 }
@@ -77,6 +82,8 @@ impl Job {
 mod cluster_tests;
 #[cfg(test)]
 mod exposure_tests;
+#[cfg(test)]
+mod report_tests;
 #[cfg(test)]
 mod tags_tests;
 #[cfg(test)]
