@@ -2,9 +2,11 @@
 # The main job on an embedded default: start a local regtest node, seed it with a sample case (a
 # theft laundered through a peel chain, a fan-out, a CoinJoin and a consolidation into an exchange
 # deposit address), index it, then trace the stolen coins forward and find the path from the
-# thief to the exchange, and show who controls the addresses the thief gathered from and why.
+# thief to the exchange, show who controls the addresses the thief gathered from and why, and
+# write a case file of the stolen funds (report.json and report.html).
 # The node and database live in a temporary directory removed at the end (KEEP=1 keeps it); the
-# picture and CSV of the trace are written to target/demo (DEMO_OUT sets another directory).
+# picture and CSV of the trace and the case file are written to target/demo (DEMO_OUT sets
+# another directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,3 +69,11 @@ if [[ -n ${second:-} ]]; then
     echo "== why are they one owner? query cluster --why $first $second"
     "$target/query" --db "$work/db" --format table cluster --why "$first" "$second"
 fi
+
+echo
+echo "== a case file of the stolen funds: query report --out $out/report trace forward $theft --hops 20 --min-value 10btc"
+rm -rf "$out/report"
+"$target/query" --db "$work/db" --format table report --out "$out/report" trace forward "$theft" --hops 20 --min-value 10btc
+echo
+echo "== open $out/report/report.html in a browser: the flow, where the money ended and every output it rests on;"
+echo "   $out/report/report.json holds the same with its digest (how to check it: docs/reports.md)"

@@ -14,6 +14,8 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3)
 # Graphviz renders `query --format dot` in the end-to-end tests.
 command -v dot >/dev/null || missing+=(graphviz)
+# Chromium opens `query report`'s page headless in the end-to-end tests.
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}" >&2
     SUDO=""

@@ -97,6 +97,14 @@ height, spending exactly that output. Exit codes: 0 every hop holds (a summary i
 the first hop that no longer holds (its txid and why: reorged away, value differs, ...), a \
 digest mismatch, a node on another network or that cannot answer, 2 a missing, unreadable or \
 malformed report file or bad connection settings.";
+const REPORT_HELP: &str = "Runs the command given after `report` (with the same arguments) and \
+writes its case file into --out DIR, which must be new or empty: report.json holds the command \
+with every option that shaped the answer, the network, the indexed tip (height and hash), every \
+output the answer rests on (txid, output, value, script, address, block height and hash, and the \
+input that spent it), the tags it shows, the answer itself as --format json prints it, and \
+`digest`, the SHA-256 of all of that as compact JSON with sorted keys; report.html shows the same \
+as one self-contained page with a picture of the flow (drawn by Graphviz's dot when installed). \
+Prints where it wrote them. The format and how to recompute the digest: docs/reports.md.";
 
 const AFTER_HELP: &str = "The database is opened read-only as a follower of the indexer: queries \
 work while it runs and never write. Exit codes: 0 success, 1 the database cannot answer \
@@ -214,6 +222,10 @@ pub enum Command {
     /// The tag store: import TagPacks and CSV files of attributions, show an address's tags,
     /// list them, remove a pack.
     Tags(TagsArgs),
+    /// Write a case file of a trace, path or exposure: report.json (the answer, the index tip,
+    /// every output it rests on, the tags used and a digest) and report.html to read it.
+    #[command(after_help = REPORT_HELP)]
+    Report(ReportArgs),
     /// Re-check a case report against a live node: each hop's block still in the best chain, its
     /// transaction, values and scripts, and the report's digest.
     #[cfg(feature = "verify")]
@@ -235,6 +247,7 @@ impl Command {
             Command::Tags(_) => "tags",
             #[cfg(feature = "verify")]
             Command::Verify(_) => "verify",
+            Command::Report(_) => "report",
         }
     }
 
@@ -435,6 +448,31 @@ pub struct TaintArgs {
     /// (`5000`, `5000sat`) or BTC (`0.001`, `1btc`).
     #[arg(long, default_value = "1", value_name = "AMOUNT", value_parser = parse_amount)]
     pub min_sat: u64,
+}
+
+/// `query report --out DIR <command>`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write report.json and report.html into this directory, which is created and must be new or
+    /// empty. Required; may also follow the command's own arguments.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: ReportCommand,
+}
+
+/// The commands `query report` writes case files of, with their own arguments.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Follow the money forward or backward (see `query trace --help`).
+    #[command(after_help = TRACE_HELP)]
+    Trace(TraceArgs),
+    /// The shortest flow of funds between two points (see `query path --help`).
+    #[command(after_help = PATH_HELP)]
+    Path(PathArgs),
+    /// Exposure to tagged entities (see `query exposure --help`).
+    #[command(after_help = EXPOSURE_HELP)]
+    Exposure(ExposureArgs),
 }
 
 const TAGS_IMPORT_HELP: &str = "Each file is one pack, imported in one batch: a GraphSense TagPack \
@@ -713,6 +751,30 @@ mod tests {
         assert_eq!(parse(&["tags", "import"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
         assert_eq!(parse(&["tags", "remove"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
         assert_eq!(parse(&["tags", "list", "--limit", "0"]).unwrap_err().kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn report_takes_out_before_or_after_the_command_and_its_arguments() {
+        for args in [
+            &["report", "--out", "case", "trace", "forward", "t", "--hops", "20", "--min-value", "10btc"][..],
+            &["report", "trace", "forward", "t", "--hops", "20", "--out", "case", "--min-value", "10btc"],
+        ] {
+            let Command::Report(r) = parse(args).unwrap().command else { panic!("expected report") };
+            assert_eq!(r.out, Some(PathBuf::from("case")));
+            let ReportCommand::Trace(t) = r.command else { panic!("expected trace") };
+            assert_eq!(
+                (t.direction, t.target.as_str(), t.hops, t.min_value),
+                (Direction::Forward, "t", 20, 1_000_000_000)
+            );
+        }
+        let Command::Report(r) = parse(&["report", "exposure", "t", "--direction", "in"]).unwrap().command else {
+            panic!("expected report")
+        };
+        assert_eq!(r.out, None);
+        assert!(matches!(r.command, ReportCommand::Exposure(ExposureArgs { direction: ExposureDirection::In, .. })));
+        assert!(matches!(parse(&["report", "--out", "d", "path", "a", "b"]).unwrap().command, Command::Report(_)));
+        assert_eq!(parse(&["report", "--out", "d"]).unwrap_err().kind(), ErrorKind::MissingSubcommand);
+        assert_eq!(parse(&["trace", "forward", "t", "--out", "d"]).unwrap_err().kind(), ErrorKind::UnknownArgument);
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub enum UsageError {
     /// How to reach the node (`verify`): a user without a password, a bad config file.
     #[error("{0}")]
     NodeSettings(String),
+    #[error("report needs --out DIR, a new or empty directory to write report.json and report.html into (see 'query report --help')")]
+    ReportNoOut,
+    #[error("--out {dir} {problem}: give a new or empty directory, so that no case file is overwritten (see 'query report --help')")]
+    ReportDir { dir: String, problem: String },
 }
 
 /// The database cannot answer: missing, foreign, corrupt, or it lacks what was asked for.
@@ -102,6 +106,9 @@ pub enum QueryError {
     /// `--format svg`/`png`: Graphviz's `dot` is missing or failed.
     #[error("--format {format} {problem}")]
     Graphviz { format: &'static str, problem: String },
+    /// `query report`: a file of the case could not be written.
+    #[error("cannot write {path}: {problem}")]
+    ReportWrite { path: String, problem: String },
 }
 
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;

@@ -28,6 +28,7 @@ pub enum Body {
     TagList(TagListView),
     TagRemove(TagRemoveView),
     Verify(VerifyView),
+    Report(ReportView),
 }
 
 impl Body {
@@ -44,6 +45,7 @@ impl Body {
             Body::Taint(_) => "taint",
             Body::TagImport(_) | Body::AddressTags(_) | Body::TagList(_) | Body::TagRemove(_) => "tags",
             Body::Verify(_) => "verify",
+            Body::Report(_) => "report",
         }
     }
 }
@@ -454,6 +456,9 @@ pub struct ExposureView {
     pub direct: Vec<CategoryExposure>,
     /// Tagged entities reached through untagged intermediaries, largest category first.
     pub indirect: Vec<CategoryExposure>,
+    /// The tagged outputs value was attributed at, largest first: they add up to `direct` plus
+    /// `indirect`.
+    pub attributions: Vec<AttributionView>,
     pub unattributed_sat: u64,
     /// Fees paid along the way (out only).
     pub fees_sat: u64,
@@ -478,6 +483,38 @@ pub struct CategoryExposure {
 pub struct EntityExposure {
     pub label: String,
     pub value_sat: u64,
+}
+
+/// Value attributed to an entity at one tagged output (out: the output the flow reached; in: the
+/// output it came from).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttributionView {
+    pub txid: String,
+    pub vout: u32,
+    /// The output's address; `None` for scripts without one.
+    pub address: Option<String>,
+    /// The entity: its tag's label and category.
+    pub label: String,
+    pub category: String,
+    /// The part of the total attributed there (not the output's whole value).
+    pub value_sat: u64,
+    /// 1 for the target's own counterparties (direct), more for indirect.
+    pub hop: u32,
+}
+
+/// `query report`: where the case file was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportView {
+    /// The path of `report.json`.
+    pub report: String,
+    /// The path of `report.html`.
+    pub html: String,
+    /// The report's `digest`.
+    pub digest: String,
+    /// How many hops (outputs the answer rests on) it lists.
+    pub hops: u64,
+    /// The indexed tip the answer was computed at.
+    pub tip: crate::report::BlockRef,
 }
 
 /// Unattributed value by where its flow ended.

@@ -395,9 +395,9 @@ mod tests {
 
     /// The commands, as the messages list them.
     #[cfg(feature = "verify")]
-    const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags or verify";
+    const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags, report or verify";
     #[cfg(not(feature = "verify"))]
-    const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint or tags";
+    const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags or report";
 
     /// The line for a command line clap refuses.
     fn line(args: &[&str]) -> String {

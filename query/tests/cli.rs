@@ -12,9 +12,9 @@ use fixture::{address, out, path_str, script, TestChain};
 
 /// The commands, as the one-line errors list them.
 #[cfg(feature = "verify")]
-const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags or verify";
+const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags, report or verify";
 #[cfg(not(feature = "verify"))]
-const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint or tags";
+const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags or report";
 
 struct Run {
     code: i32,
@@ -598,4 +598,40 @@ fn verify_without_a_node_exits_2_for_a_bad_file_and_1_for_a_broken_digest_or_no_
     // A user without a password is refused before any node is asked.
     let no_password = query(&["verify", &sealed, "--rpc-url", &url, "--rpc-user", "alice"]);
     assert_error(&no_password, 2, "--rpc-user needs a password: set CHAINTRAIL_RPC_PASSWORD");
+}
+
+#[test]
+fn report_writes_its_case_file_and_refuses_a_directory_that_is_not_empty() {
+    let f = fixture();
+    let work = tempfile::tempdir().unwrap();
+    let case = work.path().join("case");
+    let case_str = path_str(&case);
+    let a = f.a.to_string();
+    let written = json(&query_db(&f.db, &["report", "--out", &case_str, "trace", "forward", &a, "--hops", "2"]));
+    assert_eq!(written["report"], format!("{case_str}/report.json"));
+    assert_eq!(written["html"], format!("{case_str}/report.html"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("report.json")).unwrap()).unwrap();
+    assert_eq!(written["digest"], report["digest"]);
+    assert_eq!(written["hops"].as_u64(), report["hops"].as_array().map(|h| h.len() as u64));
+    assert_eq!(report["command"][0], "trace");
+    assert!(std::fs::read_to_string(case.join("report.html")).unwrap().starts_with("<!DOCTYPE html>"));
+
+    // Again into the same directory: refused on one line, exit 2, nothing touched.
+    let before = std::fs::read(case.join("report.json")).unwrap();
+    let again = query_db(&f.db, &["report", "trace", "forward", &a, "--out", &case_str]);
+    assert_error(&again, 2, &format!("--out {case_str} is not empty (it holds report.html, report.json)"));
+    assert!(again.stderr.contains("(see 'query report --help')"), "{}", again.stderr);
+    assert_eq!(std::fs::read(case.join("report.json")).unwrap(), before);
+    assert_error(&query_db(&f.db, &["report", "trace", "forward", &a]), 2, "report needs --out DIR");
+
+    // The summary as a table.
+    let other = path_str(&work.path().join("other"));
+    let table = query_db(&f.db, &["--format", "table", "report", "--out", &other, "path", &a, &f.last.to_string()]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(
+        table.stdout.starts_with(&format!("Report  {other}/report.json\nHTML    {other}/report.html\n")),
+        "{}",
+        table.stdout
+    );
 }

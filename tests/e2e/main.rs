@@ -8,6 +8,7 @@ mod generator;
 mod indexer;
 mod node;
 mod query;
+mod reports;
 mod support;
 mod tags;
 mod taint;

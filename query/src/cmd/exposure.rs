@@ -5,15 +5,18 @@
 use std::collections::HashMap;
 
 use indexer::clusters::read;
-use indexer::schema::ScriptNum;
+use indexer::schema::{OutScript, ScriptNum};
+use indexer::store::hex_hash;
 use tracing::debug;
 
 use crate::chain::Chain;
 use crate::cli::{ExposureArgs, ExposureDirection};
 use crate::config::Settings;
-use crate::engine::{self, Attribution, CategoryValue, Entity, Exposure, ExposureLimits, Source, UNCATEGORIZED};
+use crate::engine::{
+    self, Attributed, Attribution, CategoryValue, Entity, Exposure, ExposureLimits, Source, UNCATEGORIZED,
+};
 use crate::error::{QueryError, Result, UsageError};
-use crate::model::{Body, CategoryExposure, EntityExposure, ExposureView, Report, UnattributedView};
+use crate::model::{AttributionView, Body, CategoryExposure, EntityExposure, ExposureView, Report, UnattributedView};
 use crate::tags::{Tag, TagStore};
 use crate::target::{Target, TargetSpec};
 
@@ -85,7 +88,8 @@ impl Request {
             "exposure"
         );
         notes.extend(self.notes(&target, &exposure));
-        Ok(Report { body: Body::Exposure(self.view(&target, exposure)), notes })
+        let attributions = attribution_views(chain, &exposure.attributions)?;
+        Ok(Report { body: Body::Exposure(self.view(&target, exposure, attributions)), notes })
     }
 
     /// What the reader should know about how far the answer goes.
@@ -115,7 +119,7 @@ impl Request {
         notes
     }
 
-    fn view(&self, target: &Target, e: Exposure) -> ExposureView {
+    fn view(&self, target: &Target, e: Exposure, attributions: Vec<AttributionView>) -> ExposureView {
         let u = e.unattributed;
         ExposureView {
             target: target.label(),
@@ -125,6 +129,7 @@ impl Request {
             total_sat: e.total,
             direct: categories(e.direct),
             indirect: categories(e.indirect),
+            attributions,
             unattributed_sat: u.total(),
             fees_sat: e.fees,
             unattributed_by_reason: UnattributedView {
@@ -145,6 +150,30 @@ fn categories(list: Vec<CategoryValue>) -> Vec<CategoryExposure> {
             category: c.category,
             value_sat: c.value,
             entities: c.entities.into_iter().map(|e| EntityExposure { label: e.label, value_sat: e.value }).collect(),
+        })
+        .collect()
+}
+
+/// The tagged outputs value was attributed at, with their txids and addresses, in the engine's
+/// order (largest first).
+fn attribution_views(chain: &Chain, list: &[Attributed]) -> Result<Vec<AttributionView>> {
+    list.iter()
+        .map(|a| {
+            let txid = hex_hash(&chain.tx_row(a.num)?.txid);
+            let outputs = chain.store().output_entries(a.num)?.unwrap_or_default();
+            let address = match outputs.0.get(a.vout as usize).map(|o| &o.script) {
+                Some(OutScript::Num(num)) => chain.address_of(&chain.script_bytes(*num)?),
+                _ => None,
+            };
+            Ok(AttributionView {
+                txid,
+                vout: a.vout,
+                address,
+                label: a.label.clone(),
+                category: a.category.clone(),
+                value_sat: a.value,
+                hop: a.hop,
+            })
         })
         .collect()
 }

@@ -45,6 +45,7 @@ fn without_tags_everything_is_unattributed_and_the_sums_still_hold() {
         "total_sat",
         "direct",
         "indirect",
+        "attributions",
         "unattributed_sat",
         "fees_sat",
         "unattributed_by_reason",
@@ -131,6 +132,17 @@ fn entities_come_from_an_address_s_best_tag_or_else_its_cluster() {
     assert_eq!(j["direct"][1]["category"], "exchange");
     assert_eq!(j["direct"][1]["entities"][0], serde_json::json!({"label": "Exchange X", "value_sat": 3000}));
     assert_eq!((j["unattributed_sat"].as_u64(), j["fees_sat"].as_u64()), (Some(2900), Some(100)));
+    // Where it was attributed: the outputs paying wallet 2 and wallet 6, largest first.
+    let pay = j["attributions"][0]["txid"].as_str().unwrap().to_string();
+    assert_eq!(
+        j["attributions"],
+        serde_json::json!([
+            {"txid": pay, "vout": 1, "address": address(2), "label": "High", "category": "uncategorized",
+             "value_sat": 4000, "hop": 1},
+            {"txid": pay, "vout": 0, "address": address(6), "label": "Exchange X", "category": "exchange",
+             "value_sat": 3000, "hop": 1},
+        ])
+    );
     let text = crate::render::render(&report, crate::cli::Format::Table, &Default::default()).unwrap();
     assert!(text.contains("Exchange X"), "{text}");
 }

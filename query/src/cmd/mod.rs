@@ -7,6 +7,7 @@ mod clusters;
 mod exposure;
 mod history;
 mod path;
+mod report;
 mod resolve;
 pub mod tags;
 mod taint;
@@ -38,6 +39,8 @@ pub enum Job {
     /// Runs against a node, not the index (see [`verify::Request::run`]).
     #[cfg(feature = "verify")]
     Verify(Box<verify::Request>),
+    /// Runs a trace, path or exposure and writes its case file.
+    Report(report::Request),
 }
 
 impl Job {
@@ -66,6 +69,7 @@ impl Job {
             Command::Tags(args) => Job::Tags(tags::Request::prepare(args)?),
             #[cfg(feature = "verify")]
             Command::Verify(args) => Job::Verify(Box::new(verify::Request::prepare(args, settings)?)),
+            Command::Report(args) => Job::Report(report::Request::prepare(args, settings)?),
         })
     }
 
@@ -82,6 +86,7 @@ impl Job {
             Job::Tags(req) => req.answer(chain.network(), chain.tags()),
             #[cfg(feature = "verify")]
             Job::Verify(req) => req.run(),
+            Job::Report(req) => req.run(chain),
         }
     }
 }
@@ -90,6 +95,8 @@ impl Job {
 mod cluster_tests;
 #[cfg(test)]
 mod exposure_tests;
+#[cfg(test)]
+mod report_tests;
 #[cfg(test)]
 mod tags_tests;
 #[cfg(test)]

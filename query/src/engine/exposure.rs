@@ -69,6 +69,20 @@ pub struct CategoryValue {
     pub entities: Vec<EntityValue>,
 }
 
+/// Value attributed at one tagged output, at one hop: where a flow reached an entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attributed {
+    /// The tx of the output.
+    pub num: TxNum,
+    pub vout: u32,
+    /// The hop the flow reached it at (1: the target's own counterparty).
+    pub hop: u32,
+    pub label: String,
+    pub category: String,
+    /// The part of the total attributed there (not the output's whole value).
+    pub value: u64,
+}
+
 /// Value no entity was found for, by where its flow ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Unattributed {
@@ -98,6 +112,9 @@ pub struct Exposure {
     /// Reached deeper, through untagged intermediaries. Largest category first.
     pub indirect: Vec<CategoryValue>,
     pub unattributed: Unattributed,
+    /// Each tagged output value was attributed at, and how much: they add up to `direct` plus
+    /// `indirect`. Largest first, then by hop, tx and output.
+    pub attributions: Vec<Attributed>,
     /// Out only: the share of fees paid along the way.
     pub fees: u64,
     /// The target's own txs (one for a tx).
@@ -146,6 +163,8 @@ struct Walk<'a, A> {
     index: HashMap<Entity, usize>,
     /// Per entity: value reached at hop 1, value reached deeper.
     values: Vec<[u64; 2]>,
+    /// Where value was attributed: (tx, output, hop, entity, value).
+    attributed: Vec<(TxNum, u32, u32, usize, u64)>,
     /// The entity of each script asked about.
     known: HashMap<ScriptNum, Option<usize>>,
     total: u64,
@@ -167,6 +186,7 @@ impl<'a, A: Attribution> Walk<'a, A> {
             entities: Vec::new(),
             index: HashMap::new(),
             values: Vec::new(),
+            attributed: Vec::new(),
             known: HashMap::new(),
             total: 0,
             fees: 0,
@@ -290,6 +310,7 @@ impl<'a, A: Attribution> Walk<'a, A> {
             if let Some(script) = arrival.script {
                 if let Some(entity) = self.entity(script)? {
                     self.values[entity][usize::from(hop > 1)] += arrival.value;
+                    self.attributed.push((num, vout, hop, entity, arrival.value));
                     continue;
                 }
             }
@@ -396,6 +417,24 @@ impl<'a, A: Attribution> Walk<'a, A> {
         Ok(found)
     }
 
+    /// The outputs value was attributed at, largest first.
+    fn attributions(&self) -> Vec<Attributed> {
+        let mut list: Vec<Attributed> = self
+            .attributed
+            .iter()
+            .map(|&(num, vout, hop, entity, value)| Attributed {
+                num,
+                vout,
+                hop,
+                label: self.entities[entity].label.clone(),
+                category: self.entities[entity].category.clone(),
+                value,
+            })
+            .collect();
+        list.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| (a.hop, a.num, a.vout).cmp(&(b.hop, b.num, b.vout))));
+        list
+    }
+
     fn finish(self) -> Exposure {
         let grouped = |which: usize| {
             let mut categories: BTreeMap<&str, Vec<EntityValue>> = BTreeMap::new();
@@ -419,6 +458,7 @@ impl<'a, A: Attribution> Walk<'a, A> {
         Exposure {
             direct: grouped(0),
             indirect: grouped(1),
+            attributions: self.attributions(),
             total: self.total,
             unattributed: self.unattributed,
             fees: self.fees,

@@ -71,6 +71,11 @@ fn assert_identity(e: &Exposure) {
     assert!(e.indirect.windows(2).all(|w| w[0].value >= w[1].value));
     let parts = sum(&e.direct) + sum(&e.indirect) + e.unattributed.total() + e.fees;
     assert_eq!(parts, e.total, "{e:?}");
+    // The attributed outputs add up to the entities' values, hop 1 to direct exposure.
+    let at = |direct: bool| e.attributions.iter().filter(|a| (a.hop == 1) == direct).map(|a| a.value).sum::<u64>();
+    assert_eq!((at(true), at(false)), (sum(&e.direct), sum(&e.indirect)), "{e:?}");
+    assert!(e.attributions.iter().all(|a| a.value > 0 && a.hop >= 1));
+    assert!(e.attributions.windows(2).all(|w| w[0].value >= w[1].value));
 }
 
 /// (category, [(label, value)]) of each category, for comparing.
@@ -118,6 +123,10 @@ fn direct_and_indirect_exposure_stop_at_the_first_tagged_address() {
     assert_eq!(e.unattributed, Unattributed { unspent: 2950, ..Unattributed::default() });
     assert_eq!(e.fees, 150);
     assert_eq!((e.roots, e.txs, e.truncated), (1, 1, false));
+    // Where: output 0 of the payment at hop 1, output 0 of the onward tx at hop 2.
+    let at: Vec<(TxNum, u32, u32, &str, &str, u64)> =
+        e.attributions.iter().map(|a| (a.num, a.vout, a.hop, a.label.as_str(), a.category.as_str(), a.value)).collect();
+    assert_eq!(at, vec![(p.pay, 0, 1, "Exchange A", "exchange", 3000), (p.onward, 0, 2, "Mixer M", "mixer", 1000)]);
     // The change output is left out before any lookup; so is everything past a tagged output.
     assert!(!tags.asked.contains(&sn(s, 1)));
     let mut asked = tags.asked.clone();
@@ -187,6 +196,9 @@ fn in_follows_inputs_back_to_a_coinbase() {
     let e = run(s, Source::Script(sn(s, 5)), &limits(Direction::Backward, 3), &mut tagged);
     assert!(e.direct.is_empty());
     assert_eq!(flat(&e.indirect), vec![("mining", vec![("Miner", 2950)])]);
+    // In, the tagged output is the one the flow came from: the coinbase's, two hops back.
+    let at: Vec<(TxNum, u32, u32, u64)> = e.attributions.iter().map(|a| (a.num, a.vout, a.hop, a.value)).collect();
+    assert_eq!(at, vec![(p.coinbase, 0, 2, 2950)]);
     // From the txid: its input total; a coinbase has none.
     let e = run(s, Source::Tx(p.onward), &limits(Direction::Backward, 3), &mut Tags::default());
     assert_eq!((e.total, e.unattributed.coinbase), (4000, 4000));

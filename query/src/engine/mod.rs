@@ -17,8 +17,8 @@ mod trace;
 use indexer::schema::TxNum;
 
 pub use exposure::{
-    exposure, Attribution, CategoryValue, Entity, EntityValue, Exposure, ExposureLimits, Source, Unattributed,
-    UNCATEGORIZED,
+    exposure, Attributed, Attribution, CategoryValue, Entity, EntityValue, Exposure, ExposureLimits, Source,
+    Unattributed, UNCATEGORIZED,
 };
 pub use flow::{Amount, Destination, Root};
 pub use graph::Graph;

@@ -109,6 +109,7 @@ mod tests {
                 entities: vec![EntityExposure { label: "Exchange A".into(), value_sat: 3000 }],
             }],
             indirect: Vec::new(),
+            attributions: Vec::new(),
             unattributed_sat: 3950,
             fees_sat: 150,
             unattributed_by_reason: UnattributedView {

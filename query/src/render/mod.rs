@@ -79,6 +79,7 @@ fn json(body: &Body) -> String {
         Body::TagList(v) => serde_json::to_string_pretty(v),
         Body::TagRemove(v) => serde_json::to_string_pretty(v),
         Body::Verify(v) => serde_json::to_string_pretty(v),
+        Body::Report(v) => serde_json::to_string_pretty(v),
     };
     value.expect("result types hold only strings, numbers, booleans and lists")
 }

@@ -8,7 +8,7 @@ use indexer::heuristics::ScriptType;
 
 use super::{cluster, pad, table_flow, Style};
 use crate::chain::tagged_name;
-use crate::model::{btc, AddressView, Body, TagView, TxView};
+use crate::model::{btc, AddressView, Body, ReportView, TagView, TxView};
 
 /// The widest line of a table unless `--full` is given.
 pub(super) const WIDTH: usize = 120;
@@ -228,7 +228,22 @@ pub fn write(out: &mut String, body: &Body, style: &Style) -> fmt::Result {
         Body::TagList(v) => super::tags::list(out, v, style),
         Body::TagRemove(v) => super::tags::remove(out, v),
         Body::Verify(v) => super::verify::table(out, v),
+        Body::Report(v) => report(out, v),
     }
+}
+
+/// Where `query report` wrote the case file.
+fn report(out: &mut String, v: &ReportView) -> fmt::Result {
+    fields(
+        out,
+        &[
+            ("Report", v.report.clone()),
+            ("HTML", v.html.clone()),
+            ("Hops", v.hops.to_string()),
+            ("Tip", format!("height {}, block {}", v.tip.height, v.tip.hash)),
+            ("Digest", v.digest.clone()),
+        ],
+    )
 }
 
 fn tx(out: &mut String, v: &TxView, style: &Style) -> fmt::Result {

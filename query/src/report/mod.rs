@@ -7,6 +7,13 @@
 //! separators=(",", ":"), ensure_ascii=False)` gives in Python), in lowercase hex. Anyone can
 //! recompute it; `query verify` does, and checks every hop against a node.
 
+pub mod exposure;
+pub mod hops;
+pub mod html;
+mod html_tables;
+#[cfg(test)]
+mod html_tests;
+
 use bitcoin::hashes::{sha256, Hash};
 use serde::{Deserialize, Serialize};
 
