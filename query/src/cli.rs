@@ -222,7 +222,7 @@ pub enum Command {
     /// The tag store: import TagPacks and CSV files of attributions, show an address's tags,
     /// list them, remove a pack.
     Tags(TagsArgs),
-    /// Write a case file of a trace, path or exposure: report.json (the answer, the index tip,
+    /// Write a case file of a trace, path, exposure or taint: report.json (the answer, the index tip,
     /// every output it rests on, the tags used and a digest) and report.html to read it.
     #[command(after_help = REPORT_HELP)]
     Report(ReportArgs),
@@ -473,6 +473,9 @@ pub enum ReportCommand {
     /// Exposure to tagged entities (see `query exposure --help`).
     #[command(after_help = EXPOSURE_HELP)]
     Exposure(ExposureArgs),
+    /// How much of a source's value later outputs carry (see `query taint --help`).
+    #[command(after_help = TAINT_HELP)]
+    Taint(TaintArgs),
 }
 
 const TAGS_IMPORT_HELP: &str = "Each file is one pack, imported in one batch: a GraphSense TagPack \

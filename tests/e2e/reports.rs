@@ -7,7 +7,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use bitcoin::hashes::{sha256, Hash};
 use bitcoincore_rpc::RpcApi;
@@ -118,37 +117,18 @@ fn hop_row(hop: &Value) -> Row {
     )
 }
 
-/// Runs Debian's chromium headless on `args`, giving up after two minutes.
+/// Runs Debian's chromium headless on `args` to the end; its standard output.
 fn chromium(profile: &Path, args: &[String]) -> String {
     let program = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let spawned = Command::new(&program)
+    let output = Command::new(&program)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
-        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .spawn();
-    let mut child = spawned
+        .output()
         .unwrap_or_else(|e| panic!("{program} does not run ({e}): apt-get install chromium (tests/setup.sh does)"));
-    // Read while it runs: a page's DOM does not fit in a pipe.
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reading = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll chromium") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("{program} {args:?} did not finish in two minutes");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(status.success(), "{program} {args:?} failed: {status}");
-    reading.join().expect("the reader").expect("chromium's output")
+    assert!(output.status.success(), "{program} {args:?} failed: {}", output.status);
+    String::from_utf8(output.stdout).expect("chromium writes UTF-8")
 }
 
 /// The titles of the nodes of the SVG pictures in a rendered page: Graphviz names each node
@@ -258,4 +238,39 @@ fn a_report_of_the_stolen_funds_equals_the_node_and_renders_in_a_browser() {
     let png = std::fs::read(&shot).expect("a screenshot");
     assert_eq!(png_size(&png), (1400, 1000));
     assert!(png.len() > 50_000, "the screenshot shows the page ({} bytes)", png.len());
+
+    // The case file holds against the node: `query verify` checks every hop.
+    let verified = verify(&env, &dir);
+    assert_eq!(verified["ok"], true);
+    assert_eq!(verified["hops_checked"].as_u64(), Some(hops.len() as u64));
+    assert_eq!(verified["digest"], report["digest"]);
+
+    // A taint report of the same funds: its hops are the tainted outputs, and it verifies too.
+    let taint_dir = work.path().join("taint");
+    let out = taint_dir.to_str().unwrap();
+    query(&db, &tags, &["report", "--out", out, "taint", theft, "--model", "fifo", "--hops", "20"]);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(taint_dir.join("report.json")).unwrap()).expect("JSON");
+    let outputs = report["answer"]["outputs"].as_array().unwrap();
+    assert_eq!(report["hops"].as_array().unwrap().len(), outputs.len());
+    let command: Vec<&str> = report["command"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(command[..4], ["taint", theft, "--model", "fifo"]);
+    assert_hops_equal_the_node(&env, report["hops"].as_array().unwrap());
+    let page = std::fs::read_to_string(taint_dir.join("report.html")).unwrap();
+    assert!(page.contains("Tainted outputs, most taint first"), "the taint table");
+    assert_eq!(verify(&env, &taint_dir)["hops_checked"].as_u64(), Some(outputs.len() as u64));
+}
+
+/// `query verify` on a case file against the test node; its summary.
+fn verify(env: &TestEnv, dir: &Path) -> Value {
+    let out = Command::new(bin("query"))
+        .arg("verify")
+        .arg(dir)
+        .args(["--rpc-url", &env.rpc_url()])
+        .arg("--rpc-cookie")
+        .arg(env.cookie_path())
+        .output()
+        .expect("query verify runs");
+    assert!(out.status.success(), "verify failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("a JSON summary")
 }

@@ -11,9 +11,9 @@ use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use super::{exposure, path, trace, Job};
+use super::{exposure, path, taint, trace, Job};
 use crate::chain::{Chain, Resolver};
-use crate::cli::{Draw, ExposureArgs, Follow, Format, PathArgs, ReportArgs, ReportCommand, TraceArgs};
+use crate::cli::{Draw, ExposureArgs, Follow, Format, PathArgs, ReportArgs, ReportCommand, TaintArgs, TraceArgs};
 use crate::config::Settings;
 use crate::error::{QueryError, Result, UsageError};
 use crate::model::{btc, Body, Report, ReportView};
@@ -47,6 +47,7 @@ impl Request {
             ReportCommand::Trace(a) => Job::Trace(trace::Request::prepare(a, settings)?),
             ReportCommand::Path(a) => Job::Path(path::Request::prepare(a, settings)?),
             ReportCommand::Exposure(a) => Job::Exposure(exposure::Request::prepare(a, settings)?),
+            ReportCommand::Taint(a) => Job::Taint(taint::Request::prepare(a, settings)?),
         };
         check_out(&out)?;
         Ok(Request { out, inner: Box::new(inner), command: command_line(&args.command, settings) })
@@ -164,6 +165,7 @@ pub fn command_line(command: &ReportCommand, settings: &Settings) -> Vec<String>
         ReportCommand::Trace(a) => trace_line(a, settings),
         ReportCommand::Path(a) => path_line(a, settings),
         ReportCommand::Exposure(a) => exposure_line(a, settings),
+        ReportCommand::Taint(a) => taint_line(a, settings),
     }
 }
 
@@ -203,6 +205,15 @@ fn exposure_line(a: &ExposureArgs, settings: &Settings) -> Vec<String> {
     option(&mut line, "--direction", a.direction.name());
     option(&mut line, "--hops", a.hops);
     option(&mut line, "--max-txs", a.max_txs.unwrap_or(settings.trace_max_txs));
+    line
+}
+
+fn taint_line(a: &TaintArgs, settings: &Settings) -> Vec<String> {
+    let mut line = words(&["taint", a.target.trim()]);
+    option(&mut line, "--model", a.model.name());
+    option(&mut line, "--hops", a.hops);
+    option(&mut line, "--max-txs", a.max_txs.unwrap_or(settings.trace_max_txs));
+    option(&mut line, "--min-sat", a.min_sat.max(1));
     line
 }
 

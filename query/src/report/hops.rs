@@ -43,7 +43,8 @@ pub struct Resolved {
 }
 
 /// The outputs an answer rests on, in the order it lists them: a trace's or path's edges, then
-/// its destinations; an exposure's attributed outputs. Other answers rest on none.
+/// its destinations; an exposure's attributed outputs; a taint's tainted outputs. Other answers
+/// rest on none.
 pub fn specs(body: &Body) -> Result<Vec<HopSpec>> {
     Ok(match body {
         Body::Trace(t) => flow(&t.txs, &t.edges, &t.destinations)?,
@@ -52,6 +53,13 @@ pub fn specs(body: &Body) -> Result<Vec<HopSpec>> {
             .attributions
             .iter()
             .map(|a| HopSpec { txid: a.txid.clone(), height: None, vout: Some(a.vout), through: e.direction == "in" })
+            .collect(),
+        // Every tainted output, without the input spending it: the taint moves through a tx as
+        // a whole, not along one input.
+        Body::Taint(t) => t
+            .outputs
+            .iter()
+            .map(|o| HopSpec { txid: o.txid.clone(), height: Some(o.height), vout: Some(o.vout), through: false })
             .collect(),
         _ => Vec::new(),
     })

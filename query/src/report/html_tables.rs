@@ -38,6 +38,7 @@ pub fn question(body: &Body) -> (&'static str, String) {
             };
             (q, format!("Exposure {} of {}, up to {} hops, at most {} txs.", e.direction, e.target, e.hops, e.max_txs))
         }
+        Body::Taint(t) => super::taint::question(t),
         other => ("Case report", format!("query {}", other.command())),
     }
 }
@@ -49,6 +50,7 @@ pub fn summary(out: &mut String, p: &Page) -> fmt::Result {
         Body::Trace(t) => trace_summary(out, p, t)?,
         Body::Path(v) => path_summary(out, v)?,
         Body::Exposure(e) => exposure_summary(out, e)?,
+        Body::Taint(t) => super::taint::summary(out, t, card)?,
         _ => {}
     }
     writeln!(out, "</section>")
@@ -261,6 +263,10 @@ pub fn details(out: &mut String, p: &Page) -> fmt::Result {
         Body::Exposure(e) => {
             writeln!(out, "<section id=\"attributions\">")?;
             super::exposure::tables(out, e)?;
+        }
+        Body::Taint(t) => {
+            writeln!(out, "<section id=\"tainted\">")?;
+            super::taint::tables(out, t)?;
         }
         _ => return Ok(()),
     }

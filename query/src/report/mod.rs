@@ -13,6 +13,7 @@ pub mod html;
 mod html_tables;
 #[cfg(test)]
 mod html_tests;
+mod taint;
 
 use bitcoin::hashes::{sha256, Hash};
 use serde::{Deserialize, Serialize};
