@@ -1,17 +1,16 @@
-//! End-to-end tests of `query verify` against a real regtest node: a case report built from the
-//! index's answer to a trace holds; after a reorg it fails at the first hop resting on the block
+//! End-to-end tests of `query verify` against a real regtest node: the case report `query report`
+//! writes of a trace holds; after a reorg it fails at the first hop resting on the block
 //! that went away; one built from the re-indexed chain holds again; a report edited by hand fails
 //! on its digest; a node of another network, and a node that is down, are refused on one line.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use bitcoin::{Address, Amount, BlockHash, OutPoint, Transaction, TxOut};
+use bitcoin::{Amount, BlockHash, OutPoint, Transaction, TxOut};
 use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::wallet::{unsigned_tx, OwnedScript, ScriptKind, Spent, Wallet};
 use chaintrail_tests::TestEnv;
-use query::report::{BlockRef, CaseReport, Hop, Spend, FORMAT};
+use query::report::CaseReport;
 use serde_json::Value;
 
 use crate::support::{bin, failing, index_once, mature_coin, pay, Coin};
@@ -42,65 +41,17 @@ fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("one JSON document")
 }
 
-/// The answer of `query trace forward <txid> --hops <hops>` from the index at `db`.
-fn trace(db: &Path, txid: &str, hops: u32) -> (Vec<String>, Value) {
-    let command: Vec<String> = ["trace", "forward", txid, "--hops", &hops.to_string()].map(String::from).to_vec();
-    let out = succeeds({
+/// `query report --out <out> trace forward <txid> --hops <hops>` on the index at `db`: the case
+/// file it writes.
+fn report(db: &Path, txid: &str, hops: u32, out: &Path) -> CaseReport {
+    succeeds({
         let mut cmd = query();
-        cmd.arg("--db").arg(db).args(["--format", "json"]).args(&command);
+        cmd.arg("--db").arg(db).arg("report").arg("--out").arg(out);
+        cmd.args(["trace", "forward", txid, "--hops", &hops.to_string()]);
         cmd
     });
-    (command, json(&out))
-}
-
-/// A sealed case report of a trace's answer: every spend edge (the output and the input that
-/// spent it), then every destination output, with values and scripts as the node has them.
-fn report_of(env: &TestEnv, command: Vec<String>, answer: &Value) -> CaseReport {
-    let mut blocks: HashMap<String, BlockRef> = HashMap::new();
-    for tx in answer["txs"].as_array().expect("txs[]") {
-        let hash = tx["block_hash"].as_str().unwrap().to_string();
-        let block = BlockRef { height: tx["height"].as_u64().unwrap() as u32, hash };
-        blocks.insert(tx["txid"].as_str().unwrap().to_string(), block);
-    }
-    let hop = |txid: &str, vout: u32, spent_by: Option<Spend>| {
-        let block = blocks[txid].clone();
-        let hash: BlockHash = block.hash.parse().unwrap();
-        let full = env.rpc().get_block(&hash).unwrap();
-        let tx = full.txdata.iter().find(|t| t.compute_txid().to_string() == txid).expect("the tx is in its block");
-        let output = &tx.output[vout as usize];
-        Hop {
-            txid: txid.to_string(),
-            block,
-            vout: Some(vout),
-            value_sat: Some(output.value.to_sat()),
-            script_hex: Some(hex::encode(output.script_pubkey.as_bytes())),
-            address: Address::from_script(&output.script_pubkey, env.network()).ok().map(|a| a.to_string()),
-            spent_by,
-        }
-    };
-    let mut hops = Vec::new();
-    for edge in answer["edges"].as_array().expect("edges[]") {
-        let to = edge["to_txid"].as_str().unwrap();
-        let spend =
-            Spend { txid: to.to_string(), vin: edge["vin"].as_u64().unwrap() as u32, block: blocks[to].clone() };
-        hops.push(hop(edge["from_txid"].as_str().unwrap(), edge["vout"].as_u64().unwrap() as u32, Some(spend)));
-    }
-    for dest in answer["destinations"].as_array().expect("destinations[]") {
-        hops.push(hop(dest["txid"].as_str().unwrap(), dest["vout"].as_u64().unwrap() as u32, None));
-    }
-    let height = env.height().unwrap() as u32;
-    CaseReport {
-        format: FORMAT,
-        tool: "chaintrail query 0.1.0".into(),
-        command,
-        network: "regtest".into(),
-        tip: BlockRef { height, hash: env.tip().unwrap().to_string() },
-        hops,
-        tags_used: Vec::new(),
-        answer: answer.clone(),
-        digest: String::new(),
-    }
-    .seal()
+    let text = std::fs::read_to_string(out.join("report.json")).expect("report.json");
+    serde_json::from_str(&text).expect("a case report")
 }
 
 /// Writes `dir/report.json`.
@@ -151,16 +102,14 @@ impl Case {
         let (txs, blocks) = chain_of_spends(&env);
         let db = tempfile::tempdir().expect("tempdir");
         let dir = tempfile::tempdir().expect("tempdir");
-        let report = Case::build(&env, db.path(), &txs[0]);
-        write(dir.path(), &report);
+        let report = Case::build(&env, db.path(), &txs[0], dir.path());
         Case { env, txs, blocks, db, dir, report }
     }
 
-    /// Indexes the node's chain and builds the report of the trace from `root`.
-    fn build(env: &TestEnv, db: &Path, root: &Transaction) -> CaseReport {
+    /// Indexes the node's chain and writes the report of the trace from `root` into `out`.
+    fn build(env: &TestEnv, db: &Path, root: &Transaction, out: &Path) -> CaseReport {
         index_once(env, db, &[]);
-        let (command, answer) = trace(db, &root.compute_txid().to_string(), 3);
-        report_of(env, command, &answer)
+        report(db, &root.compute_txid().to_string(), 3, out)
     }
 
     fn txid(&self, i: usize) -> String {
@@ -222,11 +171,11 @@ fn a_report_holds_until_a_reorg_takes_its_block_and_holds_again_once_rebuilt() {
 
     // Re-indexed, the trace ends at b, whose output is unspent on the new chain: a report made
     // now holds. The node is named by the environment this time, the report by its file.
-    let after = Case::build(env, case.db.path(), &case.txs[0]);
+    let again = tempfile::tempdir().expect("tempdir");
+    let after = Case::build(env, case.db.path(), &case.txs[0], again.path());
     assert_eq!(after.hops.len(), 3, "a:0 -> b, then a:1 and b:0");
-    write(case.dir.path(), &after);
     let mut by_env = query();
-    by_env.arg("verify").arg(case.file()).env("CHAINTRAIL_RPC_URL", env.rpc_url());
+    by_env.arg("verify").arg(again.path().join("report.json")).env("CHAINTRAIL_RPC_URL", env.rpc_url());
     by_env.env("CHAINTRAIL_RPC_COOKIE", env.cookie_path());
     let summary = json(&succeeds(by_env));
     assert_eq!((summary["ok"].as_bool(), summary["hops_checked"].as_u64()), (Some(true), Some(3)));
