@@ -3,7 +3,7 @@
 # theft laundered through a peel chain, a fan-out, a CoinJoin and a consolidation into an exchange
 # deposit address), index it, then trace the stolen coins forward and find the path from the
 # thief to the exchange, show who controls the addresses the thief gathered from and why, and
-# write a case file of the stolen funds (report.json and report.html).
+# write a case file of the stolen funds (report.json and report.html) and check it against the node.
 # The node and database live in a temporary directory removed at the end (KEEP=1 keeps it); the
 # picture and CSV of the trace and the case file are written to target/demo (DEMO_OUT sets
 # another directory).
@@ -74,6 +74,10 @@ echo
 echo "== a case file of the stolen funds: query report --out $out/report trace forward $theft --hops 20 --min-value 10btc"
 rm -rf "$out/report"
 "$target/query" --db "$work/db" --format table report --out "$out/report" trace forward "$theft" --hops 20 --min-value 10btc
+echo
+echo
+echo "== does it still hold on the node? query verify $out/report"
+"$target/query" --format table verify "$out/report" --rpc-url "$url" --rpc-cookie "$cookie"
 echo
 echo "== open $out/report/report.html in a browser: the flow, where the money ended and every output it rests on;"
 echo "   $out/report/report.json holds the same with its digest (how to check it: docs/reports.md)"
