@@ -26,6 +26,18 @@ pub const MAX_TOP: u64 = 10_000;
 pub const DEFAULT_MAX_UTXOS: u64 = 10_000;
 /// Largest `--max-utxos`.
 pub const HARD_MAX_UTXOS: u64 = 1_000_000;
+/// `--hops` of a trace or exposure by default.
+pub const DEFAULT_HOPS: u32 = 3;
+/// `--hops` of taint by default.
+pub const DEFAULT_TAINT_HOPS: u32 = 10;
+/// `--max-hops` of a path search by default.
+pub const DEFAULT_PATH_MAX_HOPS: u32 = 30;
+/// `--limit` (entries per page) by default.
+pub const DEFAULT_LIMIT: u64 = 100;
+/// Largest `--top` of a trace.
+pub const MAX_FOLLOW_TOP: u32 = 1000;
+/// `--min-sat` of taint by default.
+pub const DEFAULT_MIN_SAT: u64 = 1;
 
 const GLOBAL: &str = "Global options";
 
@@ -272,7 +284,7 @@ pub struct AddressArgs {
     /// The address, of the database's network.
     pub address: String,
     /// History events per page. Allowed: 1..=10000.
-    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
+    #[arg(long, default_value_t = DEFAULT_LIMIT, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
     pub limit: u64,
     /// Continue the history after this point: the cursor printed with the previous page
     /// (`next_cursor` in JSON, like `c1520f0`).
@@ -313,7 +325,7 @@ pub struct TraceArgs {
     /// A txid, an outpoint <txid>:<vout>, or an address.
     pub target: String,
     /// Report txs at hops 0 through N (inclusive); hop 0 is the root set. Allowed: 1..=100.
-    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
+    #[arg(long, default_value_t = DEFAULT_HOPS, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
     pub hops: u32,
     /// Skip (neither follow nor list) spend edges carrying less than this: satoshis (`5000`,
     /// `5000sat`) or BTC (`1.5`, `2btc`, `0.1BTC`).
@@ -324,7 +336,7 @@ pub struct TraceArgs {
     #[arg(long, value_enum, default_value_t = Follow::All, conflicts_with = "top")]
     pub follow: Follow,
     /// Follow only the N largest outputs (backward: inputs) of each tx. Allowed: 1..=1000.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_FOLLOW_TOP as i64))]
     pub top: Option<u32>,
     /// Stop after this many txs, keeping the largest flows, and report the result as truncated
     /// [default: 10000, or `max_txs` in the config file; at most 1000000].
@@ -350,7 +362,7 @@ pub struct PathArgs {
     /// Where it ends: a txid, an outpoint <txid>:<vout>, or an address.
     pub to: String,
     /// Longest path searched, in spend edges. Allowed: 1..=100.
-    #[arg(long, default_value_t = 30, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
+    #[arg(long, default_value_t = DEFAULT_PATH_MAX_HOPS, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
     pub max_hops: u32,
     /// Ignore spend edges carrying less than this: satoshis (`5000`, `5000sat`) or BTC (`1.5`,
     /// `2btc`).
@@ -371,7 +383,7 @@ pub struct ClusterArgs {
     #[arg(long, conflicts_with_all = ["limit", "after"])]
     pub why: bool,
     /// Addresses per page. Allowed: 1..=10000.
-    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
+    #[arg(long, default_value_t = DEFAULT_LIMIT, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
     pub limit: u64,
     /// Continue after this point: the cursor printed with the previous page (`next_cursor`).
     #[arg(long, value_name = "CURSOR")]
@@ -420,7 +432,7 @@ pub struct ExposureArgs {
     pub direction: ExposureDirection,
     /// Check counterparties up to N hops away for tags (hop 1: the target's own counterparties).
     /// Allowed: 1..=100.
-    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
+    #[arg(long, default_value_t = DEFAULT_HOPS, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
     pub hops: u32,
     /// Split flows over at most this many txs past the target's own (a tx reached at two hops
     /// counts twice); what is left is unattributed [default: 10000, or `max_txs` in the config
@@ -438,7 +450,7 @@ pub struct TaintArgs {
     #[arg(long, value_enum)]
     pub model: TaintModel,
     /// Follow taint through txs up to hop N; the outputs of hop-N txs end it. Allowed: 1..=100.
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
+    #[arg(long, default_value_t = DEFAULT_TAINT_HOPS, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
     pub hops: u32,
     /// Handle at most this many txs past the source; taint reaching more is left where it is and
     /// the result is truncated [default: 10000, or `max_txs` in the config file; at most 1000000].
@@ -533,7 +545,7 @@ pub struct TagsListArgs {
     #[arg(long, value_name = "S")]
     pub source: Option<String>,
     /// Tags per page. Allowed: 1..=10000.
-    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
+    #[arg(long, default_value_t = DEFAULT_LIMIT, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
     pub limit: u64,
     /// Continue after this point: the cursor printed with the previous page (`next_cursor`).
     #[arg(long, value_name = "CURSOR")]

@@ -76,6 +76,12 @@ pub enum UsageError {
     ReportNoOut,
     #[error("--out {dir} {problem}: give a new or empty directory, so that no case file is overwritten (see 'query report --help')")]
     ReportDir { dir: String, problem: String },
+    /// A parameter outside the range the command allows (for parameters built without clap).
+    #[error("{name} must be between {min} and {max} (got {got})")]
+    Range { name: &'static str, min: String, max: String, got: String },
+    /// Two parameters that exclude each other.
+    #[error("{a} and {b} cannot be given together")]
+    Conflict { a: &'static str, b: &'static str },
 }
 
 /// The database cannot answer: missing, foreign, corrupt, or it lacks what was asked for.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod model;
 pub mod output;
 pub mod parallel;
+pub mod params;
 pub mod render;
 pub mod report;
 pub mod tags;

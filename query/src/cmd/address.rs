@@ -17,11 +17,67 @@ use indexer::store::{hex_hash, ScriptStats};
 
 use super::history::{self, Cursor, Span};
 use crate::chain::Chain;
-use crate::cli::{AddressArgs, Format, DEFAULT_MAX_UTXOS};
+use crate::cli::{AddressArgs, Format, DEFAULT_LIMIT, DEFAULT_MAX_UTXOS, HARD_MAX_UTXOS, MAX_LIMIT};
 use crate::config::Settings;
 use crate::error::{Result, UsageError};
 use crate::model::{AddressView, Body, KeyScriptView, Report, UtxoView};
+use crate::params::{self, exclusive, in_range, opt_in_range};
 use crate::target::parse_address;
+
+/// What `query address` is asked; the defaults are the command line's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressParams {
+    pub address: String,
+    /// History events per page: 1..=10000.
+    #[serde(default = "default_limit")]
+    pub limit: u64,
+    /// The `next_cursor` of the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+    #[serde(default)]
+    pub from_height: Option<u32>,
+    #[serde(default)]
+    pub to_height: Option<u32>,
+    /// Seconds since 1970, UTC; from text, the start of a date or a time.
+    #[serde(default, deserialize_with = "params::date_start")]
+    pub from_date: Option<i64>,
+    /// Seconds since 1970, UTC; from text, the end of a date or a time.
+    #[serde(default, deserialize_with = "params::date_end")]
+    pub to_date: Option<i64>,
+    /// Unspent outputs listed: 0..=1000000.
+    #[serde(default)]
+    pub max_utxos: Option<u64>,
+}
+
+fn default_limit() -> u64 {
+    DEFAULT_LIMIT
+}
+
+impl AddressParams {
+    /// The checks clap makes of the flags, for parameters built without it.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        in_range("limit", self.limit, 1, MAX_LIMIT)?;
+        opt_in_range("max_utxos", self.max_utxos, 0, HARD_MAX_UTXOS)?;
+        exclusive(("from_height", self.from_height.is_some()), ("from_date", self.from_date.is_some()))?;
+        exclusive(("to_height", self.to_height.is_some()), ("to_date", self.to_date.is_some()))
+    }
+}
+
+impl From<&AddressArgs> for AddressParams {
+    fn from(a: &AddressArgs) -> Self {
+        AddressParams {
+            address: a.address.clone(),
+            limit: a.limit,
+            after: a.after.clone(),
+            from_height: a.from_height,
+            to_height: a.to_height,
+            from_date: a.from_date,
+            to_date: a.to_date,
+            max_utxos: a.max_utxos,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Request {
@@ -55,7 +111,8 @@ struct Siblings {
 }
 
 impl Request {
-    pub fn prepare(args: &AddressArgs, settings: &Settings) -> Result<Request, UsageError> {
+    pub fn prepare(args: &AddressParams, settings: &Settings) -> Result<Request, UsageError> {
+        args.validate()?;
         let default_utxos = if settings.format == Format::Table { TABLE_MAX_UTXOS } else { DEFAULT_MAX_UTXOS };
         let bound = |height: Option<u32>, time: Option<i64>| match (height, time) {
             (Some(h), _) => Bound::Height(h),

@@ -13,11 +13,61 @@ use indexer::store::{hex_hash, Store, StoreError};
 
 use super::clusters::heuristics;
 use crate::chain::{script_label, Chain};
-use crate::cli::ClusterArgs;
+use crate::cli::{ClusterArgs, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::error::{QueryError, Result, UsageError};
 use crate::model::{Body, ClusterView, LinkView, MemberView, Report, TagView, WhyView};
 use crate::parallel::map_parts;
+use crate::params::{exclusive, in_range};
 use crate::target::parse_address;
+
+/// What `query cluster` is asked: one address's cluster, a page at a time, or with `why` the
+/// chain of transactions joining it to another address.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterParams {
+    pub address: String,
+    /// The other address of `--why`.
+    #[serde(default)]
+    pub why: Option<String>,
+    /// Addresses per page: 1..=10000.
+    #[serde(default = "default_limit")]
+    pub limit: u64,
+    /// The `next_cursor` of the previous page; not with `why`.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+fn default_limit() -> u64 {
+    DEFAULT_LIMIT
+}
+
+impl ClusterParams {
+    /// The checks clap makes of the flags, for parameters built without it.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        in_range("limit", self.limit, 1, MAX_LIMIT)?;
+        exclusive(("why", self.why.is_some()), ("after", self.after.is_some()))
+    }
+}
+
+impl ClusterArgs {
+    /// The parameters of the command line: one address, or two with `--why`.
+    pub fn params(&self) -> Result<ClusterParams, UsageError> {
+        let (address, why) = match (self.why, self.addresses.as_slice()) {
+            (false, [address]) => (address.clone(), None),
+            (true, [a, b]) => (a.clone(), Some(b.clone())),
+            (false, given) => {
+                return Err(UsageError::ClusterArgs(format!(
+                    "cluster takes one address, got {}; to connect two, use --why <A> <B>",
+                    given.len()
+                )))
+            }
+            (true, given) => {
+                return Err(UsageError::ClusterArgs(format!("cluster --why takes two addresses, got {}", given.len())))
+            }
+        };
+        Ok(ClusterParams { address, why, limit: self.limit, after: self.after.clone() })
+    }
+}
 
 /// Each thread totals at least this many members.
 const MIN_PART: usize = 256;
@@ -54,23 +104,17 @@ pub enum Request {
 }
 
 impl Request {
-    pub fn prepare(args: &ClusterArgs) -> Result<Request, UsageError> {
+    pub fn prepare(params: &ClusterParams) -> Result<Request, UsageError> {
+        params.validate()?;
         let parse = |s: &String| parse_address(s.trim());
-        match (args.why, args.addresses.as_slice()) {
-            (false, [address]) => Ok(Request::Members {
-                address: parse(address)?,
-                limit: args.limit as usize,
-                after: args.after.as_deref().map(MemberCursor::parse).transpose()?,
-            }),
-            (true, [a, b]) => Ok(Request::Why { a: parse(a)?, b: parse(b)? }),
-            (false, given) => Err(UsageError::ClusterArgs(format!(
-                "cluster takes one address, got {}; to connect two, use --why <A> <B>",
-                given.len()
-            ))),
-            (true, given) => {
-                Err(UsageError::ClusterArgs(format!("cluster --why takes two addresses, got {}", given.len())))
-            }
-        }
+        Ok(match &params.why {
+            None => Request::Members {
+                address: parse(&params.address)?,
+                limit: params.limit as usize,
+                after: params.after.as_deref().map(MemberCursor::parse).transpose()?,
+            },
+            Some(other) => Request::Why { a: parse(&params.address)?, b: parse(other)? },
+        })
     }
 
     pub fn run(&self, chain: &Chain) -> Result<Report> {

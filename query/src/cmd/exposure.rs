@@ -10,15 +10,55 @@ use indexer::store::hex_hash;
 use tracing::debug;
 
 use crate::chain::Chain;
-use crate::cli::{ExposureArgs, ExposureDirection};
+use crate::cli::{ExposureArgs, ExposureDirection, DEFAULT_HOPS, HARD_TRACE_MAX_TXS, MAX_HOPS};
 use crate::config::Settings;
 use crate::engine::{
     self, Attributed, Attribution, CategoryValue, Entity, Exposure, ExposureLimits, Source, UNCATEGORIZED,
 };
 use crate::error::{QueryError, Result, UsageError};
 use crate::model::{AttributionView, Body, CategoryExposure, EntityExposure, ExposureView, Report, UnattributedView};
+use crate::params::{self, in_range, opt_in_range};
 use crate::tags::{Tag, TagStore};
 use crate::target::{Target, TargetSpec};
+
+/// What `query exposure` is asked; the defaults are the command line's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExposureParams {
+    /// An address or a txid.
+    pub target: String,
+    #[serde(default = "default_direction", deserialize_with = "params::value_enum")]
+    pub direction: ExposureDirection,
+    /// 1..=100.
+    #[serde(default = "default_hops")]
+    pub hops: u32,
+    /// 1..=1000000; the settings' `trace_max_txs` when left out.
+    #[serde(default)]
+    pub max_txs: Option<u64>,
+}
+
+fn default_direction() -> ExposureDirection {
+    ExposureDirection::Out
+}
+
+fn default_hops() -> u32 {
+    DEFAULT_HOPS
+}
+
+impl ExposureParams {
+    /// The checks clap makes of the flags, for parameters built without it.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        in_range("hops", self.hops, 1, MAX_HOPS)?;
+        opt_in_range("max_txs", self.max_txs, 1, HARD_TRACE_MAX_TXS)?;
+        Ok(())
+    }
+}
+
+impl From<&ExposureArgs> for ExposureParams {
+    fn from(a: &ExposureArgs) -> Self {
+        ExposureParams { target: a.target.clone(), direction: a.direction, hops: a.hops, max_txs: a.max_txs }
+    }
+}
 
 #[derive(Debug)]
 pub struct Request {
@@ -29,7 +69,8 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn prepare(args: &ExposureArgs, settings: &Settings) -> Result<Request, UsageError> {
+    pub fn prepare(args: &ExposureParams, settings: &Settings) -> Result<Request, UsageError> {
+        args.validate()?;
         let given = args.target.trim();
         let target = TargetSpec::parse(given)?;
         if matches!(target, TargetSpec::Outpoint(..)) {

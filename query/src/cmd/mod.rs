@@ -1,18 +1,18 @@
 //! The commands: each checks its arguments without the database ([`Job::prepare`]), then answers
 //! from it ([`Job::run`]) with a [`Report`] for the output module to write.
 
-mod address;
-mod cluster;
+pub mod address;
+pub mod cluster;
 mod clusters;
-mod exposure;
+pub mod exposure;
 mod history;
-mod path;
+pub mod path;
 mod report;
 mod resolve;
 pub mod tags;
-mod taint;
-mod trace;
-mod tx;
+pub mod taint;
+pub mod trace;
+pub mod tx;
 #[cfg(feature = "verify")]
 pub mod verify;
 
@@ -58,14 +58,14 @@ impl Job {
             return Err(UsageError::CsvFormat { command: name });
         }
         Ok(match command {
-            Command::Tx(args) => Job::Tx(tx::Request::prepare(args)?),
-            Command::Address(args) => Job::Address(address::Request::prepare(args, settings)?),
-            Command::Trace(args) => Job::Trace(trace::Request::prepare(args, settings)?),
-            Command::Path(args) => Job::Path(path::Request::prepare(args, settings)?),
-            Command::Cluster(args) => Job::Cluster(cluster::Request::prepare(args)?),
+            Command::Tx(args) => Job::Tx(tx::Request::prepare(&args.into())?),
+            Command::Address(args) => Job::Address(address::Request::prepare(&args.into(), settings)?),
+            Command::Trace(args) => Job::Trace(trace::Request::prepare(&args.into(), settings)?),
+            Command::Path(args) => Job::Path(path::Request::prepare(&args.into(), settings)?),
+            Command::Cluster(args) => Job::Cluster(cluster::Request::prepare(&args.params()?)?),
             Command::Clusters(args) => Job::Clusters(clusters::Request::prepare(args)?),
-            Command::Exposure(args) => Job::Exposure(exposure::Request::prepare(args, settings)?),
-            Command::Taint(args) => Job::Taint(taint::Request::prepare(args, settings)?),
+            Command::Exposure(args) => Job::Exposure(exposure::Request::prepare(&args.into(), settings)?),
+            Command::Taint(args) => Job::Taint(taint::Request::prepare(&args.into(), settings)?),
             Command::Tags(args) => Job::Tags(tags::Request::prepare(args)?),
             #[cfg(feature = "verify")]
             Command::Verify(args) => Job::Verify(Box::new(verify::Request::prepare(args, settings)?)),
@@ -95,6 +95,8 @@ impl Job {
 mod cluster_tests;
 #[cfg(test)]
 mod exposure_tests;
+#[cfg(test)]
+mod params_tests;
 #[cfg(test)]
 mod report_tests;
 #[cfg(test)]

@@ -6,12 +6,56 @@ use tracing::debug;
 
 use super::resolve::{self, NodeSpec};
 use crate::chain::Chain;
-use crate::cli::PathArgs;
+use crate::cli::{PathArgs, DEFAULT_PATH_MAX_HOPS, HARD_PATH_MAX_TXS, MAX_HOPS};
 use crate::config::Settings;
 use crate::engine::{self, Direction, Edge, Graph, PathLimits};
 use crate::error::{Result, UsageError};
 use crate::model::{Body, DestinationView, PathView, Report, TxNode};
+use crate::params::{self, in_range, opt_in_range};
 use crate::target::{Target, TargetSpec};
+
+/// What `query path` is asked; the defaults are the command line's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathParams {
+    /// A txid, an outpoint `<txid>:<vout>` or an address.
+    pub from: String,
+    pub to: String,
+    /// 1..=100.
+    #[serde(default = "default_max_hops")]
+    pub max_hops: u32,
+    /// Satoshis; from text, satoshis or BTC.
+    #[serde(default, deserialize_with = "params::amount")]
+    pub min_value: u64,
+    /// 1..=20000000; the settings' `path_max_txs` when left out.
+    #[serde(default)]
+    pub max_txs: Option<u64>,
+}
+
+fn default_max_hops() -> u32 {
+    DEFAULT_PATH_MAX_HOPS
+}
+
+impl PathParams {
+    /// The checks clap makes of the flags, for parameters built without it.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        in_range("max_hops", self.max_hops, 1, MAX_HOPS)?;
+        opt_in_range("max_txs", self.max_txs, 1, HARD_PATH_MAX_TXS)?;
+        Ok(())
+    }
+}
+
+impl From<&PathArgs> for PathParams {
+    fn from(a: &PathArgs) -> Self {
+        PathParams {
+            from: a.from.clone(),
+            to: a.to.clone(),
+            max_hops: a.max_hops,
+            min_value: a.min_value,
+            max_txs: a.max_txs,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Request {
@@ -23,7 +67,8 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn prepare(args: &PathArgs, settings: &Settings) -> Result<Request, UsageError> {
+    pub fn prepare(args: &PathParams, settings: &Settings) -> Result<Request, UsageError> {
+        args.validate()?;
         Ok(Request {
             from: TargetSpec::parse(args.from.trim())?,
             to: TargetSpec::parse(args.to.trim())?,

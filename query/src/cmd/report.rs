@@ -44,10 +44,10 @@ impl Request {
     pub fn prepare(args: &ReportArgs, settings: &Settings) -> Result<Request, UsageError> {
         let out = args.out.clone().ok_or(UsageError::ReportNoOut)?;
         let inner = match &args.command {
-            ReportCommand::Trace(a) => Job::Trace(trace::Request::prepare(a, settings)?),
-            ReportCommand::Path(a) => Job::Path(path::Request::prepare(a, settings)?),
-            ReportCommand::Exposure(a) => Job::Exposure(exposure::Request::prepare(a, settings)?),
-            ReportCommand::Taint(a) => Job::Taint(taint::Request::prepare(a, settings)?),
+            ReportCommand::Trace(a) => Job::Trace(trace::Request::prepare(&a.into(), settings)?),
+            ReportCommand::Path(a) => Job::Path(path::Request::prepare(&a.into(), settings)?),
+            ReportCommand::Exposure(a) => Job::Exposure(exposure::Request::prepare(&a.into(), settings)?),
+            ReportCommand::Taint(a) => Job::Taint(taint::Request::prepare(&a.into(), settings)?),
         };
         check_out(&out)?;
         Ok(Request { out, inner: Box::new(inner), command: command_line(&args.command, settings) })

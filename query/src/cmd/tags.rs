@@ -23,6 +23,14 @@ use crate::tags::{pack, Subject, TagStore, TagStoreError};
 /// Block cache of the index when it is opened only to learn its network.
 const PEEK_CACHE_BYTES: usize = 8 << 20;
 
+/// What `query tags show` is asked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsShowParams {
+    /// An address of the tag store's network.
+    pub address: String,
+}
+
 #[derive(Debug)]
 pub struct Request {
     action: Action,
@@ -40,10 +48,7 @@ impl Request {
     pub fn prepare(args: &TagsArgs) -> Result<Request, UsageError> {
         let action = match &args.command {
             TagsCommand::Import(a) => Action::Import(a.files.clone()),
-            TagsCommand::Show(a) => {
-                let text = a.address.trim();
-                Action::Show(crate::target::parse_address(text)?)
-            }
+            TagsCommand::Show(a) => return Request::show(&TagsShowParams { address: a.address.clone() }),
             TagsCommand::List(a) => Action::List {
                 category: a.category.clone(),
                 source: a.source.clone(),
@@ -56,6 +61,11 @@ impl Request {
             TagsCommand::Remove(a) => Action::Remove(a.pack.clone()),
         };
         Ok(Request { action })
+    }
+
+    /// `tags show`: the tags of one address.
+    pub fn show(params: &TagsShowParams) -> Result<Request, UsageError> {
+        Ok(Request { action: Action::Show(crate::target::parse_address(params.address.trim())?) })
     }
 
     /// Runs against the tag store of the settings' network.

@@ -9,12 +9,55 @@ use tracing::debug;
 
 use super::exposure::TagAttribution;
 use crate::chain::{script_label, tagged_name, Chain, Resolver, TxPlace};
-use crate::cli::TaintArgs;
+use crate::cli::{TaintArgs, DEFAULT_MIN_SAT, DEFAULT_TAINT_HOPS, HARD_TRACE_MAX_TXS, MAX_HOPS};
 use crate::config::Settings;
 use crate::engine::{self, Attribution, Taint, TaintLimits, TaintModel, TaintSource, TaintedOutput};
 use crate::error::{QueryError, Result, UsageError};
 use crate::model::{Body, Report, TagView, TaintCategoryView, TaintSourceView, TaintView, TaintedOutputView};
+use crate::params::{self, in_range, opt_in_range};
 use crate::target::{Target, TargetSpec};
+
+/// What `query taint` is asked; the defaults are the command line's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaintParams {
+    /// A txid, an outpoint `<txid>:<vout>` or an address.
+    pub target: String,
+    #[serde(deserialize_with = "params::value_enum")]
+    pub model: TaintModel,
+    /// 1..=100.
+    #[serde(default = "default_hops")]
+    pub hops: u32,
+    /// 1..=1000000; the settings' `trace_max_txs` when left out.
+    #[serde(default)]
+    pub max_txs: Option<u64>,
+    /// Satoshis; from text, satoshis or BTC.
+    #[serde(default = "default_min_sat", deserialize_with = "params::amount")]
+    pub min_sat: u64,
+}
+
+fn default_hops() -> u32 {
+    DEFAULT_TAINT_HOPS
+}
+
+fn default_min_sat() -> u64 {
+    DEFAULT_MIN_SAT
+}
+
+impl TaintParams {
+    /// The checks clap makes of the flags, for parameters built without it.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        in_range("hops", self.hops, 1, MAX_HOPS)?;
+        opt_in_range("max_txs", self.max_txs, 1, HARD_TRACE_MAX_TXS)?;
+        Ok(())
+    }
+}
+
+impl From<&TaintArgs> for TaintParams {
+    fn from(a: &TaintArgs) -> Self {
+        TaintParams { target: a.target.clone(), model: a.model, hops: a.hops, max_txs: a.max_txs, min_sat: a.min_sat }
+    }
+}
 
 #[derive(Debug)]
 pub struct Request {
@@ -26,7 +69,8 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn prepare(args: &TaintArgs, settings: &Settings) -> Result<Request, UsageError> {
+    pub fn prepare(args: &TaintParams, settings: &Settings) -> Result<Request, UsageError> {
+        args.validate()?;
         Ok(Request {
             target: TargetSpec::parse(args.target.trim())?,
             model: args.model,

@@ -11,13 +11,81 @@ use tracing::debug;
 
 use super::resolve::{self, NodeSpec};
 use crate::chain::Chain;
-use crate::cli::{Follow, TraceArgs};
+use crate::cli::{Follow, TraceArgs, DEFAULT_HOPS, HARD_TRACE_MAX_TXS, MAX_FOLLOW_TOP, MAX_HOPS};
 use crate::config::Settings;
 use crate::engine::{self, Amount, Direction, Root, Select, TraceLimits};
 use crate::error::{Result, UsageError};
 use crate::model::{Body, Report, TraceView};
+use crate::params::{self, exclusive, in_range, opt_in_range};
 use crate::tags::Tag;
 use crate::target::{parse_address, Target, TargetSpec};
+
+/// What `query trace` is asked; the defaults are the command line's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceParams {
+    #[serde(deserialize_with = "params::value_enum")]
+    pub direction: Direction,
+    /// A txid, an outpoint `<txid>:<vout>` or an address.
+    pub target: String,
+    /// 1..=100.
+    #[serde(default = "default_hops")]
+    pub hops: u32,
+    /// Satoshis; from text, satoshis or BTC.
+    #[serde(default, deserialize_with = "params::amount")]
+    pub min_value: u64,
+    #[serde(default = "default_follow", deserialize_with = "params::value_enum")]
+    pub follow: Follow,
+    /// 1..=1000; not with `follow` largest.
+    #[serde(default)]
+    pub top: Option<u32>,
+    /// 1..=1000000; the settings' `trace_max_txs` when left out.
+    #[serde(default)]
+    pub max_txs: Option<u64>,
+    /// From text, comma-separated.
+    #[serde(default, deserialize_with = "params::list")]
+    pub stop_at_address: Vec<String>,
+    #[serde(default)]
+    pub stop_at_tagged: bool,
+    /// From text, comma-separated.
+    #[serde(default, deserialize_with = "params::list")]
+    pub stop_at_category: Vec<String>,
+}
+
+fn default_hops() -> u32 {
+    DEFAULT_HOPS
+}
+
+fn default_follow() -> Follow {
+    Follow::All
+}
+
+impl TraceParams {
+    /// The checks clap makes of the flags, for parameters built without it.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        in_range("hops", self.hops, 1, MAX_HOPS)?;
+        opt_in_range("top", self.top, 1, MAX_FOLLOW_TOP)?;
+        opt_in_range("max_txs", self.max_txs, 1, HARD_TRACE_MAX_TXS)?;
+        exclusive(("follow largest", self.follow == Follow::Largest), ("top", self.top.is_some()))
+    }
+}
+
+impl From<&TraceArgs> for TraceParams {
+    fn from(a: &TraceArgs) -> Self {
+        TraceParams {
+            direction: a.direction,
+            target: a.target.clone(),
+            hops: a.hops,
+            min_value: a.min_value,
+            follow: a.follow,
+            top: a.top,
+            max_txs: a.max_txs,
+            stop_at_address: a.stop_at_address.clone(),
+            stop_at_tagged: a.stop_at_tagged,
+            stop_at_category: a.stop_at_category.clone(),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Request {
@@ -58,7 +126,8 @@ impl Request {
         Ok(nums)
     }
 
-    pub fn prepare(args: &TraceArgs, settings: &Settings) -> Result<Request, UsageError> {
+    pub fn prepare(args: &TraceParams, settings: &Settings) -> Result<Request, UsageError> {
+        args.validate()?;
         Ok(Request {
             direction: args.direction,
             target: TargetSpec::parse(args.target.trim())?,

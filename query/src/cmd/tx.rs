@@ -14,14 +14,28 @@ use crate::error::{QueryError, Result, UsageError};
 use crate::model::{Body, ChangeView, CoinJoinView, InputView, OutputView, Report, SpentBy, TxView};
 use crate::target::parse_txid;
 
+/// What `query tx` is asked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxParams {
+    /// 64 hex digits, as block explorers show it.
+    pub txid: String,
+}
+
+impl From<&TxArgs> for TxParams {
+    fn from(args: &TxArgs) -> Self {
+        TxParams { txid: args.txid.clone() }
+    }
+}
+
 #[derive(Debug)]
 pub struct Request {
     txid: Txid,
 }
 
 impl Request {
-    pub fn prepare(args: &TxArgs) -> Result<Request, UsageError> {
-        Ok(Request { txid: parse_txid(args.txid.trim())? })
+    pub fn prepare(params: &TxParams) -> Result<Request, UsageError> {
+        Ok(Request { txid: parse_txid(params.txid.trim())? })
     }
 
     pub fn run(&self, chain: &Chain) -> Result<Report> {
