@@ -199,6 +199,15 @@ impl Store {
         Ok(store)
     }
 
+    /// A follower: brings in what the writer has made durable since the follower opened or last
+    /// caught up. The writer commits a block's rows and the new tip in one batch, so a follower
+    /// sees all of a block or none of it. Reads must not run meanwhile (`&mut self`): a reader
+    /// would see some column families before the catch-up and others after it.
+    pub fn catch_up(&mut self) -> Result<()> {
+        self.db.try_catch_up_with_primary()?;
+        Ok(())
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -731,5 +740,20 @@ mod tests {
         let err = store.check_identity("signet", &[2; 32]).unwrap_err().to_string();
         assert!(err.contains("genesis"), "{err}");
         store.check_identity("signet", &[1; 32]).unwrap();
+    }
+
+    #[test]
+    fn a_follower_sees_the_writers_new_tip_only_after_catching_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Store::open_writable(dir.path(), 1 << 20).unwrap();
+        let mut meta = meta_of("regtest");
+        put_meta(&writer, &meta);
+        let mut follower = Store::open_follower(dir.path(), 1 << 20).unwrap();
+        assert_eq!(follower.meta().unwrap().unwrap().tip, None);
+        meta.tip = Some((7, [7; 32]));
+        put_meta(&writer, &meta);
+        assert_eq!(follower.meta().unwrap().unwrap().tip, None, "no catch-up yet");
+        follower.catch_up().unwrap();
+        assert_eq!(follower.meta().unwrap().unwrap().tip, Some((7, [7; 32])));
     }
 }

@@ -59,6 +59,22 @@ impl Chain {
         Ok(Chain { store, meta, network, tags: None })
     }
 
+    /// Brings in the blocks the indexer committed since the database was opened or last caught
+    /// up, and rereads the indexed tip. Returns whether the tip moved (a new block, or a reorg).
+    pub fn catch_up(&mut self) -> Result<bool> {
+        self.store.catch_up()?;
+        let path = self.store.path().display().to_string();
+        let meta = self.store.meta()?.ok_or_else(|| QueryError::Corrupt(format!("{path} has no meta row")))?;
+        let moved = meta.tip != self.meta.tip;
+        self.meta = meta;
+        Ok(moved)
+    }
+
+    /// The indexed tip: height and block hash (internal byte order), if any block is indexed.
+    pub fn tip(&self) -> Option<(u32, [u8; 32])> {
+        self.meta.tip
+    }
+
     /// Adds the tag store (of the same network) the commands show tags from.
     pub fn with_tags(self, tags: Option<TagStore>) -> Chain {
         Chain { tags, ..self }

@@ -118,6 +118,20 @@ input that spent it), the tags it shows, the answer itself as --format json prin
 as one self-contained page with a picture of the flow (drawn by Graphviz's dot when installed). \
 Prints where it wrote them. The format and how to recompute the digest: docs/reports.md.";
 
+#[cfg(feature = "serve")]
+const SERVE_HELP: &str = "Endpoints (GET, JSON bodies exactly as --format json prints them): \
+/api/v1/tx/{txid}, address/{address}, trace/{forward|backward}/{target}, path?from=&to=, \
+cluster/{address}, exposure/{target}, taint/{target}?model=, tags/{address}, tip, health and \
+openapi.json (the OpenAPI 3 description, with every parameter). Parameters are the command's \
+flags with underscores (max_txs=, min_value=, ...); lists are comma-separated; ?format=csv, dot \
+or graphml where the command offers it. Errors are {\"error\": \"...\"}: 400 for bad input, \
+404 for an unknown transaction or an address the chain never paid, 401 without the token, 413 \
+for an answer over --max-response-mb. Binding anything but a loopback address needs \
+--token-file; with one, every request needs `Authorization: Bearer <token>`. Each request is \
+answered from one state of the index: the server catches up with the indexer every \
+--refresh-ms between requests. Traces, paths, taint and exposure run at most \
+--heavy-concurrency at once; lookups never wait for them. Details: the query README, section Serve.";
+
 const AFTER_HELP: &str = "The database is opened read-only as a follower of the indexer: queries \
 work while it runs and never write. Exit codes: 0 success, 1 the database cannot answer \
 (missing or foreign database, unknown transaction, an address the chain never paid to cluster or \
@@ -243,6 +257,11 @@ pub enum Command {
     #[cfg(feature = "verify")]
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// Answer the same questions over HTTP (JSON under /api/v1/) until stopped with Ctrl-C or
+    /// SIGTERM, following the indexer as it commits blocks.
+    #[cfg(feature = "serve")]
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
 }
 
 impl Command {
@@ -259,6 +278,8 @@ impl Command {
             Command::Tags(_) => "tags",
             #[cfg(feature = "verify")]
             Command::Verify(_) => "verify",
+            #[cfg(feature = "serve")]
+            Command::Serve(_) => "serve",
             Command::Report(_) => "report",
         }
     }
@@ -568,6 +589,28 @@ pub struct VerifyArgs {
     pub report: PathBuf,
     #[command(flatten)]
     pub rpc: indexer::config::RpcArgs,
+}
+
+/// `query serve`.
+#[cfg(feature = "serve")]
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on; port 0 picks a free one (the start line says which).
+    #[arg(long, default_value = "127.0.0.1:3030", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the token every request must send as `Authorization: Bearer <token>`
+    /// (its content, trimmed). Required to listen on anything but loopback.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// How often to catch up with the indexer, in milliseconds. Allowed: 10..=60000.
+    #[arg(long, default_value_t = 500, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub refresh_ms: u64,
+    /// Traces, paths, taint and exposure answered at once; more wait their turn. Allowed: 1..=64.
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub heavy_concurrency: u32,
+    /// Largest answer sent, in MiB; a larger one is refused with 413. Allowed: 1..=4096.
+    #[arg(long, default_value_t = 64, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_response_mb: u64,
 }
 
 /// Most satoshis there can be.

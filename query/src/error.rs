@@ -79,6 +79,12 @@ pub enum UsageError {
     /// A parameter outside the range the command allows (for parameters built without clap).
     #[error("{name} must be between {min} and {max} (got {got})")]
     Range { name: &'static str, min: String, max: String, got: String },
+    /// `query serve`'s own settings: listening beyond loopback without a token, a bad token file.
+    #[error("{0} (see 'query serve --help')")]
+    Serve(String),
+    /// A command that runs until stopped, asked to answer once.
+    #[error("'query {0}' answers no single question: it runs until stopped")]
+    NoAnswer(&'static str),
     /// Two parameters that exclude each other.
     #[error("{a} and {b} cannot be given together")]
     Conflict { a: &'static str, b: &'static str },

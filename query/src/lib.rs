@@ -17,6 +17,8 @@ pub mod parallel;
 pub mod params;
 pub mod render;
 pub mod report;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod tags;
 pub mod target;
 pub mod usage;
@@ -43,6 +45,10 @@ use crate::tags::TagStore;
 pub fn run(cli: &Cli) -> anyhow::Result<()> {
     let started = Instant::now();
     let settings = Settings::resolve(cli)?;
+    #[cfg(feature = "serve")]
+    if let cli::Command::Serve(args) = &cli.command {
+        return serve::run(&settings, args);
+    }
     let job = Job::prepare(&cli.command, &settings)?;
     if let Job::Tags(req) = &job {
         // The tag commands use the tag store alone: no index is opened.
@@ -59,15 +65,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         debug!(command = cli.command.name(), ms = started.elapsed().as_secs_f64() * 1e3, "done");
         return Ok(());
     }
-    let chain = match Chain::open(&settings.db, settings.cache_bytes, settings.network) {
-        Ok(chain) => chain,
-        Err(e @ QueryError::Store(StoreError::Rocks(_))) => {
-            return Err(e).with_context(|| format!("cannot open database {}", settings.db.display()))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let tags = open_tags(&settings, chain.network());
-    let chain = chain.with_tags(tags);
+    let chain = open_index(&settings)?;
     let opened = started.elapsed();
     let report = job.run(&chain)?;
     let answered = started.elapsed();
@@ -80,6 +78,19 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         "done"
     );
     Ok(())
+}
+
+/// Opens the index as a follower, with the tag store of its network.
+pub(crate) fn open_index(settings: &Settings) -> anyhow::Result<Chain> {
+    let chain = match Chain::open(&settings.db, settings.cache_bytes, settings.network) {
+        Ok(chain) => chain,
+        Err(e @ QueryError::Store(StoreError::Rocks(_))) => {
+            return Err(e).with_context(|| format!("cannot open database {}", settings.db.display()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let tags = open_tags(settings, chain.network());
+    Ok(chain.with_tags(tags))
 }
 
 /// The tag store of the index's network, read-only, for the commands that show tags. None when

@@ -40,6 +40,13 @@ pub fn emit(report: &Report, format: Format, style: &Style) -> anyhow::Result<()
     Ok(())
 }
 
+/// A line for the person running a command that goes on (`serve` saying where it listens), on
+/// standard error.
+pub fn say(line: &str) {
+    // Advisory, like notes: failing to show it must not stop the command.
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// Has Graphviz's `program` draw dot text as `format` (`svg` or `png`): the dot text goes to its
 /// standard input, the picture comes from its standard output.
 pub(crate) fn draw(program: &str, dot: &str, format: Format) -> Result<Vec<u8>, QueryError> {

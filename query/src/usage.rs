@@ -394,10 +394,18 @@ mod tests {
     use clap::Parser;
 
     /// The commands, as the messages list them.
-    #[cfg(feature = "verify")]
-    const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags, report or verify";
-    #[cfg(not(feature = "verify"))]
-    const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags or report";
+    fn commands() -> String {
+        let mut names =
+            vec!["tx", "address", "trace", "path", "cluster", "clusters", "exposure", "taint", "tags", "report"];
+        if cfg!(feature = "verify") {
+            names.push("verify");
+        }
+        if cfg!(feature = "serve") {
+            names.push("serve");
+        }
+        let (last, rest) = names.split_last().expect("commands");
+        format!("{} or {last}", rest.join(", "))
+    }
 
     /// The line for a command line clap refuses.
     fn line(args: &[&str]) -> String {
@@ -468,7 +476,7 @@ mod tests {
     fn unknown_commands_and_options_get_the_nearest_name() {
         assert_eq!(
             line(&["trase", "forward", "x"]),
-            format!("unknown command 'trase': expected {COMMANDS}; did you mean 'trace'? (see 'query --help')")
+            format!("unknown command 'trase': expected {}; did you mean 'trace'? (see 'query --help')", commands())
         );
         assert_eq!(
             line(&["tags", "impor", "f.yaml"]),
@@ -491,7 +499,7 @@ mod tests {
 
     #[test]
     fn a_missing_command_lists_the_commands() {
-        assert_eq!(line(&[]), format!("no command given: use {COMMANDS} (see 'query --help')"));
+        assert_eq!(line(&[]), format!("no command given: use {} (see 'query --help')", commands()));
         assert_eq!(
             line(&["tags"]),
             "no tags command given: use import, show, list or remove (see 'query tags --help')"

@@ -11,10 +11,18 @@ use bitcoin::Txid;
 use fixture::{address, out, path_str, script, TestChain};
 
 /// The commands, as the one-line errors list them.
-#[cfg(feature = "verify")]
-const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags, report or verify";
-#[cfg(not(feature = "verify"))]
-const COMMANDS: &str = "tx, address, trace, path, cluster, clusters, exposure, taint, tags or report";
+fn commands() -> String {
+    let mut names =
+        vec!["tx", "address", "trace", "path", "cluster", "clusters", "exposure", "taint", "tags", "report"];
+    if cfg!(feature = "verify") {
+        names.push("verify");
+    }
+    if cfg!(feature = "serve") {
+        names.push("serve");
+    }
+    let (last, rest) = names.split_last().expect("commands");
+    format!("{} or {last}", rest.join(", "))
+}
 
 struct Run {
     code: i32,
@@ -127,7 +135,7 @@ fn missing_arguments_are_named_with_the_subcommand_help() {
     let import = query(&["--network", "main", "tags", "import"]);
     assert_error(&import, 2, "tags import needs <FILE>... (TagPack (.yaml, .yml) or CSV (.csv) files)");
     assert!(import.stderr.trim_end().ends_with("(see 'query tags import --help')"), "{}", import.stderr);
-    assert_clap_error(&[], &format!("no command given: use {COMMANDS} (see 'query --help')"));
+    assert_clap_error(&[], &format!("no command given: use {} (see 'query --help')", commands()));
     assert_clap_error(&["tags"], "no tags command given: use import, show, list or remove (see 'query tags --help')");
 }
 
@@ -155,7 +163,7 @@ fn mistyped_values_commands_and_options_get_the_valid_ones_and_the_nearest() {
     );
     assert_clap_error(
         &["trase", "forward", "x"],
-        &format!("unknown command 'trase': expected {COMMANDS}; did you mean 'trace'? (see 'query --help')"),
+        &format!("unknown command 'trase': expected {}; did you mean 'trace'? (see 'query --help')", commands()),
     );
     assert_clap_error(
         &["tags", "lst"],

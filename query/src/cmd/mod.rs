@@ -47,16 +47,8 @@ impl Job {
     /// Checks the arguments that need no database: txid and address syntax, cursors, and
     /// whether the output format suits the command.
     pub fn prepare(command: &Command, settings: &Settings) -> Result<Job, UsageError> {
-        if settings.format.is_graph() && !matches!(command, Command::Trace(_) | Command::Path(_)) {
-            return Err(UsageError::GraphFormat { format: settings.format.name(), command: command.name() });
-        }
-        let csv = matches!(command, Command::Tx(_) | Command::Address(_) | Command::Trace(_) | Command::Path(_))
-            || matches!(command, Command::Cluster(c) if !c.why)
-            || matches!(command, Command::Clusters(_) | Command::Taint(_));
-        if settings.format == Format::Csv && !csv {
-            let name = if matches!(command, Command::Cluster(_)) { "cluster --why" } else { command.name() };
-            return Err(UsageError::CsvFormat { command: name });
-        }
+        let name = if matches!(command, Command::Cluster(c) if c.why) { "cluster --why" } else { command.name() };
+        check_format(settings.format, name)?;
         Ok(match command {
             Command::Tx(args) => Job::Tx(tx::Request::prepare(&args.into())?),
             Command::Address(args) => Job::Address(address::Request::prepare(&args.into(), settings)?),
@@ -70,6 +62,8 @@ impl Job {
             #[cfg(feature = "verify")]
             Command::Verify(args) => Job::Verify(Box::new(verify::Request::prepare(args, settings)?)),
             Command::Report(args) => Job::Report(report::Request::prepare(args, settings)?),
+            #[cfg(feature = "serve")]
+            Command::Serve(_) => return Err(UsageError::NoAnswer("serve")),
         })
     }
 
@@ -89,6 +83,20 @@ impl Job {
             Job::Report(req) => req.run(chain),
         }
     }
+}
+
+/// Refuses a format the command (by name: `cluster --why` apart from `cluster`) cannot be
+/// written in: pictures are of traces and paths, CSV of lists.
+pub fn check_format(format: Format, command: &'static str) -> Result<(), UsageError> {
+    if format.is_graph() && !matches!(command, "trace" | "path") {
+        let command = command.split(' ').next().unwrap_or(command);
+        return Err(UsageError::GraphFormat { format: format.name(), command });
+    }
+    let csv = matches!(command, "tx" | "address" | "trace" | "path" | "cluster" | "clusters" | "taint");
+    if format == Format::Csv && !csv {
+        return Err(UsageError::CsvFormat { command });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
