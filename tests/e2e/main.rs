@@ -9,6 +9,7 @@ mod indexer;
 mod node;
 mod query;
 mod reports;
+mod serve;
 mod support;
 mod tags;
 mod taint;

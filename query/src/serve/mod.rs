@@ -243,3 +243,57 @@ async fn stopped() {
     }
     output::say("stopping: the requests in flight finish first");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{script, TestChain};
+
+    fn state(chain: Chain) -> AppState {
+        AppState::new(Shared {
+            chain: RwLock::new(chain),
+            settings: Settings {
+                db: Default::default(),
+                network: None,
+                format: Format::Json,
+                style: Style::default(),
+                cache_bytes: 1 << 20,
+                trace_max_txs: 10,
+                path_max_txs: 10,
+                tags: None,
+                config: None,
+            },
+            heavy: Arc::new(Semaphore::new(1)),
+            token: None,
+            max_response_bytes: 100,
+        })
+    }
+
+    #[test]
+    fn a_catch_up_waits_for_no_request_in_flight_and_brings_in_new_blocks() {
+        let mut t = TestChain::new();
+        t.coin(script(1), 5_000);
+        t.mine();
+        let state = state(Chain::open(t.db_path(), 1 << 20, None).unwrap());
+        let height = state.chain.read().unwrap().tip_height();
+        assert_eq!(height, Some(t.height()));
+        t.coin(script(2), 6_000);
+        t.mine();
+        let in_flight = state.chain.read().unwrap();
+        assert_eq!(state.catch_up(false).unwrap(), CaughtUp::PutOff);
+        assert_eq!(in_flight.tip_height(), height, "a request in flight keeps its tip");
+        drop(in_flight);
+        assert_eq!(state.catch_up(false).unwrap(), CaughtUp::Moved(Some(t.height())));
+        assert_eq!(state.catch_up(true).unwrap(), CaughtUp::Same);
+    }
+
+    #[test]
+    fn an_answer_over_the_cap_is_refused_with_413() {
+        let t = TestChain::new();
+        let state = state(Chain::open(t.db_path(), 1 << 20, None).unwrap());
+        assert_eq!(state.send("x".repeat(100), Format::Json).unwrap().status(), 200);
+        let err = state.send("x".repeat(101), Format::Json).unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(err.to_string().starts_with("the answer is 101 bytes, more than the 100"), "{err}");
+    }
+}
