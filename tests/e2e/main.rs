@@ -10,6 +10,7 @@ mod node;
 mod query;
 mod reports;
 mod serve;
+mod serve_fuzz;
 mod support;
 mod tags;
 mod taint;

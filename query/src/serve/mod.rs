@@ -27,7 +27,7 @@ use anyhow::Context;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 pub use asked::{content_type, read as read_params, Asked};
 pub use auth::Token;
@@ -112,6 +112,7 @@ impl AppState {
             ),
             Weight::Light => None,
         };
+        debug!(command, "answering");
         let text = self.read(move |chain| Ok(render(&job.run(chain)?, format, &Style::default())?)).await?;
         self.send(text, format)
     }
