@@ -611,6 +611,11 @@ pub struct ServeArgs {
     /// Largest answer sent, in MiB; a larger one is refused with 413. Allowed: 1..=4096.
     #[arg(long, default_value_t = 64, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_response_mb: u64,
+    /// A trace, path, taint or exposure that runs longer stops there and answers what it found,
+    /// marked `truncated` (the `Chaintrail-Truncated-By` header names the budget). Allowed:
+    /// 100..=3600000.
+    #[arg(long, default_value_t = 10_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub time_budget_ms: u64,
 }
 
 /// Most satoshis there can be.

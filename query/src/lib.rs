@@ -5,6 +5,7 @@
 //! follower of the indexer, runs the command and writes its report.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod budget;
 pub mod chain;
 pub mod cli;
 pub mod cmd;

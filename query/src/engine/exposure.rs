@@ -338,7 +338,7 @@ impl<'a, A: Attribution> Walk<'a, A> {
     fn expand(&mut self, entering: BTreeMap<TxNum, u64>) -> Result<Level, A::Error> {
         let mut level = Level::new();
         for (num, value) in entering {
-            if self.txs >= self.limits.max_txs {
+            if self.txs >= self.limits.max_txs || crate::budget::expired() {
                 self.truncated = true;
                 self.unattributed.max_txs += value;
                 continue;

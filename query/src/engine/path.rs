@@ -101,7 +101,7 @@ impl Side {
                 }
                 self.seen.insert(reached, (num, depth));
                 *visited += 1;
-                if *visited > limits.max_txs {
+                if *visited > limits.max_txs || crate::budget::expired() {
                     return Ok(Step::Truncated);
                 }
                 if let Some(&(_, theirs)) = other.seen.get(&reached) {

@@ -116,7 +116,7 @@ pub fn taint(store: &Store, source: TaintSource, limits: &TaintLimits) -> Result
     let mut walk = Walk::new(store, limits);
     walk.start(source)?;
     while let Some(num) = walk.queue.pop_first() {
-        if walk.txs >= limits.max_txs {
+        if walk.txs >= limits.max_txs || crate::budget::expired() {
             walk.truncated = true;
             break;
         }

@@ -366,3 +366,19 @@ fn truncation_inside_a_wide_level_keeps_breadth_first_order() {
     assert_eq!(back.nodes.len(), 600);
     assert_eq!(back.edges.len(), 300);
 }
+
+#[test]
+fn past_their_time_budget_traces_and_path_searches_stop_and_say_so() {
+    let g = diamond();
+    let s = g.chain.store();
+    let past = Some(std::time::Instant::now() - std::time::Duration::from_secs(1));
+    let (t, hit) = crate::budget::within(past, || trace(s, &whole(&[g.a]), &limits(Direction::Forward, 3)).unwrap());
+    assert!(hit && t.truncated);
+    assert_eq!(hops_of(&t), vec![(g.a, 0)]);
+    conserved(&t);
+    let (p, hit) = crate::budget::within(past, || shortest_path(s, &[g.a], &[g.d], &path_limits(10)).unwrap());
+    assert!(hit && p.truncated && p.txs.is_empty());
+    // Without a deadline the same calls run to the end.
+    assert!(!trace(s, &whole(&[g.a]), &limits(Direction::Forward, 3)).unwrap().truncated);
+    assert_eq!(shortest_path(s, &[g.a], &[g.d], &path_limits(10)).unwrap().txs.len(), 3);
+}

@@ -152,6 +152,10 @@ impl<'a> Walk<'a> {
             if hop >= self.limits.hops || self.truncated {
                 break;
             }
+            if crate::budget::expired() {
+                self.truncated = true;
+                break;
+            }
             self.add_level(start, end, hop + 1);
             start = end;
         }

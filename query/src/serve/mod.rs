@@ -11,8 +11,9 @@
 //! (`--heavy-concurrency`) before they start, so lookups never queue behind them; each is capped
 //! by its `max_txs` (the settings' default; a client may ask for up to the command line's
 //! hard cap) and reports `truncated` when it stops there; an answer longer than
-//! `--max-response-mb` is refused with 413. Not there yet: a time budget per request (the
-//! engines take no deadline).
+//! `--max-response-mb` is refused with 413; and each has `--time-budget-ms`, after which the walk
+//! stops as at its cap (see [`crate::budget`]) and the `Chaintrail-Truncated-By` header names the
+//! budget.
 
 mod asked;
 mod auth;
@@ -42,6 +43,9 @@ use crate::error::{QueryError, UsageError};
 use crate::output;
 use crate::render::{render, Style};
 
+/// The response header naming the limit a partial answer stopped at.
+pub const TRUNCATED_BY: &str = "chaintrail-truncated-by";
+
 /// Ticks a catch-up is put off while requests are in flight before it waits for them.
 pub const MAX_PUT_OFF: u32 = 4;
 /// Blocking threads answering requests at once; more requests wait for one.
@@ -55,6 +59,8 @@ pub struct Shared {
     pub heavy: Arc<Semaphore>,
     pub token: Option<Token>,
     pub max_response_bytes: usize,
+    /// How long a heavy request may work.
+    pub time_budget: Duration,
 }
 
 /// The handlers' state: [`Shared`], cheap to clone.
@@ -113,8 +119,25 @@ impl AppState {
             Weight::Light => None,
         };
         debug!(command, "answering");
-        let text = self.read(move |chain| Ok(render(&job.run(chain)?, format, &Style::default())?)).await?;
-        self.send(text, format)
+        let budget = match weight {
+            Weight::Heavy => Some(self.time_budget),
+            Weight::Light => None,
+        };
+        let (text, hit) = self
+            .read(move |chain| {
+                let deadline = budget.map(|b| std::time::Instant::now() + b);
+                let (answer, hit) = crate::budget::within(deadline, || job.run(chain));
+                Ok((render(&answer?, format, &Style::default())?, hit))
+            })
+            .await?;
+        let mut response = self.send(text, format)?;
+        if hit {
+            let named = format!("time budget of {} ms", self.time_budget.as_millis());
+            if let Ok(value) = axum::http::HeaderValue::from_str(&named) {
+                response.headers_mut().insert(TRUNCATED_BY, value);
+            }
+        }
+        Ok(response)
     }
 
     /// Runs `work` on a blocking thread with the index read-locked for all of it.
@@ -169,6 +192,7 @@ pub fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         heavy: Arc::new(Semaphore::new(args.heavy_concurrency as usize)),
         token,
         max_response_bytes: usize::try_from(args.max_response_mb << 20).unwrap_or(usize::MAX),
+        time_budget: Duration::from_millis(args.time_budget_ms),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -267,6 +291,7 @@ mod tests {
             heavy: Arc::new(Semaphore::new(1)),
             token: None,
             max_response_bytes: 100,
+            time_budget: Duration::from_secs(3600),
         })
     }
 
@@ -286,6 +311,41 @@ mod tests {
         drop(in_flight);
         assert_eq!(state.catch_up(false).unwrap(), CaughtUp::Moved(Some(t.height())));
         assert_eq!(state.catch_up(true).unwrap(), CaughtUp::Same);
+    }
+
+    #[tokio::test]
+    async fn a_heavy_request_past_its_time_budget_answers_what_it_found_and_names_the_budget() {
+        use crate::cmd::trace::{self, TraceParams};
+        let mut t = TestChain::new();
+        let coin = t.coin(script(1), 50_000);
+        let a = t.send(&[coin], &[(script(2), 20_000), (script(3), 29_000)]);
+        t.send(&[crate::fixture::out(a, 0)], &[(script(4), 19_000)]);
+        t.mine();
+        let chain = Chain::open(t.db_path(), 1 << 20, None).unwrap();
+        let mut shared = state(chain);
+        let params: TraceParams =
+            serde_json::from_value(serde_json::json!({"direction": "forward", "target": a.to_string()})).unwrap();
+        let ask = |state: AppState, params: TraceParams| async move {
+            state
+                .answer("trace", Format::Json, Weight::Heavy, |set| {
+                    Ok(Job::Trace(trace::Request::prepare(&params, set)?))
+                })
+                .await
+                .unwrap()
+        };
+        // Within its budget: the whole trace, no header.
+        Arc::get_mut(&mut shared.0).expect("one handle").max_response_bytes = 1 << 20;
+        let whole = ask(shared.clone(), params.clone()).await;
+        assert!(whole.headers().get(TRUNCATED_BY).is_none());
+        // No time at all: the root alone, marked truncated, the budget named.
+        Arc::get_mut(&mut shared.0).expect("one handle").time_budget = Duration::ZERO;
+        let cut = ask(shared, params).await;
+        let named = cut.headers().get(TRUNCATED_BY).map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(named.as_deref(), Some("time budget of 0 ms"));
+        let body = axum::body::to_bytes(cut.into_body(), 1 << 20).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["truncated"], true);
+        assert_eq!(json["txs"].as_array().unwrap().len(), 1, "{json}");
     }
 
     #[test]
