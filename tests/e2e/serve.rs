@@ -3,7 +3,6 @@
 //! 400 and unknown ids 404 with a JSON error, a token is enforced, the server sees the blocks
 //! the indexer commits while it runs, and SIGTERM stops it cleanly.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -12,7 +11,7 @@ use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
 use serde_json::Value;
 
-use crate::support::{bin, index_once, indexer, wait_for_tip};
+use crate::support::{bin, index_once, indexer, serving, wait_for_tip};
 
 /// A running `query serve`, with the lines it wrote to standard error.
 struct Server {
@@ -43,25 +42,10 @@ impl Reply {
 impl Server {
     /// Starts the server on a free loopback port and waits for its start line, which names it.
     fn start(db: &Path, tags: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(bin("query"))
-            .arg("--db")
-            .arg(db)
-            .arg("--tags")
-            .arg(tags)
-            .args(["serve", "--listen", "127.0.0.1:0", "--refresh-ms", "50"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("query serve starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-        let start = loop {
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("serving ") => break line,
-                Some(Ok(_)) => continue,
-                _ => panic!("query serve exited before serving: {:?}", child.wait()),
-            }
-        };
+        let mut cmd = Command::new(bin("query"));
+        cmd.arg("--db").arg(db).arg("--tags").arg(tags);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--refresh-ms", "50"]).args(extra);
+        let (child, start, lines) = serving(cmd);
         let url = start.split_whitespace().nth(1).expect("the start line names the URL");
         let base = url.strip_suffix("/api/v1/").expect("the URL ends in /api/v1/").to_string();
         let log = Arc::new(Mutex::new(vec![start.clone()]));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-use crate::support::{bin, index_once};
+use crate::support::{bin, index_once, serving};
 
 /// Malformed requests sent by the fuzz test.
 const REQUESTS: usize = 10_000;
@@ -41,24 +41,9 @@ impl Server {
     /// With `RUST_LOG=<filter>`: at `query::serve=debug` the server logs each request it starts
     /// answering.
     fn start_logging(db: &Path, extra: &[&str], filter: &str) -> Server {
-        let mut child = Command::new(bin("query"))
-            .env("RUST_LOG", filter)
-            .arg("--db")
-            .arg(db)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("query serve starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-        let start = loop {
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("serving ") => break line,
-                Some(Ok(_)) => continue,
-                _ => panic!("query serve exited before serving: {:?}", child.wait()),
-            }
-        };
+        let mut cmd = Command::new(bin("query"));
+        cmd.env("RUST_LOG", filter).arg("--db").arg(db).args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
+        let (child, start, lines) = serving(cmd);
         let url = start.split_whitespace().nth(1).expect("the start line names the URL");
         let authority = url.strip_prefix("http://").and_then(|u| u.strip_suffix("/api/v1/")).expect("an http URL");
         let address = authority.parse().expect("the start line names a socket address");

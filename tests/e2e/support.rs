@@ -168,3 +168,19 @@ pub fn spend(wallet: &Wallet, coins: &[(&OwnedScript, &Coin)], to: &ScriptBuf) -
 pub fn pay(wallet: &Wallet, from: &OwnedScript, coin: &Coin, to: &ScriptBuf) -> bitcoin::Transaction {
     spend(wallet, &[(from, coin)], to)
 }
+
+/// Spawns `query … serve …` (`cmd`; standard output dropped, standard error piped here) and waits
+/// for its start line, which names the address it listens on: the child, that line, and the rest
+/// of its log to read on.
+pub fn serving(mut cmd: Command) -> (Child, String, std::io::Lines<BufReader<std::process::ChildStderr>>) {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("query serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let start = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("serving ") => break line,
+            Some(Ok(_)) => continue,
+            _ => panic!("query serve exited before serving: {:?}", child.wait()),
+        }
+    };
+    (child, start, lines)
+}
