@@ -359,3 +359,78 @@ mod tests {
         assert!(err.to_string().contains("no network given"));
     }
 }
+
+/// The config file on hostile text: arbitrary strings, example files with a character changed or
+/// cut short, and known keys with arbitrary values. Resolving returns `Ok` or `Err`, never panics.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::schema::proptests::cases;
+
+    const EXAMPLES: [&str; 4] = [
+        include_str!("../../config/mainnet.toml"),
+        include_str!("../../config/regtest.toml"),
+        include_str!("../../config/signet.toml"),
+        include_str!("../../config/testnet4.toml"),
+    ];
+
+    fn resolve(text: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("indexer.toml");
+        std::fs::write(&path, text)?;
+        let args = Args::try_parse_from(["indexer", "--config", path.to_str().expect("UTF-8"), "--rpc-cookie", "/c"])?;
+        Config::resolve(args)
+    }
+
+    /// An example file with one character replaced, or cut short, or extended.
+    fn near_example() -> impl Strategy<Value = String> {
+        (0..EXAMPLES.len(), any::<usize>(), any::<char>(), 0..3u8, "\\PC{0,8}").prop_map(|(i, at, c, how, tail)| {
+            let mut chars: Vec<char> = EXAMPLES[i].chars().collect();
+            let at = at % chars.len();
+            match how {
+                0 => chars[at] = c,
+                1 => chars.truncate(at),
+                _ => chars.extend(tail.chars()),
+            }
+            chars.into_iter().collect()
+        })
+    }
+
+    fn known_keys() -> impl Strategy<Value = String> {
+        let line = prop_oneof![
+            Just("[indexer]".to_string()),
+            Just("[rpc]".to_string()),
+            Just("network = \"regtest\"".to_string()),
+            "(network|db|feed|url|cookie|user|password) = \"\\PC{0,12}\"",
+            "(fetch_workers|undo_depth|poll_ms|bulk_threshold|batch_txs|flush_secs|cache_mb) = -?[0-9]{1,22}",
+            "(compact_after_bulk|clusters|cluster_change) = (true|false|1|\"yes\")",
+        ];
+        proptest::collection::vec(line, 0..12).prop_map(|lines| lines.join("\n"))
+    }
+
+    #[test]
+    fn the_examples_resolve() {
+        for e in EXAMPLES {
+            assert!(resolve(e).is_ok(), "{e}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn the_config_file_never_panics_on_arbitrary_text(s in prop_oneof![".*", "\\PC*"]) {
+            let _ = resolve(&s);
+        }
+
+        #[test]
+        fn the_config_file_never_panics_on_near_valid_text(s in prop_oneof![near_example(), known_keys()]) {
+            if let Ok(config) = resolve(&s) {
+                prop_assert!((1..=64).contains(&config.fetch_workers) && config.undo_depth >= 6);
+                prop_assert!(config.batch_txs >= 1 && config.poll >= Duration::from_millis(10));
+            }
+        }
+    }
+}

@@ -26,6 +26,8 @@ pub mod usage;
 
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod proptests;
 
 use std::time::Instant;
 

@@ -122,6 +122,9 @@ tables! {
 mod clusters;
 pub use clusters::*;
 
+#[cfg(test)]
+pub(crate) mod proptests;
+
 // ---------------------------------------------------------------------------------------------
 // Field codecs
 

@@ -16,9 +16,9 @@ use crate::model::HistoryView;
 /// Where a history page starts: after this event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    txnum: TxNum,
-    kind: EventKind,
-    index: u32,
+    pub(crate) txnum: TxNum,
+    pub(crate) kind: EventKind,
+    pub(crate) index: u32,
 }
 
 /// The tx numbers a history is limited to: `start..end`.

@@ -5,7 +5,7 @@ pub mod address;
 pub mod cluster;
 mod clusters;
 pub mod exposure;
-mod history;
+pub(crate) mod history;
 pub mod path;
 mod report;
 mod resolve;
