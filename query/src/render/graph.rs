@@ -32,6 +32,7 @@ mod tests;
 
 use std::fmt;
 
+pub(super) use super::escape_markup as xml;
 use crate::cli::Draw;
 use crate::model::{btc, DestinationView, EdgeView, PathView, TagView, TraceView, TxNode};
 
@@ -117,22 +118,6 @@ fn quoted(s: &str) -> String {
 /// A dot label of several lines.
 fn lines(lines: &[String]) -> String {
     quoted(&lines.join("\n"))
-}
-
-/// Text escaped for XML content and attribute values (GraphML, and dot's HTML-like labels).
-fn xml(s: &str) -> String {
-    let mut escaped = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&apos;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 /// The first 12 digits of a txid and an ellipsis.

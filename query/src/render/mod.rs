@@ -84,6 +84,23 @@ fn json(body: &Body) -> String {
     value.expect("result types hold only strings, numbers, booleans and lists")
 }
 
+/// Text escaped for markup content and attribute values: GraphML, dot's HTML-like labels and
+/// the case report's HTML (`&#39;` for the apostrophe is valid in all three).
+pub fn escape_markup(s: &str) -> String {
+    let mut escaped = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 /// The first characters of a txid, for labels where the whole one does not fit.
 fn short_txid(txid: &str) -> &str {
     txid.get(..12).unwrap_or(txid)

@@ -11,6 +11,7 @@ use std::fmt::{self, Write};
 use super::html_tables as tables;
 use super::CaseReport;
 use crate::model::{btc, Body, TagView};
+pub use crate::render::escape_markup as esc;
 
 /// The picture of the flow, or why the page has none.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,22 +179,6 @@ fn digest(out: &mut String, case: &CaseReport) -> fmt::Result {
         case.format
     )?;
     writeln!(out, "</section>")
-}
-
-/// Text escaped for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut escaped = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 /// An ISO 8601 time (`2024-01-31T12:00:00Z`) as `2024-01-31 12:00:00 UTC`.
