@@ -10,10 +10,10 @@ use indexer::network::Network;
 use indexer::store::hex_hash;
 
 use super::report::{command_line, draw};
-use super::tests::{ask, json};
+use super::tests::{ask, json, small_chain};
 use crate::chain::Chain;
 use crate::error::{QueryError, UsageError};
-use crate::fixture::{address, out, script, TestChain};
+use crate::fixture::{address, script};
 use crate::model::Body;
 use crate::report::html::Picture;
 use crate::report::{CaseReport, Hop};
@@ -31,13 +31,7 @@ struct Case {
 }
 
 fn case(tagged: bool) -> Case {
-    let mut t = TestChain::new();
-    let coin = t.coin(script(1), 10_000);
-    let a = t.send(&[coin], &[(script(2), 1000), (script(3), 2000), (script(4), 500)]);
-    let b = t.send(&[out(a, 0)], &[(script(5), 900), (script(6), 50)]);
-    t.mine();
-    let c = t.send(&[out(a, 1), out(b, 1)], &[(script(7), 1900), (script(2), 100)]);
-    t.mine();
+    let (t, coin, a, b, c) = small_chain();
     let (dir, db) = t.finish();
     let dir = dir.expect("a temporary directory");
     let tags = dir.path().join("tags");

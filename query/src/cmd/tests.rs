@@ -1,6 +1,6 @@
 //! Commands answered from small chains: what each result holds, and the JSON names it uses.
 
-use bitcoin::Txid;
+use bitcoin::{OutPoint, Txid};
 use clap::Parser;
 
 use super::Job;
@@ -20,7 +20,8 @@ struct Small {
     c: Txid,
 }
 
-fn small() -> Small {
+/// The chain of [`Small`], mined, before its store is taken: the coin and A, B, C.
+pub(super) fn small_chain() -> (TestChain, OutPoint, Txid, Txid, Txid) {
     let mut t = TestChain::new();
     let coin = t.coin(script(1), 10_000);
     let a = t.send(&[coin], &[(script(2), 1000), (script(3), 2000), (script(4), 500)]);
@@ -28,6 +29,11 @@ fn small() -> Small {
     t.mine();
     let c = t.send(&[out(a, 1), out(b, 1)], &[(script(7), 1900), (script(2), 100)]);
     t.mine();
+    (t, coin, a, b, c)
+}
+
+fn small() -> Small {
+    let (t, _, a, b, c) = small_chain();
     let (dir, store) = t.into_store();
     Small { _dir: dir, chain: Chain::new(store, None).unwrap(), a, b, c }
 }
