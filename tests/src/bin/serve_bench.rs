@@ -78,6 +78,11 @@ impl Targets {
     }
 }
 
+/// [`get`], and on failure the signal for every other client to stop.
+fn timed_get(base: &str, path: &str, timeout_s: u64, stop: &AtomicBool) -> anyhow::Result<Duration> {
+    get(base, path, timeout_s).inspect_err(|_| stop.store(true, Ordering::Relaxed))
+}
+
 /// Sends one GET and checks it is answered 200; returns how long it took, body included.
 fn get(base: &str, path: &str, timeout_s: u64) -> anyhow::Result<Duration> {
     let start = Instant::now();
@@ -152,13 +157,7 @@ fn phase(args: &Args, targets: &Arc<Targets>, heavy_clients: usize, seed: u64) -
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                match get(&base, path, timeout_s) {
-                    Ok(took) => times.push(took),
-                    Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
-                        return Err(e);
-                    }
-                }
+                times.push(timed_get(&base, path, timeout_s, &stop)?);
             }
             Ok(times)
         }));
@@ -176,13 +175,7 @@ fn phase(args: &Args, targets: &Arc<Targets>, heavy_clients: usize, seed: u64) -
                     break;
                 }
                 let path = &targets.light[rng.gen_range(0..targets.light.len())];
-                match get(&base, path, timeout_s) {
-                    Ok(took) => times.push(took),
-                    Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
-                        return Err(e);
-                    }
-                }
+                times.push(timed_get(&base, path, timeout_s, &stop)?);
             }
             Ok(times)
         }));
