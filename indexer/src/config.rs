@@ -67,6 +67,11 @@ pub struct Args {
     /// Rebuild a derived stage from the rows already indexed, without the node, then exit.
     #[arg(long, value_enum, value_name = "STAGE")]
     pub rebuild_stage: Option<crate::schema::StageId>,
+    /// Check the database, without the node and without writing (also while an indexer runs on
+    /// it): read every row of every table, verifying RocksDB's checksums, and decode it; print
+    /// each table's rows and exit 0, or name the first corrupt row or file and exit 1.
+    #[arg(long, conflicts_with_all = ["fetch_only", "rebuild_stage"])]
+    pub check: bool,
     /// Where blocks come from: REST when the node serves it (auto), or always JSON-RPC.
     #[arg(long, value_enum)]
     pub feed: Option<FeedChoice>,
@@ -169,6 +174,8 @@ pub struct Config {
     pub feed: FeedChoice,
     /// A derived stage to rebuild from the indexed rows before anything else (then exit).
     pub rebuild: Option<crate::schema::StageId>,
+    /// Check every row of the database, then exit.
+    pub check: bool,
     /// Which derived stages run, and how.
     pub stages: StageConfig,
     pub progress: ProgressStyle,
@@ -258,6 +265,7 @@ impl Config {
             fetch_only: args.fetch_only,
             feed: args.feed.or(f.feed).unwrap_or(FeedChoice::Auto),
             rebuild: args.rebuild_stage,
+            check: args.check,
             stages: StageConfig {
                 clusters: (!args.no_clusters && f.clusters.unwrap_or(true))
                     .then(|| ClusterParams { change: args.cluster_change || f.cluster_change.unwrap_or(false) }),

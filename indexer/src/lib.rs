@@ -20,9 +20,13 @@ pub mod writer;
 mod testing;
 
 #[cfg(feature = "node")]
+pub mod check;
+#[cfg(feature = "node")]
 pub mod config;
 #[cfg(feature = "node")]
 pub mod fetch;
+#[cfg(feature = "node")]
+mod killpoint;
 #[cfg(feature = "node")]
 pub mod node;
 #[cfg(feature = "node")]

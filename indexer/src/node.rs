@@ -84,6 +84,8 @@ pub struct ChainInfo {
     pub txs: u64,
     /// The lowest height whose block the node still stores, if it prunes.
     pub prune_height: Option<u32>,
+    /// The node is in initial block download (syncing, reindexing, or its tip is old).
+    pub initial_download: bool,
 }
 
 impl Node {
@@ -190,6 +192,7 @@ fn chain_info_of(c: &Client) -> Result<ChainInfo, bitcoincore_rpc::Error> {
         blocks: info.blocks as u32,
         txs: stats.txcount,
         prune_height: if info.pruned { Some(info.prune_height.unwrap_or(0) as u32) } else { None },
+        initial_download: info.initial_block_download,
     })
 }
 
@@ -261,4 +264,44 @@ pub fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) -> bool {
         slept += step;
     }
     stop.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rpc_error(code: i32, message: &str) -> bitcoincore_rpc::Error {
+        bitcoincore_rpc::Error::JsonRpc(jsonrpc::Error::Rpc(jsonrpc::error::RpcError {
+            code,
+            message: message.into(),
+            data: None,
+        }))
+    }
+
+    #[test]
+    fn a_node_warming_up_or_down_is_waited_for_and_other_errors_are_not() {
+        let url = "http://127.0.0.1:1";
+        let warming = classify(url, rpc_error(RPC_IN_WARMUP, "Loading block index…"));
+        assert!(matches!(&warming, NodeError::WarmingUp(m) if m == "Loading block index…"));
+        assert!(warming.is_transient());
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(classify(url, bitcoincore_rpc::Error::Io(refused)).is_transient());
+        let out_of_range = classify(url, rpc_error(-8, "Block height out of range"));
+        assert!(matches!(out_of_range, NodeError::Rpc { code: -8, .. }) && !out_of_range.is_transient());
+        assert!(beyond_tip_is_none(Err(out_of_range)).expect("no block there").is_none());
+    }
+
+    #[test]
+    fn retries_stop_when_asked_and_pass_lasting_errors_through() {
+        let stop = AtomicBool::new(false);
+        let mut calls = 0;
+        let lasting = retry_transient(&stop, || {
+            calls += 1;
+            Err::<(), _>(NodeError::Rpc { code: -5, message: "no such block".into() })
+        });
+        assert!(matches!(lasting, Err(NodeError::Rpc { code: -5, .. })) && calls == 1);
+        stop.store(true, Ordering::Relaxed);
+        let down = retry_transient(&stop, || Err::<(), _>(NodeError::WarmingUp("Verifying blocks…".into())));
+        assert!(matches!(down, Err(NodeError::Stopped)));
+    }
 }

@@ -13,8 +13,9 @@ use crate::schema::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Rocks(#[from] rocksdb::Error),
+    /// Not a `source`: the message already carries RocksDB's, on one line.
+    #[error("{}", rocks_message(.0))]
+    Rocks(rocksdb::Error),
     #[error(transparent)]
     Decode(#[from] DecodeError),
     #[error("corrupt {0} row: {1}")]
@@ -40,6 +41,31 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<rocksdb::Error> for StoreError {
+    fn from(e: rocksdb::Error) -> Self {
+        StoreError::Rocks(e)
+    }
+}
+
+/// RocksDB's message on one line (some span two).
+fn one_line(e: &rocksdb::Error) -> String {
+    e.as_ref().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// RocksDB's error, with what to do about the two a lab will meet: a corrupt file and a full disk.
+fn rocks_message(e: &rocksdb::Error) -> String {
+    match e.kind() {
+        rocksdb::ErrorKind::Corruption => {
+            format!("the database is corrupt ({}); restore it from a backup or re-index into a new directory", one_line(e))
+        }
+        rocksdb::ErrorKind::IOError if e.as_ref().contains("No space left") => format!(
+            "the disk holding the database is full ({}); free space and start the indexer again: it resumes from its last durable block",
+            one_line(e)
+        ),
+        _ => format!("database error: {}", one_line(e)),
+    }
+}
 
 /// A raw key and value, as [`Store::rows`] lists them for comparing databases.
 pub type Row = (Box<[u8]>, Box<[u8]>);
@@ -193,8 +219,31 @@ impl Store {
         let db = DB::open_cf_descriptors_as_secondary(&opts, path, scratch.path(), descriptors(&cache))?;
         let store = Store { db, path: path.to_owned(), _secondary: Some(scratch) };
         if store.meta()?.is_none() {
+            // A follower falls back to the last state whose files are all sound: a database
+            // whose newest table files are damaged looks empty to it. Only a full open tells.
+            Store::open_read_only(path, cache_bytes)?;
             return Err(StoreError::Empty(path.to_owned()));
         }
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Opens the database read-only as it stands, checking every table file the way the
+    /// writer does on opening (a damaged or truncated file is an error), without the write lock.
+    /// Sees what was durable when opened; for checking, not for following.
+    pub fn open_read_only(path: &Path, cache_bytes: usize) -> Result<Store> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        let missing = check_ours(path)?;
+        if !missing.is_empty() {
+            return Err(StoreError::MissingTables { path: path.to_owned(), tables: missing.join(", ") });
+        }
+        let cache = Cache::new_lru_cache(cache_bytes);
+        let mut opts = db_options();
+        opts.create_if_missing(false);
+        let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(&cache), false)?;
+        let store = Store { db, path: path.to_owned(), _secondary: None };
         store.check_schema()?;
         Ok(store)
     }
@@ -294,6 +343,29 @@ impl Store {
     pub fn rows(&self, name: &str) -> Result<Vec<Row>> {
         let id = TABLES.iter().position(|t| *t == name).unwrap_or_else(|| panic!("no table {name}")) as u8;
         self.db.iterator_cf(self.cf(id), IteratorMode::Start).map(|r| r.map_err(StoreError::from)).collect()
+    }
+
+    /// Reads every row of table `name`, verifying block checksums (bypassing the cache), and
+    /// decodes each: its row count and bytes of keys and values, or the first corrupt row.
+    pub fn check_table(&self, name: &str) -> Result<(u64, u64)> {
+        let id = TABLES.iter().position(|t| *t == name).unwrap_or_else(|| panic!("no table {name}")) as u8;
+        let mut opts = rocksdb::ReadOptions::default();
+        opts.set_verify_checksums(true);
+        opts.fill_cache(false);
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(id), opts);
+        iter.seek_to_first();
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            crate::schema::check_row(id, key, value).map_err(|e| DecodeError {
+                what: e.what,
+                why: format!("{} (table {name}, key {})", e.why, hex::encode(key)),
+            })?;
+            rows += 1;
+            bytes += (key.len() + value.len()) as u64;
+            iter.next();
+        }
+        iter.status()?;
+        Ok((rows, bytes))
     }
 
     /// Commits writes in one atomic batch, in order. In [`WriteMode::Bulk`] the write-ahead log

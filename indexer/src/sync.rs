@@ -13,7 +13,8 @@ use tracing::{debug, info, warn};
 use crate::clusters;
 use crate::config::{Config, FeedChoice};
 use crate::fetch::{Feed, Fetched, Fetcher};
-use crate::journal::{undo_tip, BatchSummary, UndoError};
+use crate::journal::{undo_tip, BatchSummary};
+use crate::killpoint;
 use crate::node::{sleep_unless_stopped, Node, NodeError};
 use crate::progress::Progress;
 use crate::schema::Meta;
@@ -21,9 +22,13 @@ use crate::stages;
 use crate::store::{hex_hash, Store, StoreError, WriteMode};
 use crate::writer::{ApplyError, Writer};
 
-/// Indexes until the node's tip (with `once`) or until `shutdown` is set. First, without the
-/// node, brings every derived stage up to the indexed tip (rebuilding the one `config` names).
+/// Indexes until the node's tip (with `once`) or until `shutdown` is set; with `check`, only
+/// checks the database. First, without the node, brings every derived stage up to the indexed tip
+/// (rebuilding the one `config` names).
 pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
+    if config.check {
+        return crate::check::run(config);
+    }
     if !config.fetch_only {
         prepare_stages(config, &shutdown)?;
         if config.rebuild.is_some() {
@@ -70,11 +75,13 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
     progress.finish();
     let (memtables, table_readers, block_cache) = store.memory()?;
     debug!(memtables, table_readers, block_cache, "rocksdb memory before the final flush");
-    store.flush().context("final flush")?;
+    // What stopped the sync is the error to report, even when the final flush fails too.
+    let flushed = store.flush().context("final flush");
     match result {
         Err(e) if matches!(e.downcast_ref::<NodeError>(), Some(NodeError::Stopped)) => {}
         other => other?,
     }
+    flushed?;
     let tables: Vec<String> =
         store.table_sizes()?.iter().map(|(name, bytes, rows)| format!("{name}:{bytes}:{rows}")).collect();
     info!(tip = ?meta.tip.map(|t| t.0), db_bytes = store.disk_bytes(), tables = tables.join(","), "stopped");
@@ -150,8 +157,23 @@ fn follow(
     progress: &mut Progress,
 ) -> anyhow::Result<()> {
     let mut reported_idle = false;
+    let mut reported_behind = false;
     while !shutdown.load(Ordering::Relaxed) {
         let info = node.chain_info_retrying(shutdown)?;
+        // A node syncing or reindexing (after a restore, `-reindex`) is briefly below the index:
+        // that is no reorg, and nothing is rolled back for it.
+        if let Some((tip, _)) = meta.tip.filter(|(tip, _)| info.initial_download && info.blocks < *tip) {
+            if !reported_behind {
+                warn!(
+                    node_blocks = info.blocks,
+                    tip, "the node is in initial block download below the indexed tip; waiting for it"
+                );
+                reported_behind = true;
+            }
+            sleep_unless_stopped(shutdown, config.poll);
+            continue;
+        }
+        reported_behind = false;
         reconcile(store, node, meta, shutdown)?;
         let next = meta.next_height();
         if next <= info.blocks {
@@ -172,28 +194,61 @@ fn follow(
     Ok(())
 }
 
-/// Rolls back indexed blocks that are no longer on the node's best chain.
+/// Rolls back indexed blocks that are no longer on the node's best chain, one atomic commit per
+/// block (a reader sees the index at one block or the next, never between). The fork point is
+/// found first: a fork deeper than the undo data kept is refused before anything is rolled back.
 fn reconcile(store: &Store, node: &mut Node, meta: &mut Meta, stop: &AtomicBool) -> anyhow::Result<()> {
-    let mut rolled_back = 0u32;
-    while let Some((height, hash)) = meta.tip {
-        let on_node = node.block_hash(stop, height)?;
-        if on_node.map(|h| h.to_byte_array()) == Some(hash) {
+    let Some((tip, _)) = meta.tip else { return Ok(()) };
+    let Some(fork) = fork_point(store, node, meta, stop)? else { return Ok(()) };
+    warn!(
+        tip,
+        fork_height = fork,
+        blocks = tip - fork,
+        "reorg: the node's best chain no longer has the indexed tip; rolling back"
+    );
+    for height in (fork + 1..=tip).rev() {
+        if stop.load(Ordering::Relaxed) {
             break;
         }
-        match undo_tip(store, height) {
-            Ok(_) => {}
-            Err(UndoError::NoUndo { height }) => bail!(
-                "the node's chain forked below block {height}, deeper than the undo data kept; re-index into a new directory"
-            ),
-            Err(e) => return Err(e.into()),
-        }
-        *meta = store.meta()?.context("meta row vanished during rollback")?;
-        rolled_back += 1;
+        undo_tip(store, height)?;
+        debug!(height, "rolled back");
+        killpoint::reached("rolled back");
     }
-    if rolled_back > 0 {
-        warn!(blocks = rolled_back, fork_height = ?meta.tip.map(|t| t.0), "reorg: rolled back to the fork point");
+    *meta = store.meta()?.context("meta row vanished during rollback")?;
+    if meta.tip.map(|t| t.0) == Some(fork) {
+        warn!(blocks = tip - fork, fork_height = fork, "reorg: rolled back to the fork point");
     }
     Ok(())
+}
+
+/// The height of the last indexed block still on the node's best chain, when the indexed tip is
+/// not; `None` when the tip is on it. Fails, changing nothing, when a block above the fork has no
+/// undo data (the fork is deeper than the undo depth the index was built with).
+fn fork_point(store: &Store, node: &mut Node, meta: &Meta, stop: &AtomicBool) -> anyhow::Result<Option<u32>> {
+    let Some((tip, tip_hash)) = meta.tip else { return Ok(None) };
+    let on_node = |node: &mut Node, height: u32| -> anyhow::Result<Option<[u8; 32]>> {
+        Ok(node.block_hash(stop, height)?.map(|h| h.to_byte_array()))
+    };
+    if on_node(node, tip)? == Some(tip_hash) {
+        return Ok(None);
+    }
+    let mut height = tip;
+    loop {
+        if store.undo(height)?.is_none() {
+            bail!(
+                "the node's best chain forked below indexed block {height}, deeper than the undo data this index keeps ({} blocks, up to its tip {tip}); nothing was rolled back: re-index into a new directory (`indexer --db NEW_DIR`), and pass a larger --undo-depth to survive deeper forks",
+                tip - height
+            );
+        }
+        let Some(below) = height.checked_sub(1) else {
+            bail!("the node's genesis block differs from the indexed one; re-index into a new directory")
+        };
+        let indexed = store.header(below)?.with_context(|| format!("no header row for indexed block {below}"))?;
+        if on_node(node, below)? == Some(indexed.hash) {
+            return Ok(Some(below));
+        }
+        height = below;
+    }
 }
 
 /// Indexes heights `start..=end`, committing in batches.
@@ -271,6 +326,7 @@ fn land(
 fn durable(meta: &Meta) {
     if let Some((height, _)) = meta.tip {
         debug!(height, "durable");
+        killpoint::reached("durable");
     }
 }
 
@@ -321,6 +377,7 @@ fn apply_range<'scope, 'env>(
                 store.flush()?;
                 last_flush = Instant::now();
                 debug!(height = landed, "durable");
+                killpoint::reached("durable");
             }
             let batch = pending.take_batch();
             flight = Some(Flight { handle: scope.spawn(move || batch.write(store, mode)), height });

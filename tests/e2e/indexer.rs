@@ -1,5 +1,7 @@
 //! End-to-end tests of the indexer against a real regtest node and generated chains: exact
-//! balances and spend edges, reorgs, hard kills, node restarts and bad configurations.
+//! balances and spend edges, the REST and JSON-RPC feeds, a node restart while following, pruned
+//! nodes, stages catching up and bad configurations (kills, reorgs, outages and disks: `crash`,
+//! `reorgs`, `outages`, `disk`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -7,15 +9,11 @@ use std::str::FromStr;
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
 use bitcoincore_rpc::RpcApi;
-use chaintrail_tests::wallet::{ScriptKind, Wallet};
 use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
 use indexer::schema::{Codec, IoRef, MetaKey, MetaTable, StageId, Table};
 use indexer::store::{ScriptStats, Store};
 
-use crate::support::{
-    assert_same_index, failing, index_once, indexer, kill_after_durable, mature_coin, open, pay, tip, wait_for_tip,
-    wait_while_running,
-};
+use crate::support::{assert_same_index, failing, index_once, indexer, open, tip, wait_for_tip, wait_while_running};
 
 fn generated(env: &TestEnv, seed: u64, txs: usize) -> Truth {
     generate(env.rpc(), &GenParams { seed, target_txs: txs, txs_per_block: 150, ..GenParams::default() })
@@ -161,88 +159,6 @@ fn scan_descriptor(script_hex: &str, address: Option<&str>) -> String {
     match address {
         Some(a) => format!("addr({a})"),
         None => format!("raw({script_hex})"),
-    }
-}
-
-#[test]
-fn reorgs_of_depth_1_and_12_with_a_conflicting_spend_equal_a_fresh_index() {
-    let env = TestEnv::builder().txindex(true).build().expect("node starts");
-    generated(&env, 12, 600);
-    let mut wallet = Wallet::new(99, bitcoin::Network::Regtest);
-    let (owner, coin) = mature_coin(&env, &mut wallet);
-    let first_payee = wallet.new_script(ScriptKind::P2tr);
-    let second_payee = wallet.new_script(ScriptKind::P2pkh);
-    let db = tempfile::tempdir().expect("tempdir");
-
-    // Depth 1.
-    index_once(&env, db.path(), &[]);
-    env.reorg(1).expect("reorg");
-    index_once(&env, db.path(), &[]);
-    let fresh = tempfile::tempdir().expect("tempdir");
-    index_once(&env, fresh.path(), &[]);
-    assert_same_index(db.path(), fresh.path());
-
-    // Depth 12: the old branch pays the coin to one script, the new branch to another.
-    let height = env.height().expect("height");
-    env.generate_block(&[pay(&wallet, &owner, &coin, first_payee.script_pubkey())]).expect("block");
-    env.mine_to_new(11).expect("mine");
-    index_once(&env, db.path(), &[]);
-    {
-        let store = open(db.path());
-        let stats = stats_of(&store, first_payee.script_pubkey().as_bytes()).expect("paid");
-        assert_eq!(stats.balance, coin.value.to_sat() - 1_000);
-    }
-    let fork = env.rpc().get_block_hash(height + 1).expect("hash");
-    env.rpc().invalidate_block(&fork).expect("invalidate");
-    env.generate_block(&[pay(&wallet, &owner, &coin, second_payee.script_pubkey())]).expect("block");
-    env.mine_to_new(12).expect("mine");
-    let out = index_once(&env, db.path(), &[]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("reorg"), "no reorg logged");
-
-    let store = open(db.path());
-    assert!(stats_of(&store, first_payee.script_pubkey().as_bytes()).is_none());
-    let stats = stats_of(&store, second_payee.script_pubkey().as_bytes()).expect("paid");
-    assert_eq!(stats.balance, coin.value.to_sat() - 1_000);
-    drop(store);
-    let fresh = tempfile::tempdir().expect("tempdir");
-    index_once(&env, fresh.path(), &[]);
-    assert_same_index(db.path(), fresh.path());
-}
-
-#[test]
-fn sigkill_during_initial_sync_then_restart_equals_an_uninterrupted_run() {
-    let env = TestEnv::new().expect("node starts");
-    generated(&env, 13, 2_500);
-    let reference = tempfile::tempdir().expect("tempdir");
-    index_once(&env, reference.path(), &[]);
-    let final_tip = tip(reference.path()).expect("reference tip");
-
-    // Small batches make many commit points. Bulk mode (no write-ahead log) is made durable by
-    // its flushes, here after every batch; tip mode writes each block through the log.
-    let bulk = ["--bulk-threshold", "1", "--flush-secs", "0"];
-    let logged = ["--bulk-threshold", "100000", "--flush-secs", "60"];
-    for settings in [bulk, logged] {
-        let db = tempfile::tempdir().expect("tempdir");
-        let mut tips = Vec::new();
-        // Each run is killed right after its k-th durable point, so every kill lands mid-sync
-        // and every restart resumes from what the previous run made durable.
-        for k in [1, 2, 3] {
-            let before = tip(db.path());
-            let mut cmd = indexer(&env, db.path());
-            cmd.args(["--once", "--batch-txs", "100", "--fetch-workers", "2"]).args(settings);
-            let reported = kill_after_durable(cmd, k)
-                .unwrap_or_else(|| panic!("{settings:?}: the indexer finished before its durable point {k}"));
-            let after = tip(db.path()).expect("a durable point leaves a readable tip");
-            assert!(
-                after >= reported,
-                "{settings:?}: logged durable height {reported}, but the database holds {after} after SIGKILL"
-            );
-            assert!(before.is_none_or(|b| reported > b), "{settings:?}: run {k} did not resume past {before:?}");
-            tips.push(after);
-        }
-        assert!(tips.iter().any(|t| *t < final_tip), "{settings:?}: no kill landed before the end: {tips:?}");
-        index_once(&env, db.path(), &settings);
-        assert_same_index(db.path(), reference.path());
     }
 }
 

@@ -4,10 +4,14 @@
 
 mod answers;
 mod clusters;
+mod crash;
+mod disk;
 mod generator;
 mod indexer;
 mod node;
+mod outages;
 mod query;
+mod reorgs;
 mod reports;
 mod serve;
 mod serve_fuzz;

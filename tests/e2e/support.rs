@@ -78,37 +78,61 @@ pub fn wait_for_tip(child: &mut Child, db: &Path, height: u32) {
     wait_while_running(child, &format!("the indexed tip to reach {height}"), || tip(db) == Some(height));
 }
 
-/// Starts the indexer and SIGKILLs it right after it has logged its `k`-th durable point of this
-/// run (a flushed bulk batch, or a block written through the log). Returns the height of that
-/// point, or `None` if the indexer finished first.
-pub fn kill_after_durable(mut cmd: Command, k: usize) -> Option<u32> {
+/// How a run that [`kill_after`] watched ended.
+pub struct Killed {
+    /// The height of the `k`-th event, or `None` when the indexer finished before it.
+    pub height: Option<u32>,
+    /// The run ended by SIGKILL (not by itself).
+    pub landed: bool,
+    /// Its log.
+    pub log: String,
+}
+
+/// Runs the indexer until it SIGKILLs itself on its `k`-th `event` of this run
+/// (`CHAINTRAIL_KILL_AFTER`): `durable` (a flushed bulk batch, or a block written through the
+/// log) or `rolled back` (one block of a reorg taken back out). Kill points come from the
+/// indexer's own progress, never a clock.
+pub fn kill_after(cmd: Command, event: &str, k: usize) -> Killed {
+    kill_after_hook(cmd, event, k, |_| {})
+}
+
+/// [`kill_after`], calling `hook` with every log line (to change the chain under the indexer at
+/// a point of its progress).
+pub fn kill_after_hook(mut cmd: Command, event: &str, k: usize, mut hook: impl FnMut(&str)) -> Killed {
     let mut child = cmd
         .env("RUST_LOG", "info,indexer=debug")
+        .env("CHAINTRAIL_KILL_AFTER", format!("{event}:{k}"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("indexer starts");
     let stderr = child.stderr.take().expect("stderr is piped");
     let mut seen = 0;
-    let mut reported = None;
+    let mut height = None;
+    let mut log = String::new();
     for line in BufReader::new(stderr).lines() {
         let line = line.expect("read the indexer's log");
-        if let Some(height) = durable_height(&line) {
+        log.push_str(&line);
+        log.push('\n');
+        hook(&line);
+        if let Some(h) = event_height(&line, event) {
             seen += 1;
             if seen == k {
-                reported = Some(height);
-                child.kill().expect("SIGKILL");
-                break;
+                height = Some(h);
             }
         }
     }
-    child.wait().expect("reaped");
-    reported
+    let status = child.wait().expect("reaped");
+    use std::os::unix::process::ExitStatusExt;
+    let landed = status.signal() == Some(9);
+    assert_eq!(landed, height.is_some(), "killed on its event {k} or finished without it ({status}):\n{log}");
+    assert!(landed || status.success(), "the indexer failed:\n{log}");
+    Killed { height, landed, log }
 }
 
-/// The height of a `durable` log line.
-fn durable_height(line: &str) -> Option<u32> {
-    let rest = line.split_once(" durable height=")?.1;
+/// The height of an `event` log line (`… event height=N`).
+fn event_height(line: &str, event: &str) -> Option<u32> {
+    let rest = line.split_once(&format!(" {event} height="))?.1;
     rest.split_whitespace().next()?.parse().ok()
 }
 
@@ -129,6 +153,36 @@ pub fn assert_same_index(a: &Path, b: &Path) {
         for (ra, rb) in rows_a.iter().zip(&rows_b) {
             assert_eq!(ra, rb, "column family {cf}: first differing row");
         }
+    }
+}
+
+/// Per table (undo data included): its name, row count and a SHA-256 over its rows in key order.
+pub fn digest(db: &Path) -> Vec<(&'static str, usize, String)> {
+    use bitcoin::hashes::{sha256, Hash, HashEngine};
+    let store = open(db);
+    TABLES
+        .iter()
+        .map(|t| {
+            let rows = store.rows(t).expect("scan");
+            let mut engine = sha256::Hash::engine();
+            for (key, value) in &rows {
+                for part in [key, value] {
+                    engine.input(&(part.len() as u64).to_le_bytes());
+                    engine.input(part);
+                }
+            }
+            (*t, rows.len(), sha256::Hash::from_engine(engine).to_string())
+        })
+        .collect()
+}
+
+/// Asserts two databases have the same [`digest`]; on a difference, names the first differing row.
+pub fn assert_same_digest(a: &Path, b: &Path) {
+    let (da, db) = (digest(a), digest(b));
+    if da != db {
+        assert_same_index(a, b);
+        let differ: Vec<_> = da.iter().zip(&db).filter(|(x, y)| x != y).map(|(x, y)| (x.0, x.1, y.1)).collect();
+        panic!("the digests differ (table, rows, rows): {differ:?}");
     }
 }
 
@@ -183,4 +237,56 @@ pub fn serving(mut cmd: Command) -> (Child, String, std::io::Lines<BufReader<std
         }
     };
     (child, start, lines)
+}
+
+/// One coin paid on, whole but for a 1,000-sat fee, to a fresh script of another kind at every
+/// step: a chain of payments to put one per block, so that blocks rolled back or killed midway
+/// carry transactions, spends and address history.
+pub struct Payer {
+    pub wallet: Wallet,
+    pub script: OwnedScript,
+    pub coin: Coin,
+    /// Every script that has held the coin, the current one last.
+    pub holders: Vec<ScriptBuf>,
+    /// Every payment made: payment `j` pays `holders[j + 1]`.
+    pub payments: Vec<bitcoin::Transaction>,
+}
+
+impl Payer {
+    /// Mines a coinbase to a new wallet (101 blocks, so it is spendable).
+    pub fn new(env: &TestEnv, seed: u64) -> Payer {
+        let mut wallet = Wallet::new(seed, bitcoin::Network::Regtest);
+        let (script, coin) = mature_coin(env, &mut wallet);
+        let holders = vec![script.script_pubkey().clone()];
+        Payer { wallet, script, coin, holders, payments: Vec::new() }
+    }
+
+    /// The next payment; the coin is then its output.
+    pub fn next(&mut self) -> bitcoin::Transaction {
+        const KINDS: [ScriptKind; 4] =
+            [ScriptKind::P2tr, ScriptKind::P2pkh, ScriptKind::P2shP2wpkh, ScriptKind::P2wpkh];
+        let to = self.wallet.new_script(KINDS[self.holders.len() % KINDS.len()]);
+        let tx = pay(&self.wallet, &self.script, &self.coin, to.script_pubkey());
+        self.coin = Coin { outpoint: OutPoint { txid: tx.compute_txid(), vout: 0 }, value: tx.output[0].value };
+        self.holders.push(to.script_pubkey().clone());
+        self.script = to;
+        self.payments.push(tx.clone());
+        tx
+    }
+
+    /// Mines `n` blocks holding one payment each; returns their hashes.
+    pub fn blocks(&mut self, env: &TestEnv, n: usize) -> Vec<bitcoin::BlockHash> {
+        (0..n).map(|_| env.generate_block(&[self.next()]).expect("block")).collect()
+    }
+}
+
+/// The reliability suite's full form (`CHAINTRAIL_RELIABILITY=full`; `tests/reliability.sh` sets
+/// it): more kill points and deeper rollbacks than the reduced form `tests/run.sh` runs.
+pub fn full_form() -> bool {
+    std::env::var("CHAINTRAIL_RELIABILITY").is_ok_and(|v| v == "full")
+}
+
+/// Prints one figure of the reliability suite, for `tests/reliability.sh` to collect.
+pub fn figure(name: &str, value: impl std::fmt::Display) {
+    eprintln!("reliability: {name} = {value}");
 }

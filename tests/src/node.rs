@@ -291,10 +291,17 @@ impl TestEnv {
 
     /// Starts the node again on the same datadir and ports (no-op while it runs).
     pub fn start(&mut self) -> Result<(), NodeError> {
+        self.start_with(&[])
+    }
+
+    /// [`TestEnv::start`] with `extra` arguments for this run of the node only.
+    pub fn start_with(&mut self, extra: &[&str]) -> Result<(), NodeError> {
         if self.child.is_some() {
             return Ok(());
         }
-        let (child, rpc) = self.node.start()?;
+        let mut node = self.node.clone();
+        node.args.extend(extra.iter().map(|a| a.to_string()));
+        let (child, rpc) = node.start()?;
         self.child = Some(child);
         self.rpc = rpc;
         Ok(())

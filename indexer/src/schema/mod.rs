@@ -71,6 +71,19 @@ macro_rules! tables {
         )*
         /// Every table's column family, by id.
         pub const TABLES: &[&str] = &[$($cf),*];
+
+        /// Decodes one stored row of the table with id `table`, key and value, to check that it
+        /// reads back as that table's types.
+        pub fn check_row(table: u8, key: &[u8], value: &[u8]) -> Result<(), DecodeError> {
+            match table {
+                $($id => {
+                    <$key as Codec>::decode(key)?;
+                    <$value as Codec>::decode(value)?;
+                })*
+                _ => return Err(corrupt("table id", format!("no table has id {table}"))),
+            }
+            Ok(())
+        }
     };
 }
 
@@ -871,5 +884,16 @@ mod tests {
         assert_eq!(TABLES[MetaTable::ID as usize], "meta");
         assert_eq!(TABLES[Undo::ID as usize], "undo");
         assert_eq!(TABLES.len(), 21);
+    }
+
+    #[test]
+    fn check_row_decodes_with_the_tables_own_types() {
+        let meta = Meta::empty("regtest", [7; 32]);
+        assert!(check_row(MetaTable::ID, &MetaKey.encode(), &meta.encode()).is_ok());
+        assert!(check_row(MetaTable::ID, b"other", &meta.encode()).is_err(), "a key of another layout");
+        assert!(check_row(MetaTable::ID, &MetaKey.encode(), &meta.encode()[1..]).is_err(), "a value cut short");
+        assert!(check_row(Headers::ID, &7u32.encode(), &meta.encode()).is_err(), "another table's value");
+        let err = check_row(TABLES.len() as u8, b"", b"").unwrap_err();
+        assert!(err.to_string().contains("no table has id 21"), "{err}");
     }
 }
