@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::{bail, Context};
 
 use crate::config::Config;
-use crate::schema::TABLES;
+use crate::schema::{Meta, TABLES};
 use crate::store::Store;
 
 /// Checks the database `config` names and prints each table's rows and bytes. A corrupt file or
@@ -24,16 +24,22 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         rows += n;
         bytes += b;
     }
-    if let Some((height, hash)) = meta.tip {
-        let header = store.header(height)?.with_context(|| format!("the tip {height} has no header row"))?;
-        if header.hash != hash {
-            bail!("the header row of the tip {height} is of another block than the meta row's");
-        }
-        if header.first_txnum + u64::from(header.tx_count) != meta.next_txnum {
-            bail!("the tip block's transactions do not end where the meta row's next transaction number is");
-        }
-    }
+    tip_agrees(&store, &meta)?;
     let tip = meta.tip.map_or("none".to_owned(), |(h, _)| h.to_string());
     writeln!(out, "ok: {rows} rows, {bytes} bytes in {} tables, tip {tip}", TABLES.len())?;
+    Ok(())
+}
+
+/// Checks that the tip `meta` names has its header row, of the same block, and that the tip
+/// block's transactions end where `meta`'s next transaction number begins.
+pub fn tip_agrees(store: &Store, meta: &Meta) -> anyhow::Result<()> {
+    let Some((height, hash)) = meta.tip else { return Ok(()) };
+    let header = store.header(height)?.with_context(|| format!("the tip {height} has no header row"))?;
+    if header.hash != hash {
+        bail!("the header row of the tip {height} is of another block than the meta row's");
+    }
+    if header.first_txnum + u64::from(header.tx_count) != meta.next_txnum {
+        bail!("the tip block's transactions do not end where the meta row's next transaction number is");
+    }
     Ok(())
 }

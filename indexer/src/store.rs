@@ -175,6 +175,19 @@ fn check_ours(path: &Path) -> Result<Vec<&'static str>> {
     }
 }
 
+/// For a reader, which cannot add tables: checks that `path` holds one of our databases of this
+/// schema version with every table.
+fn check_complete(path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Err(StoreError::Missing(path.to_owned()));
+    }
+    let missing = check_ours(path)?;
+    if !missing.is_empty() {
+        return Err(StoreError::MissingTables { path: path.to_owned(), tables: missing.join(", ") });
+    }
+    Ok(())
+}
+
 fn is_empty_dir(path: &Path) -> bool {
     std::fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(true)
 }
@@ -202,13 +215,7 @@ impl Store {
     /// Opens the database read-only as a follower of the writer: works while the indexer runs,
     /// and sees what it had made durable when opened.
     pub fn open_follower(path: &Path, cache_bytes: usize) -> Result<Store> {
-        if !path.exists() {
-            return Err(StoreError::Missing(path.to_owned()));
-        }
-        let missing = check_ours(path)?;
-        if !missing.is_empty() {
-            return Err(StoreError::MissingTables { path: path.to_owned(), tables: missing.join(", ") });
-        }
+        check_complete(path)?;
         let scratch = tempfile::Builder::new().prefix("chaintrail-follower").tempdir().map_err(StoreError::Scratch)?;
         let cache = Cache::new_lru_cache(cache_bytes);
         let mut opts = db_options();
@@ -232,13 +239,7 @@ impl Store {
     /// writer does on opening (a damaged or truncated file is an error), without the write lock.
     /// Sees what was durable when opened; for checking, not for following.
     pub fn open_read_only(path: &Path, cache_bytes: usize) -> Result<Store> {
-        if !path.exists() {
-            return Err(StoreError::Missing(path.to_owned()));
-        }
-        let missing = check_ours(path)?;
-        if !missing.is_empty() {
-            return Err(StoreError::MissingTables { path: path.to_owned(), tables: missing.join(", ") });
-        }
+        check_complete(path)?;
         let cache = Cache::new_lru_cache(cache_bytes);
         let mut opts = db_options();
         opts.create_if_missing(false);

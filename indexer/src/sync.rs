@@ -198,8 +198,8 @@ fn follow(
 /// block (a reader sees the index at one block or the next, never between). The fork point is
 /// found first: a fork deeper than the undo data kept is refused before anything is rolled back.
 fn reconcile(store: &Store, node: &mut Node, meta: &mut Meta, stop: &AtomicBool) -> anyhow::Result<()> {
-    let Some((tip, _)) = meta.tip else { return Ok(()) };
-    let Some(fork) = fork_point(store, node, meta, stop)? else { return Ok(()) };
+    let Some((tip, tip_hash)) = meta.tip else { return Ok(()) };
+    let Some(fork) = fork_point(store, node, (tip, tip_hash), stop)? else { return Ok(()) };
     warn!(
         tip,
         fork_height = fork,
@@ -221,11 +221,16 @@ fn reconcile(store: &Store, node: &mut Node, meta: &mut Meta, stop: &AtomicBool)
     Ok(())
 }
 
-/// The height of the last indexed block still on the node's best chain, when the indexed tip is
-/// not; `None` when the tip is on it. Fails, changing nothing, when a block above the fork has no
-/// undo data (the fork is deeper than the undo depth the index was built with).
-fn fork_point(store: &Store, node: &mut Node, meta: &Meta, stop: &AtomicBool) -> anyhow::Result<Option<u32>> {
-    let Some((tip, tip_hash)) = meta.tip else { return Ok(None) };
+/// The height of the last indexed block still on the node's best chain, when the indexed tip
+/// (`tip`, `tip_hash`) is not; `None` when the tip is on it. Fails, changing nothing, when a block
+/// above the fork has no undo data (the fork is deeper than the undo depth the index was built
+/// with).
+fn fork_point(
+    store: &Store,
+    node: &mut Node,
+    (tip, tip_hash): (u32, [u8; 32]),
+    stop: &AtomicBool,
+) -> anyhow::Result<Option<u32>> {
     let on_node = |node: &mut Node, height: u32| -> anyhow::Result<Option<[u8; 32]>> {
         Ok(node.block_hash(stop, height)?.map(|h| h.to_byte_array()))
     };
@@ -325,9 +330,14 @@ fn land(
 /// flushed bulk batch, or a block written through the write-ahead log.
 fn durable(meta: &Meta) {
     if let Some((height, _)) = meta.tip {
-        debug!(height, "durable");
-        killpoint::reached("durable");
+        durable_at(height);
     }
+}
+
+/// Reports that everything up to `height` is on disk (see [`durable`]); a crash test's kill point.
+fn durable_at(height: u32) {
+    debug!(height, "durable");
+    killpoint::reached("durable");
 }
 
 /// Applies the blocks of `range` in order. Following the tip, every block is committed as it
@@ -376,8 +386,7 @@ fn apply_range<'scope, 'env>(
             if let Some(landed) = landed.filter(|_| last_flush.elapsed() >= config.flush_every) {
                 store.flush()?;
                 last_flush = Instant::now();
-                debug!(height = landed, "durable");
-                killpoint::reached("durable");
+                durable_at(landed);
             }
             let batch = pending.take_batch();
             flight = Some(Flight { handle: scope.spawn(move || batch.write(store, mode)), height });

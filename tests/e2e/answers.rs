@@ -11,16 +11,10 @@ use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::{TestEnv, Truth};
 use serde_json::Value;
 
-use crate::support::bin;
+use crate::support::{bin, query_json};
 
 fn run(db: &Path, args: &[&str]) -> std::process::Output {
     Command::new(bin("query")).arg("--db").arg(db).args(args).output().expect("query runs")
-}
-
-fn json(db: &Path, args: &[&str]) -> Value {
-    let out = run(db, args);
-    assert!(out.status.success(), "query {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("query {args:?} printed no JSON ({e})"))
 }
 
 /// The node's time of the block at `height`, as the answers print it.
@@ -50,7 +44,7 @@ fn destinations_add_up(db: &Path, env: &TestEnv, truth: &Truth, spent: &HashSet<
     let case = &truth.case;
     let theft = truth.txs.iter().find(|t| t.txid == case.theft_txid).expect("the theft");
     let theft_out: u64 = theft.outputs.iter().map(|o| o.value_sat).sum();
-    let trace = json(db, &["trace", "forward", &case.theft_txid, "--hops", "6", "--max-txs", "100000"]);
+    let trace = query_json(db, &["trace", "forward", &case.theft_txid, "--hops", "6", "--max-txs", "100000"]);
     assert_eq!(sats(&trace["source_sat"]), theft_out);
     let destinations = trace["destinations"].as_array().expect("destinations[]");
     assert!(!destinations.is_empty());
@@ -75,9 +69,9 @@ fn destinations_add_up(db: &Path, env: &TestEnv, truth: &Truth, spent: &HashSet<
     assert_times(env, &mut times, trace["txs"].as_array().unwrap());
     assert_times(env, &mut times, destinations);
     // The tx and address answers carry the node's times too.
-    let tx = json(db, &["tx", &case.theft_txid]);
+    let tx = query_json(db, &["tx", &case.theft_txid]);
     assert_eq!(tx["time"].as_str(), Some(node_time(env, theft.height).as_str()));
-    let address = json(db, &["address", &case.thief_address]);
+    let address = query_json(db, &["address", &case.thief_address]);
     assert_times(env, &mut times, address["history"].as_array().unwrap());
     assert_times(env, &mut times, address["utxos"].as_array().unwrap());
 }
@@ -87,7 +81,7 @@ fn destinations_add_up(db: &Path, env: &TestEnv, truth: &Truth, spent: &HashSet<
 fn follow_largest_runs_the_peel_chain(db: &Path, truth: &Truth) {
     let case = &truth.case;
     let hops = (case.peel_chain.len() + 1).to_string();
-    let main = json(db, &["trace", "forward", &case.theft_txid, "--follow", "largest", "--hops", &hops]);
+    let main = query_json(db, &["trace", "forward", &case.theft_txid, "--follow", "largest", "--hops", &hops]);
     let txs: Vec<&str> = main["txs"].as_array().unwrap().iter().map(|t| t["txid"].as_str().unwrap()).collect();
     let mut expected = vec![case.theft_txid.as_str()];
     expected.extend(case.peel_chain.iter().map(String::as_str));
@@ -138,7 +132,7 @@ fn a_stop_ends_one_output(db: &Path, truth: &Truth) {
     let hops = (case.peel_chain.len() + 1).to_string();
     let args =
         ["trace", "forward", &case.theft_txid, "--hops", &hops, "--stop-at-address", &payee, "--max-txs", "100000"];
-    let stopped = json(db, &args);
+    let stopped = query_json(db, &args);
     let txs: HashSet<&str> = stopped["txs"].as_array().unwrap().iter().map(|t| t["txid"].as_str().unwrap()).collect();
     for peel in &case.peel_chain {
         assert!(txs.contains(peel.as_str()), "peel {peel} lost behind the stop");
@@ -161,7 +155,7 @@ fn a_stop_ends_one_output(db: &Path, truth: &Truth) {
 fn csv_equals_json(db: &Path, truth: &Truth) {
     let case = &truth.case;
     let args = ["trace", "forward", &case.theft_txid, "--hops", "4"];
-    let trace = json(db, &args);
+    let trace = query_json(db, &args);
     let mut csv_args = vec!["--format", "csv"];
     csv_args.extend(args);
     let out = run(db, &csv_args);
@@ -187,7 +181,7 @@ fn csv_equals_json(db: &Path, truth: &Truth) {
         assert_eq!(&row[col("address")], d["address"].as_str().unwrap_or(""));
         assert_eq!(&row[col("time")], d["time"].as_str().unwrap());
     }
-    let tx = json(db, &["tx", &case.consolidation_txid]);
+    let tx = query_json(db, &["tx", &case.consolidation_txid]);
     let out = run(db, &["--format", "csv", "tx", &case.consolidation_txid]);
     let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
     let rows = reader.records().count();
@@ -197,7 +191,7 @@ fn csv_equals_json(db: &Path, truth: &Truth) {
 /// A path ends in the output that paid the destination address, with its value.
 fn path_ends_in_the_payment(db: &Path, truth: &Truth) {
     let case = &truth.case;
-    let path = json(db, &["path", &case.victim_address, &case.exchange_deposit_address, "--max-hops", "60"]);
+    let path = query_json(db, &["path", &case.victim_address, &case.exchange_deposit_address, "--max-hops", "60"]);
     assert_eq!(path["found"], true);
     let last = path["txs"].as_array().unwrap().last().unwrap().as_str().unwrap();
     let paid = truth.txs.iter().find(|t| t.txid == last).expect("the last tx");
@@ -222,7 +216,7 @@ fn origins_add_up(db: &Path, truth: &Truth) {
     let consolidation = by_txid[case.consolidation_txid.as_str()];
     let inputs: u64 =
         consolidation.inputs.iter().map(|i| by_txid[i.txid.as_str()].outputs[i.vout as usize].value_sat).sum();
-    let back = json(db, &["trace", "backward", &case.consolidation_txid, "--hops", "2"]);
+    let back = query_json(db, &["trace", "backward", &case.consolidation_txid, "--hops", "2"]);
     assert_eq!(sats(&back["source_sat"]), inputs);
     let origins = back["destinations"].as_array().unwrap();
     assert_eq!(origins.iter().map(|d| sats(&d["traced_sat"])).sum::<u64>(), inputs);

@@ -13,13 +13,7 @@ use chaintrail_tests::{generate, GenParams, TestEnv};
 use indexer::clusters::read;
 use serde_json::Value;
 
-use crate::support::{assert_same_index, bin, failing, index_once, mature_coin, open, spend};
-
-fn query(db: &std::path::Path, args: &[&str]) -> Value {
-    let out = Command::new(bin("query")).arg("--db").arg(db).args(args).output().expect("query runs");
-    assert!(out.status.success(), "query {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("query {args:?} printed no JSON ({e})"))
-}
+use crate::support::{assert_same_index, bin, failing, index_once, mature_coin, open, query_json, spend};
 
 fn input_addresses(tx: &Value) -> Vec<String> {
     let mut all: Vec<String> = tx["inputs"]
@@ -86,9 +80,9 @@ fn generated_clusters_never_mix_owners_keep_coinjoins_apart_and_equal_in_bulk_bl
 
     // The case's consolidation: one cluster, every pair joined by transactions spending both.
     let case = &truth.case;
-    let consolidation = input_addresses(&query(db, &["tx", &case.consolidation_txid]));
+    let consolidation = input_addresses(&query_json(db, &["tx", &case.consolidation_txid]));
     assert!(consolidation.len() >= 2, "{consolidation:?}");
-    let cluster = query(db, &["cluster", &consolidation[0], "--limit", "10000"]);
+    let cluster = query_json(db, &["cluster", &consolidation[0], "--limit", "10000"]);
     let members: HashSet<&str> = cluster["addresses"]
         .as_array()
         .expect("addresses")
@@ -110,7 +104,7 @@ fn generated_clusters_never_mix_owners_keep_coinjoins_apart_and_equal_in_bulk_bl
         .collect();
     for other in &consolidation[1..] {
         assert!(members.contains(other.as_str()), "{other} is not in the consolidation's cluster");
-        let why = query(db, &["cluster", "--why", &consolidation[0], other]);
+        let why = query_json(db, &["cluster", "--why", &consolidation[0], other]);
         assert_eq!(why["same_cluster"], true);
         assert_eq!(why["cluster_id"], cluster["cluster_id"]);
         let links = why["links"].as_array().expect("links");
@@ -127,7 +121,7 @@ fn generated_clusters_never_mix_owners_keep_coinjoins_apart_and_equal_in_bulk_bl
     }
 
     // The case's CoinJoin: detected, and its participants stay apart.
-    let coinjoin = query(db, &["tx", &case.coinjoin_txid]);
+    let coinjoin = query_json(db, &["tx", &case.coinjoin_txid]);
     assert!(coinjoin["coinjoin"]["kind"].is_string(), "not detected: {}", coinjoin["coinjoin"]);
     assert!(coinjoin["change"].is_null());
     let owner: HashMap<&str, u32> =
@@ -136,11 +130,11 @@ fn generated_clusters_never_mix_owners_keep_coinjoins_apart_and_equal_in_bulk_bl
     for (i, a) in participants.iter().enumerate() {
         for b in &participants[i + 1..] {
             if owner[a.as_str()] != owner[b.as_str()] {
-                assert_eq!(query(db, &["cluster", "--why", a, b])["same_cluster"], false, "{a} and {b}");
+                assert_eq!(query_json(db, &["cluster", "--why", a, b])["same_cluster"], false, "{a} and {b}");
             }
         }
     }
-    let top = query(db, &["clusters", "--top", "3"]);
+    let top = query_json(db, &["clusters", "--top", "3"]);
     assert_eq!(top["clusters"][0]["size"].as_u64(), Some(largest[0].size));
 }
 
@@ -161,11 +155,11 @@ fn a_reorg_that_removes_the_merging_transaction_splits_the_cluster_again() {
     env.mine_to_new(1).expect("mine");
     let db = tempfile::tempdir().expect("tempdir");
     index_once(&env, db.path(), &[]);
-    let why = query(db.path(), &["cluster", "--why", &a_addr, &b_addr]);
+    let why = query_json(db.path(), &["cluster", "--why", &a_addr, &b_addr]);
     assert_eq!(why["same_cluster"], true);
     assert_eq!(why["links"][0]["txid"], merge.compute_txid().to_string());
     assert_eq!(why["links"][0]["height"], fork);
-    assert_eq!(query(db.path(), &["cluster", &a_addr])["size"], 2);
+    assert_eq!(query_json(db.path(), &["cluster", &a_addr])["size"], 2);
 
     // The node drops that block for one where coin A alone pays elsewhere.
     let hash = env.rpc().get_block_hash(fork).expect("hash");
@@ -174,10 +168,10 @@ fn a_reorg_that_removes_the_merging_transaction_splits_the_cluster_again() {
     env.mine_to_new(2).expect("mine");
     let out = index_once(&env, db.path(), &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("reorg"), "no reorg logged");
-    let why = query(db.path(), &["cluster", "--why", &a_addr, &b_addr]);
+    let why = query_json(db.path(), &["cluster", "--why", &a_addr, &b_addr]);
     assert_eq!(why["same_cluster"], false);
     assert!(why["links"].as_array().is_none_or(|l| l.is_empty()), "{why}");
-    assert_eq!(query(db.path(), &["cluster", &a_addr])["size"], 1);
+    assert_eq!(query_json(db.path(), &["cluster", &a_addr])["size"], 1);
     let fresh = tempfile::tempdir().expect("tempdir");
     index_once(&env, fresh.path(), &[]);
     assert_same_index(db.path(), fresh.path());
@@ -201,7 +195,7 @@ fn a_keys_p2pk_coins_show_under_its_p2pkh_address_and_in_its_cluster() {
     let db = tempfile::tempdir().expect("tempdir");
     index_once(&env, db.path(), &[]);
     let address = p2pkh.address(bitcoin::Network::Regtest).expect("address").to_string();
-    let view = query(db.path(), &["address", &address]);
+    let view = query_json(db.path(), &["address", &address]);
     let p2pk_hex = hex::encode(p2pk.as_bytes());
     let sibling = &view["key_scripts"][0];
     assert_eq!(sibling["script_type"], "p2pk");
@@ -212,7 +206,7 @@ fn a_keys_p2pk_coins_show_under_its_p2pkh_address_and_in_its_cluster() {
         view["history"].as_array().expect("history").iter().filter(|h| h["script"] == p2pk_hex.as_str()).collect();
     assert_eq!(from_p2pk.len(), 1, "{}", view["history"]);
     assert_eq!(from_p2pk[0]["value_sat"], 1_000_000_000u64);
-    let cluster = query(db.path(), &["cluster", &address]);
+    let cluster = query_json(db.path(), &["cluster", &address]);
     assert_eq!(cluster["size"], 2);
 
     // An address the chain never paid is an error with one line and exit 1.

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use chaintrail_tests::{generate, GenParams, TestEnv};
+use chaintrail_tests::TestEnv;
 
-use crate::support::{assert_same_digest, bin, failing, figure, index_once, indexer, tip};
+use crate::support::{assert_same_digest, bin, failing, figure, generated, index_once, indexer, tip};
 
 /// A tmpfs of a given size mounted on a fresh directory, unmounted on drop. Mounting takes root
 /// (`tests/run.sh` runs as root in CI) or password-less sudo.
@@ -71,8 +71,7 @@ const FREE_KB: u64 = 1024;
 #[test]
 fn a_full_disk_stops_the_indexer_with_a_clear_message_and_it_resumes_once_space_is_freed() {
     let env = TestEnv::new().expect("node starts");
-    generate(env.rpc(), &GenParams { seed: 19, target_txs: 2_500, txs_per_block: 150, ..GenParams::default() })
-        .expect("the generator runs");
+    generated(&env, 19, 2_500);
     let reference = tempfile::tempdir().expect("tempdir");
     index_once(&env, reference.path(), &[]);
 
@@ -124,9 +123,7 @@ fn check(db: &Path) -> Command {
 #[test]
 fn corrupt_and_truncated_table_files_are_detected_and_reported() {
     let env = TestEnv::new().expect("node starts");
-    let truth =
-        generate(env.rpc(), &GenParams { seed: 23, target_txs: 1_500, txs_per_block: 150, ..GenParams::default() })
-            .expect("the generator runs");
+    let truth = generated(&env, 23, 1_500);
     let root = tempfile::tempdir().expect("tempdir");
     let db = root.path().join("db");
     index_once(&env, &db, &["--compact-after-bulk"]);

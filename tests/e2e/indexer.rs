@@ -9,22 +9,14 @@ use std::str::FromStr;
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
 use bitcoincore_rpc::RpcApi;
-use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
+use chaintrail_tests::TestEnv;
 use indexer::schema::{Codec, IoRef, MetaKey, MetaTable, StageId, Table};
-use indexer::store::{ScriptStats, Store};
+use indexer::store::Store;
 
-use crate::support::{assert_same_index, failing, index_once, indexer, open, tip, wait_for_tip, wait_while_running};
-
-fn generated(env: &TestEnv, seed: u64, txs: usize) -> Truth {
-    generate(env.rpc(), &GenParams { seed, target_txs: txs, txs_per_block: 150, ..GenParams::default() })
-        .expect("the generator runs")
-}
-
-/// A script's totals, if the index has ever seen it paid.
-fn stats_of(store: &Store, script: &[u8]) -> Option<ScriptStats> {
-    let num = store.script_num(script).expect("read")?;
-    store.script_stats(num).expect("read")
-}
+use crate::support::{
+    assert_same_index, failing, generated, index_once, indexer, open, signal, stats_of, tip, wait_for_tip,
+    wait_while_running,
+};
 
 fn txnum(store: &Store, txid: &str) -> u64 {
     let txid = Txid::from_str(txid).expect("truth txids parse");
@@ -185,8 +177,7 @@ fn follows_the_tip_survives_a_node_restart_and_stops_cleanly_on_sigterm() {
     env.mine_to_new(3).expect("mine");
     wait_for_tip(&mut child, db.path(), 124);
 
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
+    signal(&child, "-TERM");
     let exit = child.wait().expect("wait");
     let stderr = std::fs::read_to_string(&log).expect("log");
     assert!(exit.success(), "indexer exit {exit:?}: {stderr}");

@@ -3,12 +3,14 @@
 //! re-reads its credentials and goes on; nothing is lost or rolled back, nothing crashes.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use bitcoincore_rpc::RpcApi;
-use chaintrail_tests::{generate, GenParams, TestEnv};
+use chaintrail_tests::TestEnv;
 
-use crate::support::{assert_same_digest, figure, full_form, index_once, indexer, Payer};
+use crate::support::{
+    assert_same_digest, event_height, figure, full_form, generated, index_once, indexer, signal, Payer,
+};
 
 /// The `retry_in_ms` of a "node unavailable, retrying" line.
 fn retry_in_ms(line: &str) -> Option<u64> {
@@ -35,8 +37,7 @@ fn waited_ms(delays: &[u64]) -> u64 {
 #[test]
 fn the_node_stopped_mid_sync_and_restarted_with_a_new_cookie_loses_nothing() {
     let mut env = TestEnv::new().expect("node starts");
-    generate(env.rpc(), &GenParams { seed: 17, target_txs: 2_000, txs_per_block: 100, ..GenParams::default() })
-        .expect("the generator runs");
+    generated(&env, 17, 2_000);
     let reference = tempfile::tempdir().expect("tempdir");
     index_once(&env, reference.path(), &[]);
     let cookie = std::fs::read_to_string(env.cookie_path()).expect("cookie");
@@ -58,7 +59,7 @@ fn the_node_stopped_mid_sync_and_restarted_with_a_new_cookie_loses_nothing() {
         let line = line.expect("read the log");
         log.push_str(&line);
         log.push('\n');
-        if line.contains(" durable height=") {
+        if event_height(&line, "durable").is_some() {
             durable += 1;
             if durable == 2 && delays.is_empty() {
                 env.stop().expect("stop the node");
@@ -124,8 +125,7 @@ fn a_node_in_initial_block_download_below_the_indexed_tip_is_waited_for_not_roll
     wait_for("in initial block download below the indexed tip; waiting for it");
     env.rpc().reconsider_block(&dropped).expect("reconsider");
     wait_for("at the node's tip; following");
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
+    signal(&child, "-TERM");
     assert!(child.wait().expect("wait").success());
     assert!(!log.contains("rolling back"), "the indexer rolled back for a syncing node: {log}");
 

@@ -8,13 +8,7 @@ use std::process::{Command, Stdio};
 use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
 use serde_json::Value;
 
-use crate::support::{bin, failing, index_once, indexer, wait_for_tip};
-
-fn query(db: &std::path::Path, args: &[&str]) -> Value {
-    let out = Command::new(bin("query")).arg("--db").arg(db).args(args).output().expect("query runs");
-    assert!(out.status.success(), "query {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("query {args:?} printed no JSON ({e})"))
-}
+use crate::support::{bin, failing, index_once, indexer, query_json, wait_for_tip};
 
 /// The truth's spend graph: who spent each output, and what each tx spent.
 struct Graph<'a> {
@@ -115,7 +109,7 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     let case = &truth.case;
 
     // tx: the theft, with every output's spender.
-    let tx = query(db, &["tx", &case.theft_txid]);
+    let tx = query_json(db, &["tx", &case.theft_txid]);
     let expected = &truth.txs[graph.by_txid[case.theft_txid.as_str()]];
     assert_eq!(tx["txid"], case.theft_txid.as_str());
     assert_eq!(tx["height"], expected.height);
@@ -136,12 +130,12 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     // Consolidation: many inputs, one owner. CoinJoin: several owners, equal outputs.
     let owner_of: HashMap<&str, u32> =
         truth.scripts.iter().filter_map(|s| s.address.as_deref().map(|a| (a, s.owner))).collect();
-    let consolidation = query(db, &["tx", &case.consolidation_txid]);
+    let consolidation = query_json(db, &["tx", &case.consolidation_txid]);
     let owners: HashSet<u32> =
         consolidation["inputs"].as_array().unwrap().iter().map(|i| owner_of[i["address"].as_str().unwrap()]).collect();
     assert!(consolidation["inputs"].as_array().unwrap().len() >= 2);
     assert_eq!(owners.len(), 1, "a consolidation's inputs have one owner");
-    let coinjoin = query(db, &["tx", &case.coinjoin_txid]);
+    let coinjoin = query_json(db, &["tx", &case.coinjoin_txid]);
     let owners: HashSet<u32> =
         coinjoin["inputs"].as_array().unwrap().iter().map(|i| owner_of[i["address"].as_str().unwrap()]).collect();
     assert!(owners.len() >= 5, "a CoinJoin has several owners");
@@ -153,7 +147,7 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
 
     // Address: balance and UTXOs against the truth and the node.
     for address in [&case.exchange_deposit_address, &case.victim_address, &case.thief_address] {
-        let a = query(db, &["address", address]);
+        let a = query_json(db, &["address", address]);
         let script =
             truth.scripts.iter().find(|s| s.address.as_deref() == Some(address.as_str())).expect("known address");
         let balance = truth.balances.get(&script.script_hex).copied().unwrap_or(0);
@@ -166,7 +160,7 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
 
     // Traces: forward from the theft through the peel chain, backward from the consolidation,
     // forward from an address; each equal to a breadth-first search over the truth.
-    let forward = query(db, &["trace", "forward", &case.theft_txid, "--hops", "20", "--max-txs", "100000"]);
+    let forward = query_json(db, &["trace", "forward", &case.theft_txid, "--hops", "20", "--max-txs", "100000"]);
     assert_eq!(forward["truncated"], false);
     let got = trace_hops(&forward);
     assert_eq!(got, graph.bfs(&[case.theft_txid.as_str()], 20, true));
@@ -174,20 +168,21 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
         assert!(got.contains_key(peel), "peel chain tx {k} missing from the forward trace");
     }
     assert!(got.contains_key(&case.consolidation_txid));
-    let backward = query(db, &["trace", "backward", &case.consolidation_txid, "--hops", "4", "--max-txs", "100000"]);
+    let backward =
+        query_json(db, &["trace", "backward", &case.consolidation_txid, "--hops", "4", "--max-txs", "100000"]);
     assert_eq!(trace_hops(&backward), graph.bfs(&[case.consolidation_txid.as_str()], 4, false));
     for edge in backward["edges"].as_array().unwrap() {
         let to = edge["to_txid"].as_str().unwrap();
         let from = edge["from_txid"].as_str().unwrap();
         assert_eq!(graph.spent_by.get(&(from, edge["vout"].as_u64().unwrap() as u32)).map(|s| s.0), Some(to));
     }
-    let from_thief = query(db, &["trace", "forward", &case.thief_address, "--hops", "3", "--max-txs", "100000"]);
+    let from_thief = query_json(db, &["trace", "forward", &case.thief_address, "--hops", "3", "--max-txs", "100000"]);
     assert_eq!(trace_hops(&from_thief), graph.bfs(&graph.spenders_of(&case.thief_address), 3, true));
-    let to_victim = query(db, &["trace", "backward", &case.victim_address, "--hops", "2", "--max-txs", "100000"]);
+    let to_victim = query_json(db, &["trace", "backward", &case.victim_address, "--hops", "2", "--max-txs", "100000"]);
     assert_eq!(trace_hops(&to_victim), graph.bfs(&graph.payers_of(&case.victim_address), 2, false));
 
     // Truncation is said, not silent: also from a hub address whose own root set is over the cap.
-    let capped = query(db, &["trace", "forward", &case.theft_txid, "--hops", "20", "--max-txs", "5"]);
+    let capped = query_json(db, &["trace", "forward", &case.theft_txid, "--hops", "20", "--max-txs", "5"]);
     assert_eq!(capped["truncated"], true);
     let hub = truth.busiest_script().and_then(|(s, _)| s.address.clone()).expect("a hub address");
     let spenders = graph.spenders_of(&hub).len();
@@ -205,7 +200,7 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("note:"), "no note on stderr about the cap");
 
     // Path: thief to exchange is as short as the truth allows, and every step is a spend edge.
-    let path = query(db, &["path", &case.thief_address, &case.exchange_deposit_address, "--max-hops", "40"]);
+    let path = query_json(db, &["path", &case.thief_address, &case.exchange_deposit_address, "--max-hops", "40"]);
     assert_eq!(path["found"], true);
     let txs: Vec<&str> = path["txs"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     assert_eq!(path["hops"], txs.len() as u64 - 1);
@@ -234,9 +229,9 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
         .find(|a| !graph.spenders_of(a).is_empty() && !graph.payers_of(a).is_empty())
         .expect("a taproot address that was paid and spent from");
     assert_eq!(taproot.len(), 64);
-    let from_taproot = query(db, &["trace", "forward", taproot, "--hops", "3", "--max-txs", "100000"]);
+    let from_taproot = query_json(db, &["trace", "forward", taproot, "--hops", "3", "--max-txs", "100000"]);
     assert_eq!(trace_hops(&from_taproot), graph.bfs(&graph.spenders_of(taproot), 3, true));
-    let to_taproot = query(db, &["trace", "backward", taproot, "--hops", "3", "--max-txs", "100000"]);
+    let to_taproot = query_json(db, &["trace", "backward", taproot, "--hops", "3", "--max-txs", "100000"]);
     assert_eq!(trace_hops(&to_taproot), graph.bfs(&graph.payers_of(taproot), 3, false));
     let payer = graph
         .payers_of(taproot)
@@ -249,7 +244,7 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
         .clone()
         .expect("an address");
     for (from, to) in [(funder.as_str(), taproot), (taproot, case.exchange_deposit_address.as_str())] {
-        let path = query(db, &["path", from, to, "--max-hops", "40"]);
+        let path = query_json(db, &["path", from, to, "--max-hops", "40"]);
         let starts = graph.spenders_of(from);
         let ends: HashSet<&str> = graph.payers_of(to).into_iter().collect();
         let shortest =
@@ -259,12 +254,12 @@ fn lookups_traces_and_paths_equal_the_generators_ground_truth() {
             assert_eq!(path["hops"], hops as u64, "path {from} -> {to}");
         }
     }
-    assert_eq!(query(db, &["path", &funder, taproot])["found"], true);
+    assert_eq!(query_json(db, &["path", &funder, taproot])["found"], true);
 
     // Along the peel chain end to end: at least as many hops as the chain is long.
     let first = case.peel_chain.first().unwrap();
     let last = case.peel_chain.last().unwrap();
-    let along = query(db, &["path", first, last, "--max-hops", "40"]);
+    let along = query_json(db, &["path", first, last, "--max-hops", "40"]);
     assert_eq!(along["found"], true);
     assert_eq!(along["hops"], graph.bfs(&[first.as_str()], 60, true)[last.as_str()] as u64);
     assert!(along["hops"].as_u64().unwrap() >= 11);

@@ -6,31 +6,29 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use bitcoin::{Address, BlockHash, Network, ScriptBuf};
 use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::wallet::{ScriptKind, Wallet};
-use chaintrail_tests::{generate, GenParams, TestEnv};
+use chaintrail_tests::TestEnv;
 use indexer::store::Store;
 use serde_json::Value;
 
 use crate::support::{
-    assert_same_digest, assert_same_index, bin, digest, failing, figure, index_once, indexer, mature_coin, open, pay,
-    Payer,
+    assert_same_digest, assert_same_index, digest, event_height, failing, figure, generated, index_once, indexer,
+    mature_coin, open, pay, query_json, signal, stats_of, Payer,
 };
 
 /// Balance of `script` in the index; `None` if it was never paid.
 fn balance(store: &Store, script: &ScriptBuf) -> Option<u64> {
-    let num = store.script_num(script.as_bytes()).expect("read")?;
-    store.script_stats(num).expect("read").map(|s| s.balance)
+    stats_of(store, script.as_bytes()).map(|s| s.balance)
 }
 
 #[test]
 fn reorgs_of_depth_1_6_and_100_with_double_spends_equal_a_fresh_index_of_the_new_chain() {
     let env = TestEnv::builder().txindex(true).build().expect("node starts");
-    generate(env.rpc(), &GenParams { seed: 12, target_txs: 600, txs_per_block: 150, ..GenParams::default() })
-        .expect("the generator runs");
+    generated(&env, 12, 600);
     let mut wallet = Wallet::new(99, Network::Regtest);
     let coins: Vec<_> = (0..3).map(|_| mature_coin(&env, &mut wallet)).collect();
     let mut payer = Payer::new(&env, 98);
@@ -152,16 +150,14 @@ fn states_along(env: &TestEnv, payer: &Payer, fork: u64, hashes: &[BlockHash]) -
 fn observe(db: &Path, payer: &Payer, which: &[usize], allowed: &BTreeSet<(usize, AddressState)>) {
     let store = open(db);
     let meta = store.meta().expect("meta").expect("a tip");
-    let (height, hash) = meta.tip.expect("a tip");
-    let header = store.header(height).expect("read").expect("the tip's header");
-    assert_eq!(header.hash, hash, "the tip's header is of another block");
-    assert_eq!(header.first_txnum + u64::from(header.tx_count), meta.next_txnum, "tx numbers past the tip block");
+    assert!(meta.tip.is_some(), "a follower sees a tip");
+    if let Err(e) = indexer::check::tip_agrees(&store, &meta) {
+        panic!("the follower's tip: {e:#}");
+    }
     drop(store);
     for &j in which {
         let address = Address::from_script(&payer.holders[j], Network::Regtest).expect("has an address").to_string();
-        let out = Command::new(bin("query")).arg("--db").arg(db).args(["address", &address]).output().expect("runs");
-        assert!(out.status.success(), "query failed: {}", String::from_utf8_lossy(&out.stderr));
-        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let v = query_json(db, &["address", &address]);
         let state = address_state(&v);
         assert!(allowed.contains(&(j, state)), "holder {j}: {state:?} is no committed tip's state: {v}");
     }
@@ -196,23 +192,15 @@ fn queries_during_a_rollback_each_see_one_committed_block() {
 
     // At every block rolled back or written, the indexer is paused (SIGSTOP: it may be in the
     // middle of writing the next one) while queries read the database.
-    let signal = |sig: &str| {
-        let status = Command::new("kill").args([sig, &child.id().to_string()]).status().expect("kill");
-        assert!(status.success());
-    };
     let (mut observed, mut answers) = (0, 0);
     loop {
         let line = next_line();
-        let Some(height) =
-            line.split_once("height=").and_then(|(_, h)| h.split_whitespace().next()?.parse::<u32>().ok())
-        else {
-            continue;
+        let (rolled_back, height) = match (event_height(&line, "rolled back"), event_height(&line, "durable")) {
+            (Some(height), _) => (true, height),
+            (None, Some(height)) => (false, height),
+            (None, None) => continue,
         };
-        let rolled_back = line.contains(" rolled back height=");
-        if !rolled_back && !line.contains(" durable height=") {
-            continue;
-        }
-        signal("-STOP");
+        signal(&child, "-STOP");
         let j = (height as u64 - fork) as usize;
         // Rolling back block `fork + j` un-pays holder j and un-spends holder j - 1.
         let which: Vec<usize> =
@@ -220,12 +208,12 @@ fn queries_during_a_rollback_each_see_one_committed_block() {
         observe(db.path(), &payer, &which, &allowed);
         observed += 1;
         answers += which.len();
-        signal("-CONT");
+        signal(&child, "-CONT");
         if !rolled_back && height == new_tip {
             break;
         }
     }
-    signal("-TERM");
+    signal(&child, "-TERM");
     assert!(child.wait().expect("wait").success());
     assert!(observed > depth, "only {observed} observations");
     figure(

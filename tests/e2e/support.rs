@@ -22,6 +22,25 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// Generates a chain with ground truth on the (fresh) test node: `txs` transactions, 150 a block.
+pub fn generated(env: &TestEnv, seed: u64, txs: usize) -> chaintrail_tests::Truth {
+    let params = chaintrail_tests::GenParams { seed, target_txs: txs, txs_per_block: 150, ..Default::default() };
+    chaintrail_tests::generate(env.rpc(), &params).expect("the generator runs")
+}
+
+/// `query --db db args…`, which must succeed and print JSON.
+pub fn query_json(db: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(bin("query")).arg("--db").arg(db).args(args).output().expect("query runs");
+    assert!(out.status.success(), "query {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("query {args:?} printed no JSON ({e})"))
+}
+
+/// Sends `sig` (`-TERM`, `-STOP`, `-CONT`) to `child`.
+pub fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill").args([sig, &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success(), "kill {sig} failed");
+}
+
 /// `indexer` pointed at the test node and `db`, with cookie auth.
 pub fn indexer(env: &TestEnv, db: &Path) -> Command {
     indexer_on(env, db, "regtest")
@@ -80,10 +99,9 @@ pub fn wait_for_tip(child: &mut Child, db: &Path, height: u32) {
 
 /// How a run that [`kill_after`] watched ended.
 pub struct Killed {
-    /// The height of the `k`-th event, or `None` when the indexer finished before it.
+    /// The height of the `k`-th event, on which the run was SIGKILLed; `None` when the indexer
+    /// finished by itself before it.
     pub height: Option<u32>,
-    /// The run ended by SIGKILL (not by itself).
-    pub landed: bool,
     /// Its log.
     pub log: String,
 }
@@ -127,13 +145,19 @@ pub fn kill_after_hook(mut cmd: Command, event: &str, k: usize, mut hook: impl F
     let landed = status.signal() == Some(9);
     assert_eq!(landed, height.is_some(), "killed on its event {k} or finished without it ({status}):\n{log}");
     assert!(landed || status.success(), "the indexer failed:\n{log}");
-    Killed { height, landed, log }
+    Killed { height, log }
 }
 
 /// The height of an `event` log line (`… event height=N`).
-fn event_height(line: &str, event: &str) -> Option<u32> {
+pub fn event_height(line: &str, event: &str) -> Option<u32> {
     let rest = line.split_once(&format!(" {event} height="))?.1;
     rest.split_whitespace().next()?.parse().ok()
+}
+
+/// A script's totals, if the index has ever seen it paid.
+pub fn stats_of(store: &Store, script: &[u8]) -> Option<indexer::store::ScriptStats> {
+    let num = store.script_num(script).expect("read")?;
+    store.script_stats(num).expect("read")
 }
 
 pub fn open(db: &Path) -> Store {
