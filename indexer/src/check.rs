@@ -1,5 +1,6 @@
 //! `indexer --check`: reads every row of every table of a database, without the node and without
-//! writing, verifying RocksDB's block checksums and decoding each row; names the first corrupt one.
+//! writing, verifying RocksDB's block checksums, reading the segment files, and decoding each row;
+//! names the first corrupt one.
 
 use std::io::Write;
 
@@ -40,6 +41,28 @@ pub fn tip_agrees(store: &Store, meta: &Meta) -> anyhow::Result<()> {
     }
     if header.first_txnum + u64::from(header.tx_count) != meta.next_txnum {
         bail!("the tip block's transactions do not end where the meta row's next transaction number is");
+    }
+    sealed_agrees(store, meta)
+}
+
+/// Checks that the sealed mark in `meta` falls on a block boundary: the segment files end where
+/// the first unsealed block's transactions and scripts begin.
+fn sealed_agrees(store: &Store, meta: &Meta) -> anyhow::Result<()> {
+    let sealed = store.sealed()?;
+    let next = match store.header(sealed.blocks)? {
+        Some(header) => (header.first_txnum, header.first_scriptnum),
+        None if Some(sealed.blocks) == meta.tip.map(|(h, _)| h + 1) => (meta.next_txnum, meta.next_scriptnum),
+        None => bail!("the meta row seals {} blocks, past the indexed tip", sealed.blocks),
+    };
+    if next != (sealed.txs, sealed.scripts) {
+        bail!(
+            "the segment files end at transaction {} and script {}, but block {} starts at {} and {}",
+            sealed.txs,
+            sealed.scripts,
+            sealed.blocks,
+            next.0,
+            next.1
+        );
     }
     Ok(())
 }

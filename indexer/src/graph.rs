@@ -121,6 +121,7 @@ impl GraphWriter {
     ) -> Result<BlockRows, GraphError> {
         let hash = block.block_hash().to_byte_array();
         let first = meta.next_txnum;
+        let first_scriptnum = meta.next_scriptnum;
         let mut txs = Vec::with_capacity(block.txdata.len());
         for (pos, tx) in block.txdata.iter().enumerate() {
             let num = first + pos as u64;
@@ -137,7 +138,7 @@ impl GraphWriter {
         let header: [u8; 80] = bitcoin::consensus::serialize(&block.header).try_into().expect("a header is 80 bytes");
         j.insert::<Headers>(
             &height,
-            &HeaderRow { hash, header, first_txnum: first, tx_count: txs.len() as u32, size },
+            &HeaderRow { hash, header, first_txnum: first, tx_count: txs.len() as u32, size, first_scriptnum },
         )?;
         j.insert::<BlockHeights>(&BlockHashKey(hash), &height)?;
         meta.next_txnum = first + txs.len() as u64;
@@ -171,9 +172,10 @@ impl GraphWriter {
                 )?;
                 inputs.push(spent);
             }
-            let rows: Vec<InputRow> = inputs.iter().map(|i| InputRow { prev: i.prev, value: i.value }).collect();
-            j.insert::<Inputs>(&num, &InputsRow::of(num, &rows))?;
         }
+        // A coinbase's row is empty: every transaction has one, so the table stays dense.
+        let rows: Vec<InputRow> = inputs.iter().map(|i| InputRow { prev: i.prev, value: i.value }).collect();
+        j.insert::<Inputs>(&num, &InputsRow::of(num, &rows))?;
         let mut outputs = Vec::with_capacity(tx.output.len());
         for out in &tx.output {
             let bytes = out.script_pubkey.as_bytes();

@@ -10,9 +10,20 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::schema::*;
 use crate::store::{RawWrite, Store, StoreError, WriteMode};
 
-/// Tables that stages read back while applying, and so are mirrored in the in-memory overlay.
-const READ_BACK: [u8; 8] =
-    [Txs::ID, Outputs::ID, Scripts::ID, Spends::ID, ClusterParents::ID, Clusters::ID, P2pkKeys::ID, ClusterStates::ID];
+/// Tables that stages read back while applying (and sealing reads back), and so are mirrored in
+/// the in-memory overlay.
+const READ_BACK: [u8; 10] = [
+    Headers::ID,
+    Txs::ID,
+    Outputs::ID,
+    Inputs::ID,
+    Scripts::ID,
+    Spends::ID,
+    ClusterParents::ID,
+    Clusters::ID,
+    P2pkKeys::ID,
+    ClusterStates::ID,
+];
 
 type Overlay = HashMap<(u8, Vec<u8>), Option<Vec<u8>>>;
 
@@ -49,6 +60,8 @@ pub struct Journal<'s> {
     settling_prefixed: PrefixOverlay,
     /// Undo entries of the block being applied, when it keeps undo data.
     undo: Option<Vec<UndoEntry>>,
+    /// The block being applied goes straight to the segment files (its rows of segmented tables).
+    sealing: bool,
     pub(crate) summary: BatchSummary,
 }
 
@@ -62,6 +75,7 @@ impl<'s> Journal<'s> {
             prefixed: HashMap::default(),
             settling_prefixed: HashMap::default(),
             undo: None,
+            sealing: false,
             summary: BatchSummary::default(),
         }
     }
@@ -119,20 +133,51 @@ impl<'s> Journal<'s> {
         Ok(())
     }
 
-    /// Starts a block: its writes are journaled when `keep_undo`.
-    pub fn begin_block(&mut self, keep_undo: bool) {
+    /// Starts a block: its writes are journaled when `keep_undo`. With `seal` (a block without
+    /// undo data, every earlier block sealed) its rows of segmented tables go straight to the
+    /// segment files.
+    pub fn begin_block(&mut self, keep_undo: bool, seal: bool) {
+        debug_assert!(!(keep_undo && seal), "a block that can be undone is not sealed");
         self.undo = keep_undo.then(Vec::new);
+        self.sealing = seal;
     }
 
     /// Ends a block: its undo entries, if kept.
     pub fn end_block(&mut self) -> Option<Vec<UndoEntry>> {
+        self.sealing = false;
         self.undo.take()
     }
 
     /// Writes `value` to `key` of `T` (`None` deletes).
     pub fn set<T: Table>(&mut self, key: &T::Key, value: Option<&T::Value>, old: Known) -> Result<(), StoreError> {
+        if T::STORAGE == Storage::Segmented && self.sealing {
+            if let Some(value) = value {
+                self.append::<T>(key, &value.encode())?;
+                return Ok(());
+            }
+        }
         self.writes[T::ID as usize].push(key, value);
         self.journal_write(T::ID, old)
+    }
+
+    /// Appends a row of a segmented table to its segment file.
+    fn append<T: Table>(&self, key: &T::Key, value: &[u8]) -> Result<(), StoreError> {
+        let segment = self.store.segments().of(T::ID).expect("a segmented table has a segment");
+        segment.push(u64::decode(&key.encode())?, value);
+        Ok(())
+    }
+
+    /// Moves row `num` of segmented table `T` from its column family (pending writes included)
+    /// to its segment file, in the batch being built: for a block now deeper than the undo
+    /// window. Returns whether the row existed.
+    pub fn seal<T: Table<Key = u64>>(&mut self, num: u64) -> Result<bool, StoreError> {
+        let Some(value) = self.get_raw(T::ID, num.encode())? else { return Ok(false) };
+        self.append::<T>(&num, &value)?;
+        self.writes[T::ID as usize].push::<u64, Empty>(&num, None);
+        if READ_BACK.contains(&T::ID) {
+            self.overlay.remove(&(T::ID, num.encode()));
+        }
+        Ok(true)
     }
 
     /// Writes a key that cannot exist yet.
@@ -250,6 +295,8 @@ impl Batch {
     /// sorted keys far faster than random ones. Tables keyed by new numbers arrive sorted and are
     /// not sorted again.
     pub fn write(mut self, store: &Store, mode: WriteMode) -> Result<BatchSummary, StoreError> {
+        // The rows this batch sealed are on disk before the meta row that records them.
+        store.segments().flush()?;
         for w in &mut self.writes {
             let bytes = &w.bytes;
             let key = |e: &Entry| &bytes[e.key..e.value];
@@ -287,12 +334,17 @@ pub fn undo_tip(store: &Store, height: u32) -> Result<Option<u32>, UndoError> {
     if tip != Some(height) {
         return Err(UndoError::NotTip { asked: height, tip });
     }
+    // A sealed block has no undo data (sealing drops it): this is a second guard.
+    if store.sealed()?.blocks > height {
+        return Err(UndoError::NoUndo { height });
+    }
     let undo = store.undo(height)?.ok_or(UndoError::NoUndo { height })?;
     let mut writes: Vec<RawWrite> = undo.entries.into_iter().rev().map(|e| (e.table, e.key, e.old)).collect();
     writes.push((Undo::ID, height.encode(), None));
-    writes.push((MetaTable::ID, MetaKey.encode(), Some(undo.meta_before.encode())));
+    let meta_before = undo.meta_before;
+    writes.push((MetaTable::ID, MetaKey.encode(), Some(meta_before.encode())));
     // Written in order (not sorted): a key written twice by the block is restored to its
     // oldest value, which comes last.
     store.write(&writes, WriteMode::Tip)?;
-    Ok(undo.meta_before.tip.map(|(h, _)| h))
+    Ok(meta_before.tip.map(|(h, _)| h))
 }

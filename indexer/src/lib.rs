@@ -12,6 +12,7 @@ pub mod heuristics;
 pub mod journal;
 pub mod network;
 pub mod schema;
+pub mod segment;
 pub mod stages;
 pub mod store;
 pub mod writer;

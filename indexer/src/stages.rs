@@ -89,7 +89,7 @@ pub fn catch_up(store: &Store, config: &StageConfig, batch_txs: u64, shutdown: &
             }
             let rows = BlockRows::load(store, height)?;
             let undo = store.undo(height)?;
-            j.begin_block(undo.is_some());
+            j.begin_block(undo.is_some(), false);
             apply(stage, &mut j, &rows, config)?;
             let checkpoint = Checkpoint { height, hash: rows.hash };
             j.set::<Stages>(&stage, Some(&checkpoint), Known::Was(before.map(|c| c.encode())))?;

@@ -10,6 +10,7 @@ use rocksdb::{
 };
 
 use crate::schema::*;
+use crate::segment::{SegmentError, Segments};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -18,6 +19,8 @@ pub enum StoreError {
     Rocks(rocksdb::Error),
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
     #[error("corrupt {0} row: {1}")]
     Bincode(&'static str, bincode::Error),
     #[error("database at {0} is in use by another indexer (only one may write to it; `query` can read it meanwhile)")]
@@ -85,6 +88,8 @@ pub enum WriteMode {
 
 pub struct Store {
     db: DB,
+    /// The rows of the segmented tables below the meta row's `sealed` mark.
+    segments: Segments,
     path: PathBuf,
     /// Scratch directory of a secondary (read-only follower) instance, removed on drop.
     _secondary: Option<tempfile::TempDir>,
@@ -207,8 +212,12 @@ impl Store {
                 StoreError::Rocks(e)
             }
         })?;
-        let store = Store { db, path: path.to_owned(), _secondary: None };
-        store.check_schema()?;
+        // The version is checked before anything is added to the directory.
+        check_schema(&db, path)?;
+        let segments = Segments::open(path, true)?;
+        let store = Store { db, segments, path: path.to_owned(), _secondary: None };
+        let sealed = store.sealed()?;
+        store.segments.set_sealed(&sealed, true)?;
         Ok(store)
     }
 
@@ -224,14 +233,16 @@ impl Store {
         // starting a pool of openers for every column family.
         opts.set_max_file_opening_threads(1);
         let db = DB::open_cf_descriptors_as_secondary(&opts, path, scratch.path(), descriptors(&cache))?;
-        let store = Store { db, path: path.to_owned(), _secondary: Some(scratch) };
+        check_schema(&db, path)?;
+        let segments = Segments::open(path, false)?;
+        let store = Store { db, segments, path: path.to_owned(), _secondary: Some(scratch) };
         if store.meta()?.is_none() {
             // A follower falls back to the last state whose files are all sound: a database
             // whose newest table files are damaged looks empty to it. Only a full open tells.
             Store::open_read_only(path, cache_bytes)?;
             return Err(StoreError::Empty(path.to_owned()));
         }
-        store.check_schema()?;
+        store.segments.set_sealed(&store.sealed()?, false)?;
         Ok(store)
     }
 
@@ -244,8 +255,11 @@ impl Store {
         let mut opts = db_options();
         opts.create_if_missing(false);
         let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(&cache), false)?;
-        let store = Store { db, path: path.to_owned(), _secondary: None };
-        store.check_schema()?;
+        check_schema(&db, path)?;
+        let segments = Segments::open(path, false)?;
+        let store = Store { db, segments, path: path.to_owned(), _secondary: None };
+        let sealed = store.sealed()?;
+        store.segments.set_sealed(&sealed, false)?;
         Ok(store)
     }
 
@@ -255,6 +269,7 @@ impl Store {
     /// would see some column families before the catch-up and others after it.
     pub fn catch_up(&mut self) -> Result<()> {
         self.db.try_catch_up_with_primary()?;
+        self.segments.set_sealed(&self.sealed()?, false)?;
         Ok(())
     }
 
@@ -262,17 +277,9 @@ impl Store {
         &self.path
     }
 
-    fn check_schema(&self) -> Result<()> {
-        // Read the version before decoding the rest: another version's row may not decode.
-        let raw = self.get_raw(MetaTable::ID, b"meta")?;
-        if let Some(found) =
-            raw.as_deref().and_then(|b| b.get(..4)).map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes")))
-        {
-            if found != SCHEMA_VERSION {
-                return Err(StoreError::SchemaVersion { path: self.path.clone(), found, expected: SCHEMA_VERSION });
-            }
-        }
-        Ok(())
+    /// The segment files of the segmented tables, for the writer's appends.
+    pub fn segments(&self) -> &Segments {
+        &self.segments
     }
 
     /// Refuses a database made for another chain than the node's.
@@ -295,8 +302,13 @@ impl Store {
         self.db.cf_handle(TABLES[table as usize]).expect("every column family is opened with the database")
     }
 
-    /// The value of `key` in table `table`, as bytes.
+    /// The value of `key` in table `table`, as bytes: from its segment file when it is sealed.
     pub(crate) fn get_raw(&self, table: u8, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(segment) = self.segments.of(table) {
+            if let Some(row) = segment.get(u64::decode(key)?)? {
+                return Ok(Some(row));
+            }
+        }
         Ok(self.db.get_cf(self.cf(table), key)?)
     }
 
@@ -340,22 +352,44 @@ impl Store {
         Ok(nums)
     }
 
-    /// Every row of the table named `name`, as bytes: for comparing two databases.
+    /// Every row of the table named `name`, as bytes, in key order, the rows in its segment file
+    /// first: for comparing two databases, wherever each keeps a row.
     pub fn rows(&self, name: &str) -> Result<Vec<Row>> {
-        let id = TABLES.iter().position(|t| *t == name).unwrap_or_else(|| panic!("no table {name}")) as u8;
-        self.db.iterator_cf(self.cf(id), IteratorMode::Start).map(|r| r.map_err(StoreError::from)).collect()
+        let id = table_id(name);
+        let mut rows = Vec::new();
+        if let Some(segment) = self.segments.of(id) {
+            segment.for_each(|n, row| {
+                rows.push((n.encode().into(), row.into()));
+                Ok(())
+            })?;
+        }
+        for row in self.db.iterator_cf(self.cf(id), IteratorMode::Start) {
+            rows.push(row?);
+        }
+        Ok(rows)
     }
 
     /// Reads every row of table `name`, verifying block checksums (bypassing the cache), and
     /// decodes each: its row count and bytes of keys and values, or the first corrupt row.
     pub fn check_table(&self, name: &str) -> Result<(u64, u64)> {
-        let id = TABLES.iter().position(|t| *t == name).unwrap_or_else(|| panic!("no table {name}")) as u8;
+        let id = table_id(name);
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        if let Some(segment) = self.segments.of(id) {
+            segment.for_each(|n, row| {
+                crate::schema::check_row(id, &n.encode(), row).map_err(|e| SegmentError::Damaged {
+                    file: format!("{}/{name}.dat", crate::segment::DIR),
+                    why: format!("{} (row {n})", e),
+                })?;
+                rows += 1;
+                bytes += row.len() as u64;
+                Ok(())
+            })?;
+        }
         let mut opts = rocksdb::ReadOptions::default();
         opts.set_verify_checksums(true);
         opts.fill_cache(false);
         let mut iter = self.db.raw_iterator_cf_opt(self.cf(id), opts);
         iter.seek_to_first();
-        let (mut rows, mut bytes) = (0u64, 0u64);
         while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
             crate::schema::check_row(id, key, value).map_err(|e| DecodeError {
                 what: e.what,
@@ -429,14 +463,18 @@ impl Store {
         }
     }
 
-    /// Per table: bytes of table files (what flushes and compactions have written) and the
-    /// estimated number of rows, largest first.
+    /// Per table: bytes of table files (what flushes and compactions have written) and segment
+    /// files, and the estimated number of rows, largest first.
     pub fn table_sizes(&self) -> Result<Vec<(&'static str, u64, u64)>> {
         let mut sizes = Vec::with_capacity(TABLES.len());
         for (id, name) in TABLES.iter().enumerate() {
             let cf = self.cf(id as u8);
-            let bytes = self.db.property_int_value_cf(cf, "rocksdb.total-sst-files-size")?.unwrap_or(0);
-            let rows = self.db.property_int_value_cf(cf, "rocksdb.estimate-num-keys")?.unwrap_or(0);
+            let mut bytes = self.db.property_int_value_cf(cf, "rocksdb.total-sst-files-size")?.unwrap_or(0);
+            let mut rows = self.db.property_int_value_cf(cf, "rocksdb.estimate-num-keys")?.unwrap_or(0);
+            if let Some(segment) = self.segments.of(id as u8) {
+                bytes += segment.disk_bytes();
+                rows += segment.rows();
+            }
             sizes.push((*name, bytes, rows));
         }
         sizes.sort_by_key(|s| std::cmp::Reverse(s.1));
@@ -466,6 +504,11 @@ impl Store {
 
     pub fn meta(&self) -> Result<Option<Meta>> {
         self.get::<MetaTable>(&MetaKey)
+    }
+
+    /// How far the segmented tables are in segment files.
+    pub fn sealed(&self) -> Result<Sealed> {
+        Ok(self.get::<SealedMark>(&SealedKey)?.unwrap_or_default())
     }
 
     pub fn checkpoint(&self, stage: StageId) -> Result<Option<Checkpoint>> {
@@ -677,12 +720,38 @@ pub fn hex_hash(bytes: &[u8; 32]) -> String {
     hex::encode(b)
 }
 
+/// Bytes of the files under `path`, subdirectories (the segments) included.
 fn dir_size(path: &Path) -> u64 {
     std::fs::read_dir(path)
         .map(|entries| {
-            entries.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let meta = e.metadata().ok()?;
+                    Some(if meta.is_dir() { dir_size(&e.path()) } else { meta.len() })
+                })
+                .sum()
         })
         .unwrap_or(0)
+}
+
+fn table_id(name: &str) -> u8 {
+    TABLES.iter().position(|t| *t == name).unwrap_or_else(|| panic!("no table {name}")) as u8
+}
+
+/// Refuses a database of another schema version. Reads the version before decoding the rest:
+/// another version's row may not decode.
+fn check_schema(db: &DB, path: &Path) -> Result<()> {
+    let cf = db.cf_handle(MetaTable::NAME).expect("every column family is opened with the database");
+    let raw = db.get_cf(cf, MetaKey.encode())?;
+    if let Some(found) =
+        raw.as_deref().and_then(|b| b.get(..4)).map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes")))
+    {
+        if found != SCHEMA_VERSION {
+            return Err(StoreError::SchemaVersion { path: path.to_owned(), found, expected: SCHEMA_VERSION });
+        }
+    }
+    Ok(())
 }
 
 /// Where a network's database lives unless told otherwise: `$XDG_DATA_HOME/chaintrail/<network>`
@@ -767,11 +836,38 @@ mod tests {
             Store::open_writable(dir.path(), 1 << 20).err().unwrap(),
             Store::open_follower(dir.path(), 1 << 20).err().unwrap(),
         ] {
-            assert!(matches!(err, StoreError::SchemaVersion { found: 1, expected: 2, .. }), "{err}");
+            assert!(matches!(err, StoreError::SchemaVersion { found: 1, expected: SCHEMA_VERSION, .. }), "{err}");
             assert!(err.to_string().contains("re-index into a new directory"), "{err}");
         }
         let found = DB::list_cf(&Options::default(), dir.path()).unwrap();
         assert_eq!(found.len(), v1.len() + 1, "column families were added: {found:?}");
+    }
+
+    #[test]
+    fn a_version_2_database_is_refused_before_segment_files_are_added() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut opts = Options::default();
+            opts.create_if_missing(true);
+            opts.create_missing_column_families(true);
+            let db = DB::open_cf(&opts, dir.path(), TABLES).unwrap();
+            let mut meta = 2u32.to_le_bytes().to_vec();
+            meta.extend_from_slice(b"rest of a version 2 meta row");
+            db.put_cf(db.cf_handle("meta").unwrap(), b"meta", meta).unwrap();
+        }
+        for err in [
+            Store::open_writable(dir.path(), 1 << 20).err().unwrap(),
+            Store::open_follower(dir.path(), 1 << 20).err().unwrap(),
+            Store::open_read_only(dir.path(), 1 << 20).err().unwrap(),
+        ] {
+            assert!(matches!(err, StoreError::SchemaVersion { found: 2, expected: 3, .. }), "{err}");
+            let msg = err.to_string();
+            assert!(
+                msg.contains("schema version 2, this build reads version 3; re-index into a new directory"),
+                "{msg}"
+            );
+        }
+        assert!(!dir.path().join(crate::segment::DIR).exists(), "nothing was added");
     }
 
     #[test]

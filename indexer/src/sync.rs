@@ -268,7 +268,7 @@ fn catch_up(
     let mode = range.mode;
     store.set_mode(mode)?;
     progress.begin(range.start, range.end);
-    let mut pending = Writer::new(store, meta.clone(), config.stages);
+    let mut pending = Writer::new(store, meta.clone(), config.stages)?;
     let result = std::thread::scope(|scope| apply_range(config, store, &mut pending, range, shutdown, progress, scope));
     *meta = pending.meta().clone();
     result?;

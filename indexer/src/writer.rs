@@ -24,6 +24,8 @@ pub enum ApplyError {
 pub struct Writer<'s> {
     journal: Journal<'s>,
     meta: Meta,
+    /// How far the segmented tables are sealed, pending writes included.
+    sealed: Sealed,
     graph: GraphWriter,
     stages: StageConfig,
 }
@@ -31,8 +33,9 @@ pub struct Writer<'s> {
 impl<'s> Writer<'s> {
     /// A writer on top of `meta`, the store's committed state. Every derived stage must be at
     /// its tip (see [`stages::catch_up`]).
-    pub fn new(store: &'s Store, meta: Meta, stages: StageConfig) -> Self {
-        Writer { journal: Journal::new(store), meta, graph: GraphWriter::default(), stages }
+    pub fn new(store: &'s Store, meta: Meta, stages: StageConfig) -> Result<Self, StoreError> {
+        let sealed = store.sealed()?;
+        Ok(Writer { journal: Journal::new(store), meta, sealed, graph: GraphWriter::default(), stages })
     }
 
     /// The state after the blocks applied so far.
@@ -68,8 +71,13 @@ impl<'s> Writer<'s> {
                 tip: self.meta.tip.map(|(h, b)| format!("{h} ({})", hex_hash(&b))).unwrap_or_else(|| "(empty)".into()),
             });
         }
+        // Blocks now deeper than the undo window move to the segment files first.
+        if let Some(stale) = height.checked_sub(undo_depth) {
+            self.seal_through(stale.min(height.saturating_sub(1)), height)?;
+        }
+        let seal = !keep_undo && self.sealed.blocks == height;
         let meta_before = self.meta.clone();
-        self.journal.begin_block(keep_undo);
+        self.journal.begin_block(keep_undo, seal);
         let rows = self.graph.apply(&mut self.journal, &mut self.meta, block, spent, height)?;
         // Derived stages are at the graph's tip: each one's checkpoint was the previous block.
         let before = meta_before.tip.map(|(height, hash)| Checkpoint { height, hash }.encode());
@@ -77,17 +85,50 @@ impl<'s> Writer<'s> {
             stages::apply(stage, &mut self.journal, &rows, &self.stages)?;
             self.journal.set::<Stages>(&stage, Some(&Checkpoint { height, hash }), Known::Was(before.clone()))?;
         }
+        if seal {
+            self.sealed = Sealed { blocks: height + 1, txs: self.meta.next_txnum, scripts: self.meta.next_scriptnum };
+            self.journal.put_unjournaled::<SealedMark>(&SealedKey, Some(&self.sealed));
+        }
         self.journal.put_unjournaled::<MetaTable>(&MetaKey, Some(&self.meta));
         if let Some(entries) = self.journal.end_block() {
             self.journal.put_unjournaled::<Undo>(&height, Some(&BlockUndo { entries, meta_before }));
-        }
-        if let Some(stale) = height.checked_sub(undo_depth) {
-            self.journal.put_unjournaled::<Undo>(&stale, None);
         }
         let summary = &mut self.journal.summary;
         summary.blocks += 1;
         summary.txs += block.txdata.len() as u64;
         summary.bytes += block.total_size() as u64;
+        Ok(())
+    }
+
+    /// Moves the rows of every block from the first unsealed one through `last` from the column
+    /// families to the segment files, dropping their undo data: they can no longer be rolled
+    /// back. `next_height` is the block about to be applied.
+    fn seal_through(&mut self, last: u32, next_height: u32) -> Result<(), ApplyError> {
+        while self.sealed.blocks <= last && self.sealed.blocks < next_height {
+            let height = self.sealed.blocks;
+            let header = self.journal.get::<Headers>(&height)?.ok_or(GraphError::NotIndexed { height })?;
+            let scripts_end = match height + 1 < next_height {
+                true => {
+                    self.journal
+                        .get::<Headers>(&(height + 1))?
+                        .ok_or(GraphError::NotIndexed { height })?
+                        .first_scriptnum
+                }
+                false => self.meta.next_scriptnum,
+            };
+            let txs = header.first_txnum..header.first_txnum + u64::from(header.tx_count);
+            for num in txs.clone() {
+                self.journal.seal::<Txs>(num)?;
+                self.journal.seal::<Outputs>(num)?;
+                self.journal.seal::<Inputs>(num)?;
+            }
+            for num in header.first_scriptnum..scripts_end {
+                self.journal.seal::<Scripts>(num)?;
+            }
+            self.journal.put_unjournaled::<Undo>(&height, None);
+            self.sealed = Sealed { blocks: height + 1, txs: txs.end, scripts: scripts_end };
+            self.journal.put_unjournaled::<SealedMark>(&SealedKey, Some(&self.sealed));
+        }
         Ok(())
     }
 

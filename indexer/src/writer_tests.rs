@@ -98,7 +98,7 @@ fn spent_outputs_given_by_the_feed_give_the_same_rows_as_reading_them() {
     apply_all(&read, &blocks);
     let given = Store::open_writable(b.path(), 1 << 20).unwrap();
     let mut outputs: HashMap<bitcoin::OutPoint, TxOut> = HashMap::new();
-    let mut pending = Writer::new(&given, fresh_meta(), StageConfig::default());
+    let mut pending = Writer::new(&given, fresh_meta(), StageConfig::default()).unwrap();
     for (height, block) in blocks.iter().enumerate() {
         let mut spent: Vec<Vec<TxOut>> = Vec::new();
         for tx in &block.txdata {
@@ -205,9 +205,99 @@ fn a_block_that_does_not_extend_the_tip_is_refused_before_anything_is_written() 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
     apply_all(&store, &blocks[..2]);
-    let mut pending = Writer::new(&store, store.meta().unwrap().unwrap(), StageConfig::default());
+    let mut pending = Writer::new(&store, store.meta().unwrap().unwrap(), StageConfig::default()).unwrap();
     assert!(matches!(pending.apply(&blocks[3], None, 2, true, 100), Err(ApplyError::NotOnTip { height: 2, .. })));
     assert!(pending.is_empty());
     let err = pending.apply(&blocks[2], None, 5, true, 100).unwrap_err();
     assert!(err.to_string().contains("does not extend the indexed tip 1"), "{err}");
+}
+
+/// Applies `blocks` one commit per block, as when following the tip, keeping undo data for the
+/// last `depth` blocks: older ones move to the segment files.
+fn apply_following(store: &Store, blocks: &[Block], depth: u32) {
+    let mut pending =
+        Writer::new(store, store.meta().unwrap().unwrap_or_else(fresh_meta), StageConfig::default()).unwrap();
+    let start = pending.meta().next_height();
+    for (i, b) in blocks.iter().enumerate() {
+        pending.apply(b, None, start + i as u32, true, depth).unwrap();
+        pending.commit(WriteMode::Tip).unwrap();
+    }
+}
+
+/// Applies `blocks` as the initial sync does, without undo data, in one batch: straight to the
+/// segment files.
+fn apply_bulk(store: &Store, blocks: &[Block]) {
+    let mut pending =
+        Writer::new(store, store.meta().unwrap().unwrap_or_else(fresh_meta), StageConfig::default()).unwrap();
+    let start = pending.meta().next_height();
+    for (i, b) in blocks.iter().enumerate() {
+        pending.apply(b, None, start + i as u32, false, 100).unwrap();
+    }
+    pending.commit(WriteMode::Bulk).unwrap();
+}
+
+#[test]
+fn rows_read_the_same_from_the_segment_files_the_column_families_or_both() {
+    let blocks = chain();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let [columns, following, bulk] = [0, 1, 2].map(|i| Store::open_writable(dirs[i].path(), 1 << 20).unwrap());
+    apply_all(&columns, &blocks);
+    apply_following(&following, &blocks, 2);
+    apply_bulk(&bulk, &blocks);
+    let sealed = |s: &Store| s.sealed().unwrap();
+    assert_eq!(sealed(&columns), Sealed::default(), "every block keeps undo data");
+    // Following with 2 blocks of undo data: blocks 0 and 1 (txnums 0 and 1, scripts 0 to 2) are sealed.
+    assert_eq!(sealed(&following), Sealed { blocks: 2, txs: 2, scripts: 3 });
+    assert_eq!(sealed(&bulk), Sealed { blocks: 4, txs: 7, scripts: 7 });
+    assert_eq!(following.segments().of(Txs::ID).unwrap().rows(), 2);
+    assert_eq!(dump(&following), dump(&columns));
+    assert_eq!(dump(&bulk), dump(&columns));
+    for store in [&columns, &following, &bulk] {
+        assert_eq!(store.tx(1).unwrap().map(|t| (t.height, t.position)), Some((1, 0)));
+        assert_eq!(store.inputs(1).unwrap(), vec![], "a coinbase has no inputs");
+        assert_eq!(store.inputs(6).unwrap().len(), 2);
+        assert_eq!(store.output(1, 1).unwrap().map(|o| o.value), Some(1_000));
+        assert_eq!(stats(store, &script(1)).balance, 5_000);
+    }
+}
+
+#[test]
+fn a_sealed_block_cannot_be_undone_and_rollback_keeps_the_seal() {
+    let blocks = chain();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
+    apply_following(&store, &blocks, 2);
+    assert!(store.undo(1).unwrap().is_none(), "a sealed block's undo data is dropped");
+    assert_eq!(undo_tip(&store, 3).unwrap(), Some(2));
+    assert_eq!(undo_tip(&store, 2).unwrap(), Some(1));
+    assert_eq!(store.sealed().unwrap().blocks, 2, "rolling back does not unseal");
+    assert!(matches!(undo_tip(&store, 1), Err(UndoError::NoUndo { height: 1 })));
+    // The rolled-back blocks apply again, and the index equals one that never rolled back.
+    apply_following(&store, &blocks[2..], 2);
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = Store::open_writable(fresh_dir.path(), 1 << 20).unwrap();
+    apply_following(&fresh, &blocks, 2);
+    assert_eq!(dump(&store), dump(&fresh));
+}
+
+#[test]
+fn an_append_no_batch_recorded_is_cut_off_when_the_writer_reopens() {
+    let blocks = chain();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
+        apply_bulk(&store, &blocks[..2]);
+        // A crash between the segment write and the batch recording it.
+        store.segments().of(Txs::ID).unwrap().push(2, b"unrecorded");
+        store.segments().flush().unwrap();
+    }
+    let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
+    assert_eq!(store.segments().of(Txs::ID).unwrap().rows(), 2);
+    assert_eq!(store.tx(2).unwrap(), None);
+    apply_bulk(&store, &blocks[2..]);
+    let whole_dir = tempfile::tempdir().unwrap();
+    let whole = Store::open_writable(whole_dir.path(), 1 << 20).unwrap();
+    apply_bulk(&whole, &blocks);
+    assert_eq!(dump(&store), dump(&whole));
+    assert_eq!(store.tx(2).unwrap().map(|t| t.position), Some(0));
 }

@@ -99,7 +99,7 @@ impl TestChain {
     }
 
     fn apply(&mut self, block: &Block, height: u32) {
-        let mut pending = Writer::new(&self.store, self.meta.clone(), self.stages);
+        let mut pending = Writer::new(&self.store, self.meta.clone(), self.stages).expect("read the sealed mark");
         pending.apply(block, None, height, true, 100).expect("apply a test block");
         pending.commit(WriteMode::Tip).expect("commit a test block");
         self.meta = pending.meta().clone();

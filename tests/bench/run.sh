@@ -3,6 +3,8 @@
 # (BENCHMARKS.md holds the last ones) and keeps nothing unless KEEP=1.
 #
 #   TXS=100000 SEED=1 RUNS=3 bash tests/bench/run.sh      (INDEXER_ARGS="--batch-txs N" to vary the indexer)
+#   BASE=<rev> ...     adds the initial sync of revision <rev>'s indexer to every round, side by side
+#   SYNC_ONLY=1 ...    stops after the sync tables and the bytes per table
 #
 # On one node with REST on, in RUNS interleaved rounds: the ceiling (`indexer --fetch-only`: fetch
 # over the fastest feed, decode, txids, nothing written), the initial sync (`indexer --once` into
@@ -22,6 +24,17 @@ cargo build --release --locked --workspace --bins >&2
 rel=${CARGO_TARGET_DIR:-target}/release
 
 work=$(mktemp -d -t chaintrail-bench.XXXXXX)
+if [[ -n ${BASE:-} ]]; then
+    # The base revision's indexer, built in a worktree into the same target directory (its
+    # dependencies are shared), then copied aside; the working tree's binaries are rebuilt after.
+    target=${CARGO_TARGET_DIR:-$PWD/target}
+    before_cleanup() { git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true; }
+    git worktree add -q --detach "$work/base-src" "$BASE"
+    (cd "$work/base-src" && CARGO_TARGET_DIR=$target cargo build --release --locked -p indexer --bins >&2)
+    mkdir -p "$work/base" && cp "$target/release/indexer" "$work/base/indexer"
+    cargo build --release --locked --workspace --bins >&2
+    base_name=$(git rev-parse --short "$BASE")
+fi
 source tests/bench/node.sh
 
 # Runs a command under /usr/bin/time; prints "seconds max_rss_kib".
@@ -64,6 +77,13 @@ for run in $(seq "$RUNS"); do
     rm -rf "$work/db"
     read -r s rss < <(timed "$work/compact$run.log" "${indexer[@]}" --db "$work/db" --once --compact-after-bulk ${INDEXER_ARGS:-})
     echo "compact $s $rss $(du -sb "$work/db" | cut -f1) 0" >>"$work/results"
+    if [[ -n ${BASE:-} ]]; then
+        rm -rf "$work/base-db"
+        read -r s rss < <(timed "$work/base$run.log" "$work/base/indexer" --network regtest --rpc-url "$url" \
+            --rpc-cookie "$cookie" --progress none --db "$work/base-db" --once ${INDEXER_ARGS:-})
+        echo "base $s $rss $(du -sb "$work/base-db" | cut -f1) 0" >>"$work/results"
+        rm -rf "$work/base-db"
+    fi
     if [[ $have_electrs == 1 ]]; then
         rm -rf "$work/electrs"
         read -r s rss dbb < <(electrs_run "$work/electrs")
@@ -72,9 +92,9 @@ for run in $(seq "$RUNS"); do
 done
 feed=$(sed -n 's/.*block feed feed=//p' "$work/index1.log" | head -n1 | tr -d '"')
 
-python3 - "$work/results" "$blocks" "$chain_txs" "$gen_s" "$TXS" "$feed" <<'PY'
+python3 - "$work/results" "$blocks" "$chain_txs" "$gen_s" "$TXS" "$feed" "${base_name:-}" <<'PY'
 import statistics, sys
-path, blocks, txs, gen_s, gen_txs, feed = sys.argv[1:]
+path, blocks, txs, gen_s, gen_txs, feed, base_name = sys.argv[1:]
 blocks, txs, gen_txs, gen_s = int(blocks), int(txs), int(gen_txs), float(gen_s)
 runs = {}
 block_bytes = 0
@@ -84,7 +104,7 @@ for line in open(path):
     block_bytes = max(block_bytes, int(bb))
 med = lambda kind, i: statistics.median(r[i] for r in runs[kind])
 print(f"Chain: regtest, {blocks} blocks, {txs} transactions, {block_bytes/1e6:.1f} MB of block data. Feed: {feed}.\n")
-print(f"Medians of {len(runs['sync'])} interleaved rounds (ceiling, sync, sync without clusters, sync with compaction{', electrs' if 'electrs' in runs else ''}, repeated); every run's seconds in the last column.\n")
+print(f"Medians of {len(runs['sync'])} interleaved rounds (ceiling, sync, sync without clusters, sync with compaction{', the base revision' if 'base' in runs else ''}{', electrs' if 'electrs' in runs else ''}, repeated); every run's seconds in the last column.\n")
 print("| pass | seconds | tx/s | MB/s | of the ceiling | peak RSS | database | bytes per block byte | runs (s) |")
 print("|---|---|---|---|---|---|---|---|---|")
 ceiling = med("fetch", 0)
@@ -92,8 +112,9 @@ names = {"fetch": "ceiling: `indexer --fetch-only` (fetch + decode + txids, noth
          "sync": "initial sync: `indexer --once`",
          "noclusters": "initial sync without clusters: `indexer --once --no-clusters`",
          "compact": "initial sync, then full compaction: `indexer --once --compact-after-bulk`",
+         "base": f"initial sync, the indexer of {base_name}: `indexer --once`",
          "electrs": "electrs 0.12.0 (`--sync-once`), same node"}
-for kind in ["fetch", "sync", "noclusters", "compact", "electrs"]:
+for kind in ["fetch", "sync", "noclusters", "compact", "base", "electrs"]:
     if kind not in runs:
         continue
     s = med(kind, 0)
@@ -111,7 +132,7 @@ import sys
 rows = [t.split(":") for t in sys.argv[1].split(",")]
 txs = int(sys.argv[2])
 total = sum(int(b) for _, b, _ in rows)
-print("\nWhere the compacted database's bytes go (table files only):\n")
+print("\nWhere the compacted database's bytes go (RocksDB table files and segment files):\n")
 print("| table | MB | rows | bytes per row | bytes per transaction | share |")
 print("|---|---|---|---|---|---|")
 for name, b, n in rows:
@@ -120,6 +141,7 @@ for name, b, n in rows:
     print(f"| `{name}` | {b/1e6:.2f} | {n} | {per_row} | {b/txs:.1f} | {100*b/total:.1f}% |")
 print(f"| all | {total/1e6:.2f} | | | {total/txs:.1f} | |")
 PY
+[[ ${SYNC_ONLY:-0} == 1 ]] && exit 0
 
 # Clusters against the generator's owners: as built (multi-input only), then rebuilt from the
 # indexed rows with change heuristics on (offline, timed).

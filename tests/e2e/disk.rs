@@ -1,5 +1,5 @@
 //! The database's disk: a full filesystem (a size-limited tmpfs the test mounts) stops the indexer
-//! with a clear message and resumes once space is freed; corrupt and truncated table files are
+//! with a clear message and resumes once space is freed; corrupt and truncated table files and a cut segment file are
 //! detected and reported, never read as rows.
 
 use std::path::{Path, PathBuf};
@@ -164,6 +164,23 @@ fn corrupt_and_truncated_table_files_are_detected_and_reported() {
     let (_, err) = failing(query);
     assert!(err.contains("corrupt"), "{err}");
     assert_eq!(std::fs::read(&file).expect("read"), before, "a refused database is left as it was");
+    // A segment file cut short: the meta row records rows it no longer holds.
+    let cut = root.path().join("cut-segment");
+    copy_dir(&db, &cut);
+    let file = cut.join("segments").join("outputs.dat");
+    let len = std::fs::metadata(&file).expect("stat").len();
+    assert!(len > 0, "the sealed blocks' outputs are in the segment file");
+    std::fs::OpenOptions::new().write(true).open(&file).expect("open").set_len(len / 2).expect("truncate");
+    let mut resume = indexer(&env, &cut);
+    resume.arg("--once");
+    let mut query = Command::new(bin("query"));
+    query.arg("--db").arg(&cut).args(["tx", txid]);
+    for cmd in [check(&cut), resume, query] {
+        let (code, err) = failing(cmd);
+        assert_eq!(code, 1);
+        assert!(err.contains("the database is corrupt (segment file segments/outputs.dat"), "{err}");
+    }
+    assert_eq!(std::fs::metadata(&file).expect("stat").len(), len / 2, "a refused database is left as it was");
     assert!(check(&db).output().expect("check runs").status.success(), "the original still checks");
     let first = |err: &str| err.lines().find(|l| l.starts_with("error:")).unwrap_or_default().to_owned();
     figure("flipped byte, indexer --check", first(&flipped_err));

@@ -11,7 +11,7 @@ use bitcoin::hashes::{sha256, Hash};
 use serde::{Deserialize, Serialize};
 
 /// Bump when any key or value layout changes; a database of another version refuses to open.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A transaction's position in the whole chain: 0 is the genesis coinbase, counting up in block
 /// and in-block order. 40 bits on disk: room for a trillion transactions.
@@ -47,30 +47,56 @@ pub trait Codec: Sized {
     }
 }
 
+/// Where a table's rows live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// A RocksDB column family.
+    Column,
+    /// Keyed by a dense number, and never changed once written: rows of blocks deeper than the
+    /// undo window live in an append-only segment file (`crate::segment`), the rows of the
+    /// blocks above it in the column family.
+    Segmented,
+}
+
 /// A table: one column family, its key and value types.
 pub trait Table {
     /// The column family's name.
     const NAME: &'static str;
     /// Its id in undo records: its index in [`TABLES`].
     const ID: u8;
+    const STORAGE: Storage;
     type Key: Codec;
     type Value: Codec;
 }
 
 macro_rules! tables {
-    ($($(#[$doc:meta])* $id:literal $name:ident = $cf:literal: $key:ty => $value:ty;)*) => {
+    ($($(#[$doc:meta])* $id:literal $name:ident = $cf:literal, $storage:ident: $key:ty => $value:ty;)*) => {
         $(
             $(#[$doc])*
             pub struct $name;
             impl Table for $name {
                 const NAME: &'static str = $cf;
                 const ID: u8 = $id;
+                const STORAGE: Storage = Storage::$storage;
                 type Key = $key;
                 type Value = $value;
             }
         )*
         /// Every table's column family, by id.
         pub const TABLES: &[&str] = &[$($cf),*];
+
+        /// Every table's storage, by id.
+        pub const STORAGE: &[Storage] = &[$(Storage::$storage),*];
+
+        // Ids are the tables' positions: numbered by hand, checked here.
+        const _: () = {
+            let mut i = 0;
+            $(
+                assert!($id == i, "table ids must count up from 0 in order");
+                i += 1;
+            )*
+            let _ = i;
+        };
 
         /// Decodes one stored row of the table with id `table`, key and value, to check that it
         /// reads back as that table's types.
@@ -89,47 +115,49 @@ macro_rules! tables {
 
 tables! {
     /// Identity and progress of the database: one row.
-    0 MetaTable = "meta": MetaKey => Meta;
+    0 MetaTable = "meta", Column: MetaKey => Meta;
     /// How far each derived stage has indexed.
-    1 Stages = "stages": StageId => Checkpoint;
+    1 Stages = "stages", Column: StageId => Checkpoint;
     /// Indexed blocks by height.
-    2 Headers = "headers": u32 => HeaderRow;
+    2 Headers = "headers", Column: u32 => HeaderRow;
     /// Block hash → height.
-    3 BlockHeights = "block_heights": BlockHashKey => u32;
+    3 BlockHeights = "block_heights", Column: BlockHashKey => u32;
     /// Transaction number → txid and place.
-    4 Txs = "txs": TxNum => TxRow;
+    4 Txs = "txs", Segmented: TxNum => TxRow;
     /// Txid prefix → transaction numbers (the one table keyed by txid).
-    5 Txids = "txids": PrefixKey => Empty;
+    5 Txids = "txids", Column: PrefixKey => Empty;
     /// Every output of a transaction, in one row.
-    6 Outputs = "outputs": TxNum => OutputsRow;
+    6 Outputs = "outputs", Segmented: TxNum => OutputsRow;
     /// Every input of a non-coinbase transaction: the output it spent and its value, in one row.
-    7 Inputs = "inputs": TxNum => InputsRow;
+    7 Inputs = "inputs", Segmented: TxNum => InputsRow;
     /// Spent output → the input that spent it.
-    8 Spends = "spends": OutKey => InRef;
+    8 Spends = "spends", Column: OutKey => InRef;
     /// Script number → script bytes (every spendable script, once).
-    9 Scripts = "scripts": ScriptNum => ScriptBytes;
+    9 Scripts = "scripts", Segmented: ScriptNum => ScriptBytes;
     /// Script hash prefix → script numbers (the one table keyed by script).
-    10 ScriptIds = "script_ids": PrefixKey => Empty;
+    10 ScriptIds = "script_ids", Column: PrefixKey => Empty;
     /// A script's history: every output paying it and input spending from it, in chain order.
-    11 History = "history": HistoryKey => Sats;
+    11 History = "history", Column: HistoryKey => Sats;
     /// A script's unspent outputs.
-    12 Utxos = "utxos": UtxoKey => Sats;
+    12 Utxos = "utxos", Column: UtxoKey => Sats;
     /// What each recent block changed, to take it back out on a reorg.
-    13 Undo = "undo": u32 => BlockUndo;
+    13 Undo = "undo", Column: u32 => BlockUndo;
     /// Clusters: a script's parent in its cluster's tree (roots have no row).
-    14 ClusterParents = "cluster_parents": ScriptNum => ScriptNum;
+    14 ClusterParents = "cluster_parents", Column: ScriptNum => ScriptNum;
     /// Clusters: the reverse of `cluster_parents`, to list a cluster's members.
-    15 ClusterChildren = "cluster_children": ScriptPair => Empty;
+    15 ClusterChildren = "cluster_children", Column: ScriptPair => Empty;
     /// Clusters of two or more scripts, by root: size and earliest script.
-    16 Clusters = "clusters": ScriptNum => ClusterRow;
+    16 Clusters = "clusters", Column: ScriptNum => ClusterRow;
     /// Clusters by size, largest first.
-    17 ClusterSizes = "cluster_sizes": SizeKey => Empty;
+    17 ClusterSizes = "cluster_sizes", Column: SizeKey => Empty;
     /// The merges that joined scripts into clusters, both ways: why two scripts share an owner.
-    18 ClusterLinks = "cluster_links": ScriptPair => LinkRow;
+    18 ClusterLinks = "cluster_links", Column: ScriptPair => LinkRow;
     /// P2PK scripts by the hash160 of their key, to join them with the key's other scripts.
-    19 P2pkKeys = "p2pk_keys": KeyHash => ScriptNum;
+    19 P2pkKeys = "p2pk_keys", Column: KeyHash => ScriptNum;
     /// The clusters stage's own state: heuristics and how many scripts it has seen.
-    20 ClusterStates = "cluster_state": StageId => ClusterState;
+    20 ClusterStates = "cluster_state", Column: StageId => ClusterState;
+    /// How far the segmented tables are in segment files: one row.
+    21 SealedMark = "sealed", Column: SealedKey => Sealed;
 }
 
 mod clusters;
@@ -302,6 +330,58 @@ impl Codec for Meta {
     }
 }
 
+/// The key of the single `sealed` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedKey;
+
+impl Codec for SealedKey {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"sealed");
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        if b == b"sealed" {
+            Ok(SealedKey)
+        } else {
+            Err(corrupt("sealed key", "not \"sealed\""))
+        }
+    }
+}
+
+/// How far the segmented tables are sealed into segment files: the rows of blocks below
+/// `blocks`, i.e. transactions below `txs` and scripts below `scripts`. Later rows are in the
+/// column families. Where rows are kept, not what they hold: kept out of `meta` (and so out of
+/// the undo data), and it only grows: a reorg never reaches a sealed block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sealed {
+    pub blocks: u32,
+    pub txs: TxNum,
+    pub scripts: ScriptNum,
+}
+
+impl Sealed {
+    /// Rows of segmented table `table` in its segment file.
+    pub fn rows(&self, table: u8) -> u64 {
+        if table == Scripts::ID {
+            self.scripts
+        } else {
+            self.txs
+        }
+    }
+}
+
+/// Blocks `u32`, then txs and scripts (40 bits each).
+impl Codec for Sealed {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.blocks.to_be_bytes());
+        put_num(out, self.txs);
+        put_num(out, self.scripts);
+    }
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        check_len("sealed", b, 14)?;
+        Ok(Sealed { blocks: u32_at(b, 0), txs: num_at(b, 4), scripts: num_at(b, 9) })
+    }
+}
+
 /// The stages derived from the transaction graph, each with its own checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum StageId {
@@ -366,6 +446,8 @@ pub struct HeaderRow {
     pub tx_count: u32,
     /// Serialized block size in bytes.
     pub size: u32,
+    /// The number the block's first new script got (or would have got, if it paid none).
+    pub first_scriptnum: ScriptNum,
 }
 
 impl Codec for HeaderRow {
@@ -375,15 +457,17 @@ impl Codec for HeaderRow {
         put_num(out, self.first_txnum);
         out.extend_from_slice(&self.tx_count.to_be_bytes());
         out.extend_from_slice(&self.size.to_be_bytes());
+        put_num(out, self.first_scriptnum);
     }
     fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        check_len("headers", b, 32 + 80 + 5 + 8)?;
+        check_len("headers", b, 32 + 80 + 5 + 8 + 5)?;
         Ok(HeaderRow {
             hash: array(b, 0),
             header: array(b, 32),
             first_txnum: num_at(b, 112),
             tx_count: u32_at(b, 117),
             size: u32_at(b, 121),
+            first_scriptnum: num_at(b, 125),
         })
     }
 }
@@ -840,6 +924,8 @@ mod tests {
         round_trip(StageId::Addresses, &[1]);
         round_trip(StageId::Clusters, &[2]);
         round_trip(MetaKey, b"meta");
+        round_trip(SealedKey, b"sealed");
+        round_trip(Sealed { blocks: 1, txs: 2, scripts: 3 }, &[0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 3]);
     }
 
     #[test]
@@ -859,9 +945,10 @@ mod tests {
         let b = tx.encode();
         assert_eq!(&b[32..], &[0, 0, 0, 2, 3]);
         assert_eq!(TxRow::decode(&b).unwrap(), tx);
-        let header = HeaderRow { hash: [3; 32], header: [4; 80], first_txnum: 1, tx_count: 2, size: 3 };
+        let header =
+            HeaderRow { hash: [3; 32], header: [4; 80], first_txnum: 1, tx_count: 2, size: 3, first_scriptnum: 4 };
         let b = header.encode();
-        assert_eq!(&b[112..], &[0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]);
+        assert_eq!(&b[112..], &[0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0, 4]);
         assert_eq!(HeaderRow::decode(&b).unwrap(), header);
         round_trip(Checkpoint { height: 1, hash: [2; 32] }, &[[0, 0, 0, 1].as_slice(), &[2; 32]].concat());
     }
@@ -883,7 +970,7 @@ mod tests {
         assert!(BlockUndo::decode(&bytes[..bytes.len() - 1]).is_err());
         assert_eq!(TABLES[MetaTable::ID as usize], "meta");
         assert_eq!(TABLES[Undo::ID as usize], "undo");
-        assert_eq!(TABLES.len(), 21);
+        assert_eq!(TABLES.len(), 22);
     }
 
     #[test]
@@ -894,6 +981,6 @@ mod tests {
         assert!(check_row(MetaTable::ID, &MetaKey.encode(), &meta.encode()[1..]).is_err(), "a value cut short");
         assert!(check_row(Headers::ID, &7u32.encode(), &meta.encode()).is_err(), "another table's value");
         let err = check_row(TABLES.len() as u8, b"", b"").unwrap_err();
-        assert!(err.to_string().contains("no table has id 21"), "{err}");
+        assert!(err.to_string().contains("no table has id 22"), "{err}");
     }
 }

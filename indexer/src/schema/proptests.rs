@@ -124,8 +124,10 @@ prop_compose! {
         first_txnum in num(),
         tx_count in any::<u32>(),
         size in any::<u32>(),
+        first_scriptnum in num(),
     ) -> HeaderRow {
-        HeaderRow { hash, header: header.try_into().expect("80 bytes generated"), first_txnum, tx_count, size }
+        let header = header.try_into().expect("80 bytes generated");
+        HeaderRow { hash, header, first_txnum, tx_count, size, first_scriptnum }
     }
 }
 
@@ -267,6 +269,7 @@ every_table_decodes_arbitrary_bytes! {
     cluster_links_decodes_arbitrary_bytes: ClusterLinks,
     p2pk_keys_decodes_arbitrary_bytes: P2pkKeys,
     cluster_state_decodes_arbitrary_bytes: ClusterStates,
+    sealed_decodes_arbitrary_bytes: SealedMark,
 }
 
 proptest! {
@@ -282,8 +285,16 @@ proptest! {
     }
 
     #[test]
-    fn meta_and_stages_round_trip(meta in meta(), stage in stage(), cp in checkpoint(), m in mutation()) {
+    fn meta_and_stages_round_trip(
+        meta in meta(),
+        stage in stage(),
+        cp in checkpoint(),
+        sealed in (any::<u32>(), num(), num()),
+        m in mutation(),
+    ) {
         check(&meta, &m)?;
+        check(&SealedKey, &m)?;
+        check(&Sealed { blocks: sealed.0, txs: sealed.1, scripts: sealed.2 }, &m)?;
         check(&stage, &m)?;
         check(&cp, &m)?;
     }
