@@ -5,10 +5,12 @@
 //!
 //! Per table, in `<db>/segments/`: `<table>.dat`, the rows' bytes laid end to end (each row the
 //! table's own value encoding), and `<table>.idx`, one 40-bit big-endian end offset per row, so
-//! row `n` is `dat[end(n - 1)..end(n)]` (`end(-1)` = 0). The meta row records how many rows of
-//! each table are sealed; anything past that on file is an unfinished append, cut off when the
-//! writer next opens the database. Data is written and synced before the RocksDB batch that
-//! records it, so a crash leaves either a sealed, recorded row or a tail that is rewritten.
+//! row `n` is `dat[end(n - 1)..end(n)]` (`end(-1)` = 0). Beside each, `<file>.sum` holds a CRC-32
+//! (big-endian) of every complete 4 KiB chunk of it, which `indexer --check` verifies. The
+//! `sealed` row records how many rows of each table are sealed; anything past that on file is an
+//! unfinished append, cut off when the writer next opens the database. Data is written and synced
+//! before the RocksDB batch that records it, so a crash leaves either a sealed, recorded row or a
+//! tail that is rewritten.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -20,6 +22,9 @@ use crate::schema::{Sealed, Storage, STORAGE, TABLES};
 
 /// Bytes of one end offset in an `.idx` file.
 const OFFSET: u64 = 5;
+
+/// Bytes of each checksummed chunk of a segment file.
+const CHUNK: u64 = 4096;
 
 /// The directory inside the database that holds the segment files.
 pub const DIR: &str = "segments";
@@ -36,8 +41,8 @@ pub enum SegmentError {
 /// One table's segment: its two files and the rows not yet on file.
 pub struct Segment {
     name: &'static str,
-    dat: File,
-    idx: File,
+    dat: Summed,
+    idx: Summed,
     /// Rows readable from the files (for a follower: as many as its meta row records).
     on_file: AtomicU64,
     pending: Mutex<Pending>,
@@ -55,6 +60,76 @@ struct Pending {
     bytes: Vec<u8>,
     /// End of each pending row within `bytes`.
     ends: Vec<usize>,
+    /// CRC state of the last, incomplete chunk of `dat` and of `idx`.
+    dat_tail: crc32fast::Hasher,
+    idx_tail: crc32fast::Hasher,
+}
+
+/// A segment file and its checksum file.
+struct Summed {
+    file: File,
+    sums: File,
+}
+
+impl Summed {
+    /// Appends `bytes` at `len`, the file's length, then the checksum of every chunk they
+    /// complete; `tail` is the CRC state of the chunk `len` falls in.
+    fn append(&self, len: u64, bytes: &[u8], tail: &mut crc32fast::Hasher) -> std::io::Result<()> {
+        self.file.write_all_at(bytes, len)?;
+        let (mut at, mut rest, mut sums) = (len, bytes, Vec::new());
+        while !rest.is_empty() {
+            let room = (CHUNK - at % CHUNK) as usize;
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            tail.update(now);
+            (at, rest) = (at + now.len() as u64, later);
+            if at % CHUNK == 0 {
+                sums.extend_from_slice(&std::mem::take(tail).finalize().to_be_bytes());
+            }
+        }
+        self.sums.write_all_at(&sums, len / CHUNK * 4)
+    }
+
+    /// Cuts the file (and its checksums) to `len` bytes; returns the CRC state of the chunk
+    /// `len` falls in.
+    fn cut(&self, len: u64) -> std::io::Result<crc32fast::Hasher> {
+        self.file.set_len(len)?;
+        self.sums.set_len(len / CHUNK * 4)?;
+        let mut tail = vec![0u8; (len % CHUNK) as usize];
+        self.file.read_exact_at(&mut tail, len - len % CHUNK)?;
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&tail);
+        Ok(hasher)
+    }
+
+    /// Checks every complete chunk of the first `len` bytes against its checksum: the first
+    /// chunk that does not match, as (start, end) bytes.
+    fn verify(&self, len: u64) -> std::io::Result<Option<(u64, u64)>> {
+        let chunks = len / CHUNK;
+        let mut sums = vec![0u8; (chunks * 4) as usize];
+        self.sums.read_exact_at(&mut sums, 0)?;
+        let mut chunk = vec![0u8; CHUNK as usize];
+        for (c, sum) in sums.chunks_exact(4).enumerate() {
+            let start = c as u64 * CHUNK;
+            self.file.read_exact_at(&mut chunk, start)?;
+            if crc32fast::hash(&chunk).to_be_bytes() != sum {
+                return Ok(Some((start, start + CHUNK)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()?;
+        self.sums.sync_data()
+    }
+
+    fn len(&self) -> std::io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn disk_bytes(&self) -> u64 {
+        [&self.file, &self.sums].iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum()
+    }
 }
 
 /// The I/O error, with what to do about a full disk (the same words as RocksDB's).
@@ -86,8 +161,8 @@ impl Segment {
         };
         Ok(Segment {
             name,
-            dat: open("dat")?,
-            idx: open("idx")?,
+            dat: Summed { file: open("dat")?, sums: open("dat.sum")? },
+            idx: Summed { file: open("idx")?, sums: open("idx.sum")? },
             on_file: AtomicU64::new(0),
             pending: Mutex::new(Pending::default()),
             dirty: AtomicBool::new(false),
@@ -111,7 +186,10 @@ impl Segment {
     /// End offset of row `n` in `dat`, from the `.idx` file.
     fn end(&self, n: u64) -> Result<u64, SegmentError> {
         let mut b = [0u8; 8];
-        self.idx.read_exact_at(&mut b[3..], n * OFFSET).map_err(|e| self.damaged("idx", format!("row {n}: {e}")))?;
+        self.idx
+            .file
+            .read_exact_at(&mut b[3..], n * OFFSET)
+            .map_err(|e| self.damaged("idx", format!("row {n}: {e}")))?;
         Ok(u64::from_be_bytes(b))
     }
 
@@ -122,8 +200,9 @@ impl Segment {
             (0, self.end(0)?)
         } else {
             self.idx
+                .file
                 .read_exact_at(&mut b[3..8], (n - 1) * OFFSET)
-                .and_then(|_| self.idx.read_exact_at(&mut b[11..16], n * OFFSET))
+                .and_then(|_| self.idx.file.read_exact_at(&mut b[11..16], n * OFFSET))
                 .map_err(|e| self.damaged("idx", format!("row {n}: {e}")))?;
             (u64::from_be_bytes(b[..8].try_into().expect("8")), u64::from_be_bytes(b[8..].try_into().expect("8")))
         };
@@ -131,7 +210,7 @@ impl Segment {
             return Err(self.damaged("idx", format!("row {n} ends at {end}, before it starts at {start}")));
         }
         let mut row = vec![0u8; (end - start) as usize];
-        self.dat.read_exact_at(&mut row, start).map_err(|e| self.damaged("dat", format!("row {n}: {e}")))?;
+        self.dat.file.read_exact_at(&mut row, start).map_err(|e| self.damaged("dat", format!("row {n}: {e}")))?;
         Ok(row)
     }
 
@@ -168,8 +247,9 @@ impl Segment {
         for &end in &p.ends {
             idx.extend_from_slice(&(p.dat_len + end as u64).to_be_bytes()[3..]);
         }
-        self.dat.write_all_at(&p.bytes, p.dat_len).map_err(io(self.file("dat")))?;
-        self.idx.write_all_at(&idx, p.first * OFFSET).map_err(io(self.file("idx")))?;
+        let p = &mut *p;
+        self.dat.append(p.dat_len, &p.bytes, &mut p.dat_tail).map_err(io(self.file("dat")))?;
+        self.idx.append(p.first * OFFSET, &idx, &mut p.idx_tail).map_err(io(self.file("idx")))?;
         p.dat_len += p.bytes.len() as u64;
         p.first += p.ends.len() as u64;
         p.bytes.clear();
@@ -183,36 +263,49 @@ impl Segment {
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
-        self.dat.sync_data().map_err(io(self.file("dat")))?;
-        self.idx.sync_data().map_err(io(self.file("idx")))
+        self.dat.sync().map_err(io(self.file("dat")))?;
+        self.idx.sync().map_err(io(self.file("idx")))
     }
 
     /// Makes the first `rows` rows readable, checking the files hold them. A writer (`cut`) also
     /// cuts off anything past them: an append that no committed batch recorded.
     fn set_rows(&self, rows: u64, cut: bool) -> Result<(), SegmentError> {
-        let idx_len = self.idx.metadata().map_err(io(self.file("idx")))?.len();
-        let dat_len = self.dat.metadata().map_err(io(self.file("dat")))?.len();
+        let idx_len = self.idx.len().map_err(io(self.file("idx")))?;
+        let dat_len = self.dat.len().map_err(io(self.file("dat")))?;
         if idx_len < rows * OFFSET {
-            let why = format!("it holds {} rows, the meta row records {rows}", idx_len / OFFSET);
+            let why = format!("it holds {} rows, the sealed mark records {rows}", idx_len / OFFSET);
             return Err(self.damaged("idx", why));
         }
         let end = if rows == 0 { 0 } else { self.end(rows - 1)? };
         if dat_len < end {
             return Err(self.damaged("dat", format!("{dat_len} bytes, its rows end at {end}")));
         }
+        let mut fresh = Pending { first: rows, dat_len: end, ..Pending::default() };
         if cut {
-            self.idx.set_len(rows * OFFSET).map_err(io(self.file("idx")))?;
-            self.dat.set_len(end).map_err(io(self.file("dat")))?;
+            fresh.idx_tail = self.idx.cut(rows * OFFSET).map_err(io(self.file("idx")))?;
+            fresh.dat_tail = self.dat.cut(end).map_err(io(self.file("dat")))?;
         }
-        let mut p = self.pending.lock().expect("segment lock");
-        *p = Pending { first: rows, dat_len: end, ..Pending::default() };
+        *self.pending.lock().expect("segment lock") = fresh;
         self.on_file.store(rows, Ordering::Release);
         Ok(())
     }
 
-    /// Bytes of both files.
+    /// Bytes of its files.
     pub fn disk_bytes(&self) -> u64 {
-        [&self.dat, &self.idx].iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum()
+        self.dat.disk_bytes() + self.idx.disk_bytes()
+    }
+
+    /// Checks the readable rows' files against their checksums.
+    pub fn verify(&self) -> Result<(), SegmentError> {
+        let rows = self.on_file.load(Ordering::Acquire);
+        let end = if rows == 0 { 0 } else { self.end(rows - 1)? };
+        for (ext, summed, len) in [("idx", &self.idx, rows * OFFSET), ("dat", &self.dat, end)] {
+            let bad = summed.verify(len).map_err(|e| self.damaged(ext, format!("reading its checksums: {e}")))?;
+            if let Some((from, to)) = bad {
+                return Err(self.damaged(ext, format!("checksum mismatch in bytes {from}..{to}")));
+            }
+        }
+        Ok(())
     }
 
     /// Reads every readable row on file, checking that offsets only grow, and calls `f` with
@@ -225,7 +318,7 @@ impl Segment {
         while first < rows {
             let n = chunk.min(rows - first);
             let mut idx = vec![0u8; (n * OFFSET) as usize];
-            self.idx.read_exact_at(&mut idx, first * OFFSET).map_err(|e| self.damaged("idx", e.to_string()))?;
+            self.idx.file.read_exact_at(&mut idx, first * OFFSET).map_err(|e| self.damaged("idx", e.to_string()))?;
             let ends: Vec<u64> = idx
                 .chunks_exact(OFFSET as usize)
                 .map(|c| {
@@ -240,7 +333,7 @@ impl Segment {
             }
             let base = start;
             let mut dat = vec![0u8; (last - base) as usize];
-            self.dat.read_exact_at(&mut dat, base).map_err(|e| self.damaged("dat", e.to_string()))?;
+            self.dat.file.read_exact_at(&mut dat, base).map_err(|e| self.damaged("dat", e.to_string()))?;
             for (i, &end) in ends.iter().enumerate() {
                 let row = first + i as u64;
                 if end < start || end > last {
@@ -366,7 +459,7 @@ mod tests {
         let writer = Segments::open(dir.path(), true).unwrap();
         writer.set_sealed(&sealed(3, 0), true).unwrap();
         let seg = writer.of(Txs::ID).unwrap();
-        assert_eq!(seg.disk_bytes(), 3 * 3 + 3 * OFFSET);
+        assert_eq!(seg.disk_bytes(), 3 * 3 + 3 * OFFSET, "no chunk is complete: no checksums yet");
         seg.push(3, b"x");
         writer.flush().unwrap();
         assert_eq!(seg.get(3).unwrap(), Some(b"x".to_vec()));
@@ -389,11 +482,47 @@ mod tests {
         segs.flush().unwrap();
         let err = segs.set_sealed(&sealed(2, 0), true).unwrap_err().to_string();
         assert!(
-            err.contains("corrupt (segment file segments/txs.idx: it holds 1 rows, the meta row records 2)"),
+            err.contains("corrupt (segment file segments/txs.idx: it holds 1 rows, the sealed mark records 2)"),
             "{err}"
         );
         std::fs::write(dir.path().join(DIR).join("txs.dat"), b"a").unwrap();
         let err = segs.set_sealed(&sealed(1, 0), false).unwrap_err().to_string();
         assert!(err.contains("the database is corrupt (segment file segments/txs.dat"), "{err}");
+    }
+
+    #[test]
+    fn complete_chunks_are_checksummed_and_a_flipped_byte_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let segs = Segments::open(dir.path(), true).unwrap();
+        let seg = segs.of(Scripts::ID).unwrap();
+        // 3,000 rows of 3 bytes: 9,000 bytes of data (2 complete chunks), 15,000 of offsets (3).
+        for n in 0..3_000u64 {
+            seg.push(n, &[(n % 251) as u8; 3]);
+            if n % 700 == 0 {
+                segs.flush().unwrap();
+            }
+        }
+        segs.flush().unwrap();
+        let sums = |ext| std::fs::read(dir.path().join(DIR).join(format!("scripts.{ext}.sum"))).unwrap();
+        assert_eq!(sums("dat").len(), 2 * 4);
+        assert_eq!(sums("idx").len(), 3 * 4);
+        let dat = std::fs::read(dir.path().join(DIR).join("scripts.dat")).unwrap();
+        assert_eq!(&sums("dat")[..4], &crc32fast::hash(&dat[..4096]).to_be_bytes());
+        seg.verify().unwrap();
+        // A writer reopening mid-chunk carries on with the same checksums.
+        let again = Segments::open(dir.path(), true).unwrap();
+        again.set_sealed(&sealed(0, 2_000), true).unwrap();
+        assert_eq!(sums("dat").len(), 4, "the checksum past the cut is cut too");
+        for n in 2_000..3_000u64 {
+            again.of(Scripts::ID).unwrap().push(n, &[(n % 251) as u8; 3]);
+        }
+        again.flush().unwrap();
+        assert_eq!(sums("dat").len(), 2 * 4);
+        again.of(Scripts::ID).unwrap().verify().unwrap();
+        let mut flipped = dat.clone();
+        flipped[5_000] ^= 1;
+        std::fs::write(dir.path().join(DIR).join("scripts.dat"), &flipped).unwrap();
+        let err = again.of(Scripts::ID).unwrap().verify().unwrap_err().to_string();
+        assert!(err.contains("segments/scripts.dat: checksum mismatch in bytes 4096..8192"), "{err}");
     }
 }

@@ -369,12 +369,14 @@ impl Store {
         Ok(rows)
     }
 
-    /// Reads every row of table `name`, verifying block checksums (bypassing the cache), and
-    /// decodes each: its row count and bytes of keys and values, or the first corrupt row.
+    /// Reads every row of table `name`, verifying block checksums (bypassing the cache) and its
+    /// segment files' checksums, and decodes each: its row count and bytes of keys and values,
+    /// or the first corrupt row.
     pub fn check_table(&self, name: &str) -> Result<(u64, u64)> {
         let id = table_id(name);
         let (mut rows, mut bytes) = (0u64, 0u64);
         if let Some(segment) = self.segments.of(id) {
+            segment.verify()?;
             segment.for_each(|n, row| {
                 crate::schema::check_row(id, &n.encode(), row).map_err(|e| SegmentError::Damaged {
                     file: format!("{}/{name}.dat", crate::segment::DIR),

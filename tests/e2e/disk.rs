@@ -126,7 +126,8 @@ fn corrupt_and_truncated_table_files_are_detected_and_reported() {
     let truth = generated(&env, 23, 1_500);
     let root = tempfile::tempdir().expect("tempdir");
     let db = root.path().join("db");
-    index_once(&env, &db, &["--compact-after-bulk"]);
+    // A short undo window: all but the last 6 blocks' rows are in the segment files.
+    index_once(&env, &db, &["--compact-after-bulk", "--undo-depth", "6"]);
     let out = check(&db).output().expect("check runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok: "), "{}", String::from_utf8_lossy(&out.stdout));
@@ -164,7 +165,24 @@ fn corrupt_and_truncated_table_files_are_detected_and_reported() {
     let (_, err) = failing(query);
     assert!(err.contains("corrupt"), "{err}");
     assert_eq!(std::fs::read(&file).expect("read"), before, "a refused database is left as it was");
-    // A segment file cut short: the meta row records rows it no longer holds.
+    // One byte flipped in a segment file: the checksum of its 4 KiB chunk no longer matches.
+    let flipped_segment = root.path().join("flipped-segment");
+    copy_dir(&db, &flipped_segment);
+    let file = flipped_segment.join("segments").join("outputs.dat");
+    let mut bytes = std::fs::read(&file).expect("read");
+    assert!(bytes.len() >= 8192, "the outputs segment holds complete chunks: {} bytes", bytes.len());
+    bytes[5_000] ^= 0x5a;
+    std::fs::write(&file, bytes).expect("write");
+    let (code, segment_err) = failing(check(&flipped_segment));
+    assert_eq!(code, 1);
+    assert!(
+        segment_err.contains(
+            "the database is corrupt (segment file segments/outputs.dat: checksum mismatch in bytes 4096..8192)"
+        ),
+        "{segment_err}"
+    );
+
+    // A segment file cut short: the sealed mark records rows it no longer holds.
     let cut = root.path().join("cut-segment");
     copy_dir(&db, &cut);
     let file = cut.join("segments").join("outputs.dat");
@@ -185,4 +203,5 @@ fn corrupt_and_truncated_table_files_are_detected_and_reported() {
     let first = |err: &str| err.lines().find(|l| l.starts_with("error:")).unwrap_or_default().to_owned();
     figure("flipped byte, indexer --check", first(&flipped_err));
     figure("truncated file, query", first(&err));
+    figure("flipped byte in a segment file, indexer --check", first(&segment_err));
 }
