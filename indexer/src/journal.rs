@@ -156,7 +156,10 @@ impl<'s> Journal<'s> {
                 return Ok(());
             }
         }
-        self.writes[T::ID as usize].push(key, value);
+        let fresh = matches!(old, Known::Absent);
+        let w = &mut self.writes[T::ID as usize];
+        w.push(key, value);
+        w.entries.last_mut().expect("just pushed").fresh = fresh;
         self.journal_write(T::ID, old)
     }
 
@@ -249,6 +252,8 @@ struct Entry {
     value: usize,
     end: usize,
     delete: bool,
+    /// Writes a key that cannot have existed before this write.
+    fresh: bool,
 }
 
 /// One table's pending writes: keys and values packed in one buffer, in write order. One
@@ -271,7 +276,13 @@ impl TableWrites {
         if let Some(v) = value {
             v.encode_to(&mut self.bytes);
         }
-        self.entries.push(Entry { key: start, value: key_end, end: self.bytes.len(), delete: value.is_none() });
+        self.entries.push(Entry {
+            key: start,
+            value: key_end,
+            end: self.bytes.len(),
+            delete: value.is_none(),
+            fresh: false,
+        });
     }
 
     fn key(&self, e: &Entry) -> &[u8] {
@@ -293,10 +304,16 @@ impl Batch {
     /// Writes the batch. Each table's writes go in sorted by key, keeping only the last write of
     /// each key: the same end state as writing them in order, but RocksDB's memtable inserts
     /// sorted keys far faster than random ones. Tables keyed by new numbers arrive sorted and are
-    /// not sorted again.
+    /// not sorted again. A key first written as new and last deleted is not written at all.
     pub fn write(mut self, store: &Store, mode: WriteMode) -> Result<BatchSummary, StoreError> {
-        // The rows this batch sealed are on disk before the meta row that records them.
+        // The rows this batch sealed are on disk before the mark that records them.
         store.segments().flush()?;
+        self.sort();
+        store.write_iter(self.net_writes(), mode)?;
+        Ok(self.summary)
+    }
+
+    fn sort(&mut self) {
         for w in &mut self.writes {
             let bytes = &w.bytes;
             let key = |e: &Entry| &bytes[e.key..e.value];
@@ -305,15 +322,24 @@ impl Batch {
                 w.entries.sort_by(|a, b| key(a).cmp(key(b)));
             }
         }
-        let writes = self.writes.iter().enumerate().flat_map(|(table, w)| {
+    }
+
+    /// The last write of each key, per table in key order (after [`Batch::sort`]): (table id,
+    /// key, value or `None` to delete).
+    fn net_writes(&self) -> impl Iterator<Item = (u8, &[u8], Option<&[u8]>)> {
+        self.writes.iter().enumerate().flat_map(|(table, w)| {
             let entries = &w.entries;
+            // Whether the key being written was absent before the batch: then a delete as its
+            // last write (an output created and spent within the batch) writes nothing at all.
+            let mut absent_before = false;
             entries.iter().enumerate().filter_map(move |(i, e)| {
+                if i == 0 || w.key(&entries[i - 1]) != w.key(e) {
+                    absent_before = e.fresh;
+                }
                 let superseded = entries.get(i + 1).is_some_and(|next| w.key(next) == w.key(e));
-                (!superseded).then(|| (table as u8, w.key(e), w.value(e)))
+                (!superseded && !(absent_before && e.delete)).then(|| (table as u8, w.key(e), w.value(e)))
             })
-        });
-        store.write_iter(writes, mode)?;
-        Ok(self.summary)
+        })
     }
 }
 
@@ -347,4 +373,39 @@ pub fn undo_tip(store: &Store, height: u32) -> Result<Option<u32>, UndoError> {
     // oldest value, which comes last.
     store.write(&writes, WriteMode::Tip)?;
     Ok(meta_before.tip.map(|(h, _)| h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_created_and_deleted_in_one_batch_is_not_written_and_others_keep_their_last_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
+        let mut j = Journal::new(&store);
+        let key = |txnum| UtxoKey { script: 1, txnum, vout: 0 };
+        // Spent within the batch: never written.
+        j.insert::<Utxos>(&key(5), &Sats(10)).unwrap();
+        j.set::<Utxos>(&key(5), None, Known::Was(Some(Sats(10).encode()))).unwrap();
+        // Created before the batch, spent in it: a delete.
+        j.set::<Utxos>(&key(3), None, Known::Was(Some(Sats(7).encode()))).unwrap();
+        // Created in the batch, still unspent: written.
+        j.insert::<Utxos>(&key(6), &Sats(4)).unwrap();
+        // Written twice: the last value.
+        j.set::<Stages>(&StageId::Addresses, Some(&Checkpoint { height: 1, hash: [1; 32] }), Known::Read).unwrap();
+        j.set::<Stages>(&StageId::Addresses, Some(&Checkpoint { height: 2, hash: [2; 32] }), Known::Read).unwrap();
+        let mut batch = j.take_batch();
+        batch.sort();
+        let writes: Vec<_> = batch.net_writes().map(|(t, k, v)| (t, k.to_vec(), v.map(<[u8]>::to_vec))).collect();
+        let stage = Checkpoint { height: 2, hash: [2; 32] }.encode();
+        assert_eq!(
+            writes,
+            vec![
+                (Stages::ID, StageId::Addresses.encode(), Some(stage)),
+                (Utxos::ID, key(3).encode(), None),
+                (Utxos::ID, key(6).encode(), Some(Sats(4).encode())),
+            ]
+        );
+    }
 }

@@ -1,7 +1,8 @@
 # Sourced by the benchmark scripts: starts the benchmark's regtest node in "$work/node" (REST,
 # -txindex, a 1 GB dbcache) and stops it on exit, then removes "$work" unless KEEP=1. Expects
 # `bin` (the node's bin directory) and `work`; runs the caller's `before_cleanup` first if it
-# defines one. Sets `rpc_port`, `url` and `cookie`, and defines `port` and `cli`.
+# defines one. Sets `rpc_port`, `url`, `cookie` and `cached_chain` (see CHAIN_CACHE below), and
+# defines `port`, `cli`, `start_node` and `stop_node`.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rpc_port=$(port)
 cli() { "$bin/bitcoin-cli" -regtest -datadir="$work/node" -rpcport="$rpc_port" "$@"; }
@@ -12,8 +13,25 @@ cleanup() {
     [[ ${KEEP:-0} == 1 ]] && echo "bench: kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$work/node"
-"$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -listen=0 -server \
-    -rest=1 -txindex -printtoconsole=0 -rpcthreads=8 -dbcache=1000 -daemonwait >&2
+start_node() {
+    mkdir -p "$work/node"
+    "$bin/bitcoind" -regtest -datadir="$work/node" -rpcport="$rpc_port" -listen=0 -server \
+        -rest=1 -txindex -printtoconsole=0 -rpcthreads=8 -dbcache=1000 -daemonwait >&2
+}
+stop_node() {
+    cli stop >/dev/null
+    while pgrep -f "datadir=$work/node" >/dev/null; do sleep 0.2; done
+}
+# CHAIN_CACHE=<dir>: a generated chain (the node's data and the generator's truth file) is kept
+# there and reused by later runs with the same TXS and SEED, instead of generating it again.
+cached_chain=""
+if [[ -n ${CHAIN_CACHE:-} ]]; then
+    cached_chain=$CHAIN_CACHE/txs${TXS:-0}-seed${SEED:-0}
+    if [[ -f $cached_chain/truth.json ]]; then
+        cp -r "$cached_chain/node" "$work/node"
+        cp "$cached_chain/truth.json" "$cached_chain/gen-seconds" "$work/"
+    fi
+fi
+start_node
 url=http://127.0.0.1:$rpc_port
 cookie=$work/node/regtest/.cookie

@@ -5,6 +5,7 @@
 #   TXS=100000 SEED=1 RUNS=3 bash tests/bench/run.sh      (INDEXER_ARGS="--batch-txs N" to vary the indexer)
 #   BASE=<rev> ...     adds the initial sync of revision <rev>'s indexer to every round, side by side
 #   SYNC_ONLY=1 ...    stops after the sync tables and the bytes per table
+#   CHAIN_CACHE=<dir>  keeps the generated chain there and reuses it (see tests/bench/node.sh)
 #
 # On one node with REST on, in RUNS interleaved rounds: the ceiling (`indexer --fetch-only`: fetch
 # over the fastest feed, decode, txids, nothing written), the initial sync (`indexer --once` into
@@ -42,8 +43,21 @@ timed() { local log=$1; shift; /usr/bin/time -f "%e %M" -o "$log.time" "$@" >"$l
 field() { grep -o "$2=[^ ]*" "$1" | tail -n1 | cut -d= -f2 | tr -d '"'; }
 indexer=("$rel/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --progress none)
 
-echo "bench: generating $TXS transactions (seed $SEED)" >&2
-read -r gen_s _ < <(timed "$work/gen.log" "$rel/chaingen" --rpc-url "$url" --rpc-cookie "$cookie" --seed "$SEED" --txs "$TXS" --out "$work/truth.json")
+if [[ -f $work/truth.json ]]; then
+    echo "bench: reusing the chain cached in $cached_chain" >&2
+    gen_s=$(cat "$work/gen-seconds")
+else
+    echo "bench: generating $TXS transactions (seed $SEED)" >&2
+    read -r gen_s _ < <(timed "$work/gen.log" "$rel/chaingen" --rpc-url "$url" --rpc-cookie "$cookie" --seed "$SEED" --txs "$TXS" --out "$work/truth.json")
+    if [[ -n $cached_chain ]]; then
+        stop_node
+        mkdir -p "$cached_chain"
+        rm -rf "$cached_chain/node" && cp -r "$work/node" "$cached_chain/node"
+        cp "$work/truth.json" "$cached_chain/"
+        echo "$gen_s" >"$cached_chain/gen-seconds"
+        start_node
+    fi
+fi
 blocks=$(cli getblockcount)
 chain_txs=$(cli getchaintxstats | python3 -c 'import json,sys; print(json.load(sys.stdin)["txcount"])')
 # Let the node settle (its own flushes after the generator) before timing anything.
