@@ -337,7 +337,8 @@ impl Batch {
                     absent_before = e.fresh;
                 }
                 let superseded = entries.get(i + 1).is_some_and(|next| w.key(next) == w.key(e));
-                (!superseded && !(absent_before && e.delete)).then(|| (table as u8, w.key(e), w.value(e)))
+                let never_existed = absent_before && e.delete;
+                (!superseded && !never_existed).then(|| (table as u8, w.key(e), w.value(e)))
             })
         })
     }
