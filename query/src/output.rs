@@ -1,7 +1,7 @@
 //! The one module that writes: a report's text (or, for `--format svg` and `png`, the picture
 //! Graphviz draws from its dot text) to standard output, its notes to standard error.
 
-use std::io::{ErrorKind, IsTerminal, Read, Write};
+use std::io::{BufWriter, ErrorKind, IsTerminal, Read, Write};
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
@@ -9,25 +9,30 @@ use anyhow::Context;
 use crate::cli::Format;
 use crate::error::QueryError;
 use crate::model::Report;
-use crate::render::{render, Style};
+use crate::render::{render, write_json, Style};
 
 /// The Graphviz program that lays out and draws dot text.
 const DOT: &str = "dot";
 
-/// Writes a report. A reader that stops early (`| head`) is not an error.
+/// Writes a report. A reader that stops early (`| head`) is not an error. JSON is written as it
+/// is produced; other formats are rendered first.
 pub fn emit(report: &Report, format: Format, style: &Style) -> anyhow::Result<()> {
-    let text = render(report, format, style)?;
     let bytes = match format {
+        Format::Json => None,
         Format::Svg | Format::Png => {
             if format == Format::Png && std::io::stdout().is_terminal() {
                 anyhow::bail!("--format png writes a binary picture: redirect it to a file (> trace.png)");
             }
-            draw(DOT, &text, format)?
+            Some(draw(DOT, &render(report, format, style)?, format)?)
         }
-        _ => text.into_bytes(),
+        _ => Some(render(report, format, style)?.into_bytes()),
     };
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(&bytes).and_then(|()| stdout.flush()) {
+    let mut stdout = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = match &bytes {
+        Some(bytes) => stdout.write_all(bytes),
+        None => write_json(&mut stdout, &report.body),
+    };
+    match written.and_then(|()| stdout.flush()) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::BrokenPipe => return Ok(()),
         Err(e) => return Err(e).context("cannot write to standard output"),

@@ -64,24 +64,35 @@ pub fn render(report: &Report, format: Format, style: &Style) -> Result<String, 
 }
 
 fn json(body: &Body) -> String {
-    let value = match body {
-        Body::Tx(v) => serde_json::to_string_pretty(v),
-        Body::Address(v) => serde_json::to_string_pretty(v),
-        Body::Trace(v) => serde_json::to_string_pretty(v),
-        Body::Path(v) => serde_json::to_string_pretty(v),
-        Body::Cluster(v) => serde_json::to_string_pretty(v),
-        Body::Why(v) => serde_json::to_string_pretty(v),
-        Body::Clusters(v) => serde_json::to_string_pretty(v),
-        Body::Exposure(v) => serde_json::to_string_pretty(v),
-        Body::Taint(v) => serde_json::to_string_pretty(v),
-        Body::TagImport(v) => serde_json::to_string_pretty(v),
-        Body::AddressTags(v) => serde_json::to_string_pretty(v),
-        Body::TagList(v) => serde_json::to_string_pretty(v),
-        Body::TagRemove(v) => serde_json::to_string_pretty(v),
-        Body::Verify(v) => serde_json::to_string_pretty(v),
-        Body::Report(v) => serde_json::to_string_pretty(v),
+    let mut out = Vec::new();
+    write_json(&mut out, body).expect("writing into memory cannot fail");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// Writes a report's body as pretty-printed JSON to `out` as it goes, without building the text
+/// first: a trace of hundreds of thousands of transactions is written in one pass. Fails only
+/// when `out` does.
+pub fn write_json(out: &mut impl std::io::Write, body: &Body) -> std::io::Result<()> {
+    let written = match body {
+        Body::Tx(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Address(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Trace(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Path(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Cluster(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Why(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Clusters(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Exposure(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Taint(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::TagImport(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::AddressTags(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::TagList(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::TagRemove(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Verify(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Report(v) => serde_json::to_writer_pretty(&mut *out, v),
     };
-    value.expect("result types hold only strings, numbers, booleans and lists")
+    // Result types hold only strings, numbers, booleans and lists: only the writer can fail.
+    written.map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
 }
 
 /// Text escaped for markup content and attribute values: GraphML, dot's HTML-like labels and
