@@ -74,10 +74,10 @@ electrs_run() {
     echo "$s $rss $(du -sb "$dir" | cut -f1)"
 }
 
+
 have_electrs=0
 command -v electrs >/dev/null && have_electrs=1
 [[ $have_electrs == 1 ]] || echo "bench: electrs is not installed (cargo install electrs --version 0.12.0 --locked); skipping its row" >&2
-
 for run in $(seq "$RUNS"); do
     echo "bench: round $run of $RUNS" >&2
     read -r s _ < <(timed "$work/fetch$run.log" "${indexer[@]}" --db "$work/unused" --fetch-only)
