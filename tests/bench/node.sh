@@ -2,7 +2,7 @@
 # -txindex, a 1 GB dbcache) and stops it on exit, then removes "$work" unless KEEP=1. Expects
 # `bin` (the node's bin directory) and `work`; runs the caller's `before_cleanup` first if it
 # defines one. Sets `rpc_port`, `url`, `cookie` and `cached_chain` (see CHAIN_CACHE below), and
-# defines `port`, `cli`, `start_node` and `stop_node`.
+# defines `port`, `cli`, `start_node`, `stop_node` and `generate_chain`.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rpc_port=$(port)
 cli() { "$bin/bitcoin-cli" -regtest -datadir="$work/node" -rpcport="$rpc_port" "$@"; }
@@ -35,3 +35,24 @@ fi
 start_node
 url=http://127.0.0.1:$rpc_port
 cookie=$work/node/regtest/.cookie
+
+# Fills the node with TXS generated transactions (seed SEED) with `chaingen` from `rel`, writing
+# the generator's truth file to "$work/truth.json", or reuses the cached chain. Sets `gen_s`, the
+# generator's seconds.
+generate_chain() {
+    if [[ -f $work/truth.json ]]; then
+        echo "bench: reusing the chain cached in $cached_chain" >&2
+    else
+        echo "bench: generating $TXS transactions (seed $SEED)" >&2
+        /usr/bin/time -f "%e" -o "$work/gen-seconds" "$rel/chaingen" --rpc-url "$url" --rpc-cookie "$cookie" \
+            --seed "$SEED" --txs "$TXS" --out "$work/truth.json" >"$work/gen.log" 2>&1
+        if [[ -n $cached_chain ]]; then
+            stop_node
+            mkdir -p "$cached_chain"
+            rm -rf "$cached_chain/node" && cp -r "$work/node" "$cached_chain/node"
+            cp "$work/truth.json" "$work/gen-seconds" "$cached_chain/"
+            start_node
+        fi
+    fi
+    gen_s=$(cat "$work/gen-seconds")
+}

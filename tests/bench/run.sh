@@ -19,10 +19,7 @@ cd "$(dirname "$0")/../.."
 TXS=${TXS:-100000}
 SEED=${SEED:-1}
 RUNS=${RUNS:-3}
-bin=$(bash tests/setup.sh)
-command -v /usr/bin/time >/dev/null || { apt-get install -y -q time >&2 || { apt-get update -q >&2 && apt-get install -y -q time >&2; }; }
-cargo build --release --locked --workspace --bins >&2
-rel=${CARGO_TARGET_DIR:-target}/release
+source tests/bench/build.sh
 
 work=$(mktemp -d -t chaintrail-bench.XXXXXX)
 if [[ -n ${BASE:-} ]]; then
@@ -43,21 +40,7 @@ timed() { local log=$1; shift; /usr/bin/time -f "%e %M" -o "$log.time" "$@" >"$l
 field() { grep -o "$2=[^ ]*" "$1" | tail -n1 | cut -d= -f2 | tr -d '"'; }
 indexer=("$rel/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --progress none)
 
-if [[ -f $work/truth.json ]]; then
-    echo "bench: reusing the chain cached in $cached_chain" >&2
-    gen_s=$(cat "$work/gen-seconds")
-else
-    echo "bench: generating $TXS transactions (seed $SEED)" >&2
-    read -r gen_s _ < <(timed "$work/gen.log" "$rel/chaingen" --rpc-url "$url" --rpc-cookie "$cookie" --seed "$SEED" --txs "$TXS" --out "$work/truth.json")
-    if [[ -n $cached_chain ]]; then
-        stop_node
-        mkdir -p "$cached_chain"
-        rm -rf "$cached_chain/node" && cp -r "$work/node" "$cached_chain/node"
-        cp "$work/truth.json" "$cached_chain/"
-        echo "$gen_s" >"$cached_chain/gen-seconds"
-        start_node
-    fi
-fi
+generate_chain
 blocks=$(cli getblockcount)
 chain_txs=$(cli getchaintxstats | python3 -c 'import json,sys; print(json.load(sys.stdin)["txcount"])')
 # Let the node settle (its own flushes after the generator) before timing anything.
