@@ -16,7 +16,9 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
+
+use memmap2::{Mmap, MmapOptions};
 
 use crate::schema::{Sealed, Storage, STORAGE, TABLES};
 
@@ -48,6 +50,34 @@ pub struct Segment {
     pending: Mutex<Pending>,
     /// Written since the last sync.
     dirty: AtomicBool,
+    /// The files' first rows, mapped: the common read needs no system call.
+    maps: RwLock<Maps>,
+}
+
+/// Read-only maps of the first `rows` rows of a segment's files. Those bytes never change or go
+/// away: the writer only appends, and cuts only past the sealed mark, which no reader has passed.
+#[derive(Default)]
+struct Maps {
+    rows: u64,
+    idx: Option<Mmap>,
+    dat: Option<Mmap>,
+}
+
+impl Maps {
+    fn end(idx: &[u8], n: u64) -> u64 {
+        let at = (n * OFFSET) as usize;
+        let mut b = [0u8; 8];
+        b[3..].copy_from_slice(&idx[at..at + OFFSET as usize]);
+        u64::from_be_bytes(b)
+    }
+
+    /// Row `n` (below `rows`), or `None` when its offsets point outside the map.
+    fn row(&self, n: u64) -> Option<Vec<u8>> {
+        let (idx, dat) = (self.idx.as_deref()?, self.dat.as_deref().unwrap_or(&[]));
+        let start = if n == 0 { 0 } else { Maps::end(idx, n - 1) } as usize;
+        let end = Maps::end(idx, n) as usize;
+        dat.get(start..end).map(<[u8]>::to_vec)
+    }
 }
 
 /// Rows appended but not yet written to the files.
@@ -166,6 +196,7 @@ impl Segment {
             on_file: AtomicU64::new(0),
             pending: Mutex::new(Pending::default()),
             dirty: AtomicBool::new(false),
+            maps: RwLock::new(Maps::default()),
         })
     }
 
@@ -214,8 +245,37 @@ impl Segment {
         Ok(row)
     }
 
+    /// Maps the first `rows` rows of the files (all of them on file), replacing the maps. The
+    /// workspace's one `unsafe`: mapping a file is unsafe when it can change under the map.
+    #[allow(unsafe_code)]
+    fn map(&self, rows: u64) -> Result<(), SegmentError> {
+        let map = |file: &File, len: u64, ext: &str| -> Result<Option<Mmap>, SegmentError> {
+            if len == 0 {
+                return Ok(None);
+            }
+            // SAFETY: the mapped bytes are below the sealed mark: never written again or cut
+            // (see `Maps`), so the map never changes under a reader.
+            let mapped = unsafe { MmapOptions::new().len(len as usize).map(file) };
+            mapped.map(Some).map_err(io(self.file(ext)))
+        };
+        let end = if rows == 0 { 0 } else { self.end(rows - 1)? };
+        let maps =
+            Maps { rows, idx: map(&self.idx.file, rows * OFFSET, "idx")?, dat: map(&self.dat.file, end, "dat")? };
+        *self.maps.write().expect("segment maps lock") = maps;
+        Ok(())
+    }
+
     /// The bytes of row `n`, or `None` past the rows readable.
     pub fn get(&self, n: u64) -> Result<Option<Vec<u8>>, SegmentError> {
+        {
+            let maps = self.maps.read().expect("segment maps lock");
+            if n < maps.rows {
+                return match maps.row(n) {
+                    Some(row) => Ok(Some(row)),
+                    None => Err(self.damaged("idx", format!("row {n} points past the end of the data"))),
+                };
+            }
+        }
         if n < self.on_file.load(Ordering::Acquire) {
             return self.read(n).map(Some);
         }
@@ -256,7 +316,7 @@ impl Segment {
         p.ends.clear();
         self.on_file.store(p.first, Ordering::Release);
         self.dirty.store(true, Ordering::Release);
-        Ok(())
+        self.map(p.first)
     }
 
     fn sync(&self) -> Result<(), SegmentError> {
@@ -287,7 +347,7 @@ impl Segment {
         }
         *self.pending.lock().expect("segment lock") = fresh;
         self.on_file.store(rows, Ordering::Release);
-        Ok(())
+        self.map(rows)
     }
 
     /// Bytes of its files.
@@ -365,7 +425,7 @@ impl Segments {
             .zip(STORAGE)
             .map(|(name, storage)| match storage {
                 Storage::Segmented => Segment::open(&dir, name, writable).map(Some),
-                Storage::Column => Ok(None),
+                Storage::Column | Storage::WriteOnly => Ok(None),
             })
             .collect::<Result<_, _>>()?;
         Ok(Segments { by_table })

@@ -100,8 +100,14 @@ pub struct Store {
 /// filters: most of its lookups are of scripts in no cluster); `txids` and `script_ids` are read by 8-byte prefix (prefix
 /// Bloom filters); history, UTXOs and undo are scanned. Txids and hashes do not compress, so
 /// those tables skip compression; the rest use LZ4 and bigger blocks.
-fn cf_options(name: &str, cache: &Cache) -> Options {
+fn cf_options(name: &str, cache: &Cache, role: Role) -> Options {
     let mut opts = Options::default();
+    let id = TABLES.iter().position(|t| *t == name).expect("a table's name");
+    if role == Role::Writer && STORAGE[id] == Storage::WriteOnly {
+        // Appending to a vector costs nothing per insert; it is sorted once, at flush. Nothing
+        // in the writer reads these tables back, and readers use their own skip lists.
+        opts.set_memtable_factory(rocksdb::MemtableFactory::Vector);
+    }
     let mut block = BlockBasedOptions::default();
     block.set_block_cache(cache);
     block.set_block_size(16 * 1024);
@@ -148,8 +154,15 @@ fn db_options() -> Options {
     opts
 }
 
-fn descriptors(cache: &Cache) -> Vec<ColumnFamilyDescriptor> {
-    TABLES.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, cache))).collect()
+/// Who opens the database: its one writer, or a reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Writer,
+    Reader,
+}
+
+fn descriptors(cache: &Cache, role: Role) -> Vec<ColumnFamilyDescriptor> {
+    TABLES.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, cache, role))).collect()
 }
 
 /// Column families every schema version has had.
@@ -205,7 +218,10 @@ impl Store {
             check_ours(path)?;
         }
         let cache = Cache::new_lru_cache(cache_bytes);
-        let db = DB::open_cf_descriptors(&db_options(), path, descriptors(&cache)).map_err(|e| {
+        let mut opts = db_options();
+        // The vector memtables take one writer at a time (ours writes from one thread).
+        opts.set_allow_concurrent_memtable_write(false);
+        let db = DB::open_cf_descriptors(&opts, path, descriptors(&cache, Role::Writer)).map_err(|e| {
             if e.as_ref().contains("LOCK") {
                 StoreError::Locked(path.to_owned())
             } else {
@@ -232,7 +248,7 @@ impl Store {
         // A follower opens per query: loading table files on one thread is far quicker than
         // starting a pool of openers for every column family.
         opts.set_max_file_opening_threads(1);
-        let db = DB::open_cf_descriptors_as_secondary(&opts, path, scratch.path(), descriptors(&cache))?;
+        let db = DB::open_cf_descriptors_as_secondary(&opts, path, scratch.path(), descriptors(&cache, Role::Reader))?;
         check_schema(&db, path)?;
         let segments = Segments::open(path, false)?;
         let store = Store { db, segments, path: path.to_owned(), _secondary: Some(scratch) };
@@ -254,7 +270,7 @@ impl Store {
         let cache = Cache::new_lru_cache(cache_bytes);
         let mut opts = db_options();
         opts.create_if_missing(false);
-        let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(&cache), false)?;
+        let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(&cache, Role::Reader), false)?;
         check_schema(&db, path)?;
         let segments = Segments::open(path, false)?;
         let store = Store { db, segments, path: path.to_owned(), _secondary: None };
@@ -435,7 +451,7 @@ impl Store {
         let name = TABLES[table as usize];
         self.db.drop_cf(name)?;
         let cache = Cache::new_lru_cache(8 << 20);
-        self.db.create_cf(name, &cf_options(name, &cache))?;
+        self.db.create_cf(name, &cf_options(name, &cache, Role::Writer))?;
         Ok(())
     }
 

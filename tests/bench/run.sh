@@ -9,7 +9,8 @@
 #
 # On one node with REST on, in RUNS interleaved rounds: the ceiling (`indexer --fetch-only`: fetch
 # over the fastest feed, decode, txids, nothing written), the initial sync (`indexer --once` into
-# an empty database; once without clusters; once more with a full compaction at the end), and
+# an empty database; once without clusters; once more with a full compaction at the end; once
+# pinned to one core with taskset), and
 # electrs 0.12 indexing the same node when `electrs` is on the PATH (`cargo install electrs
 # --version 0.12.0 --locked`). Reports medians and every run; then cluster accuracy against the
 # generator's owners (cluster-eval, with and without change heuristics) and the query figures
@@ -74,6 +75,10 @@ for run in $(seq "$RUNS"); do
     rm -rf "$work/db"
     read -r s rss < <(timed "$work/compact$run.log" "${indexer[@]}" --db "$work/db" --once --compact-after-bulk ${INDEXER_ARGS:-})
     echo "compact $s $rss $(du -sb "$work/db" | cut -f1) 0" >>"$work/results"
+    rm -rf "$work/db1"
+    read -r s rss < <(timed "$work/onecore$run.log" taskset -c 0 "${indexer[@]}" --db "$work/db1" --once ${INDEXER_ARGS:-})
+    echo "onecore $s $rss $(du -sb "$work/db1" | cut -f1) 0" >>"$work/results"
+    rm -rf "$work/db1"
     if [[ -n ${BASE:-} ]]; then
         rm -rf "$work/base-db"
         read -r s rss < <(timed "$work/base$run.log" "$work/base/indexer" --network regtest --rpc-url "$url" \
@@ -101,7 +106,7 @@ for line in open(path):
     block_bytes = max(block_bytes, int(bb))
 med = lambda kind, i: statistics.median(r[i] for r in runs[kind])
 print(f"Chain: regtest, {blocks} blocks, {txs} transactions, {block_bytes/1e6:.1f} MB of block data. Feed: {feed}.\n")
-print(f"Medians of {len(runs['sync'])} interleaved rounds (ceiling, sync, sync without clusters, sync with compaction{', the base revision' if 'base' in runs else ''}{', electrs' if 'electrs' in runs else ''}, repeated); every run's seconds in the last column.\n")
+print(f"Medians of {len(runs['sync'])} interleaved rounds (ceiling, sync, sync without clusters, sync with compaction, sync on one core{', the base revision' if 'base' in runs else ''}{', electrs' if 'electrs' in runs else ''}, repeated); every run's seconds in the last column.\n")
 print("| pass | seconds | tx/s | MB/s | of the ceiling | peak RSS | database | bytes per block byte | runs (s) |")
 print("|---|---|---|---|---|---|---|---|---|")
 ceiling = med("fetch", 0)
@@ -109,9 +114,10 @@ names = {"fetch": "ceiling: `indexer --fetch-only` (fetch + decode + txids, noth
          "sync": "initial sync: `indexer --once`",
          "noclusters": "initial sync without clusters: `indexer --once --no-clusters`",
          "compact": "initial sync, then full compaction: `indexer --once --compact-after-bulk`",
+         "onecore": "initial sync on one core: `taskset -c 0 indexer --once`",
          "base": f"initial sync, the indexer of {base_name}: `indexer --once`",
          "electrs": "electrs 0.12.0 (`--sync-once`), same node"}
-for kind in ["fetch", "sync", "noclusters", "compact", "base", "electrs"]:
+for kind in ["fetch", "sync", "noclusters", "compact", "onecore", "base", "electrs"]:
     if kind not in runs:
         continue
     s = med(kind, 0)
@@ -120,6 +126,7 @@ for kind in ["fetch", "sync", "noclusters", "compact", "base", "electrs"]:
     ratio = f"{med(kind, 2)/block_bytes:.2f}" if kind != "fetch" else ""
     each = ", ".join(f"{r[0]:.2f}" for r in runs[kind])
     print(f"| {names[kind]} | {s:.2f} | {txs/s:,.0f} | {block_bytes/s/1e6:.1f} | {ceiling/s:.2f} | {rss} | {db} | {ratio} | {each} |")
+print(f"\nTwo cores against one (`taskset -c 0`): {med('onecore', 0) / med('sync', 0):.2f}x.")
 print(f"\nGenerator: {gen_txs} transactions in {gen_s:.1f} s ({gen_txs/gen_s:,.0f} tx/s).")
 PY
 

@@ -47,11 +47,15 @@ pub trait Codec: Sized {
     }
 }
 
-/// Where a table's rows live.
+/// Where a table's rows live, and how the writer uses them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Storage {
-    /// A RocksDB column family.
+    /// A RocksDB column family that the writer also reads.
     Column,
+    /// A RocksDB column family that the writer only writes (queries read it): the writer's
+    /// memtable for it is an unsorted vector, sorted once at flush, instead of a skip list
+    /// searched on every insert.
+    WriteOnly,
     /// Keyed by a dense number, and never changed once written: rows of blocks deeper than the
     /// undo window live in an append-only segment file (`crate::segment`), the rows of the
     /// blocks above it in the column family.
@@ -131,27 +135,27 @@ tables! {
     /// Every input of a non-coinbase transaction: the output it spent and its value, in one row.
     7 Inputs = "inputs", Segmented: TxNum => InputsRow;
     /// Spent output → the input that spent it.
-    8 Spends = "spends", Column: OutKey => InRef;
+    8 Spends = "spends", WriteOnly: OutKey => InRef;
     /// Script number → script bytes (every spendable script, once).
     9 Scripts = "scripts", Segmented: ScriptNum => ScriptBytes;
     /// Script hash prefix → script numbers (the one table keyed by script).
     10 ScriptIds = "script_ids", Column: PrefixKey => Empty;
     /// A script's history: every output paying it and input spending from it, in chain order.
-    11 History = "history", Column: HistoryKey => Sats;
+    11 History = "history", WriteOnly: HistoryKey => Sats;
     /// A script's unspent outputs.
-    12 Utxos = "utxos", Column: UtxoKey => Sats;
+    12 Utxos = "utxos", WriteOnly: UtxoKey => Sats;
     /// What each recent block changed, to take it back out on a reorg.
     13 Undo = "undo", Column: u32 => BlockUndo;
     /// Clusters: a script's parent in its cluster's tree (roots have no row).
     14 ClusterParents = "cluster_parents", Column: ScriptNum => ScriptNum;
     /// Clusters: the reverse of `cluster_parents`, to list a cluster's members.
-    15 ClusterChildren = "cluster_children", Column: ScriptPair => Empty;
+    15 ClusterChildren = "cluster_children", WriteOnly: ScriptPair => Empty;
     /// Clusters of two or more scripts, by root: size and earliest script.
     16 Clusters = "clusters", Column: ScriptNum => ClusterRow;
     /// Clusters by size, largest first.
-    17 ClusterSizes = "cluster_sizes", Column: SizeKey => Empty;
+    17 ClusterSizes = "cluster_sizes", WriteOnly: SizeKey => Empty;
     /// The merges that joined scripts into clusters, both ways: why two scripts share an owner.
-    18 ClusterLinks = "cluster_links", Column: ScriptPair => LinkRow;
+    18 ClusterLinks = "cluster_links", WriteOnly: ScriptPair => LinkRow;
     /// P2PK scripts by the hash160 of their key, to join them with the key's other scripts.
     19 P2pkKeys = "p2pk_keys", Column: KeyHash => ScriptNum;
     /// The clusters stage's own state: heuristics and how many scripts it has seen.

@@ -38,7 +38,6 @@ pub fn render(report: &Report, format: Format, style: &Style) -> Result<String, 
     let written = match (format, &report.body) {
         (Format::Json, body) => {
             out = json(body);
-            out.push('\n');
             Ok(())
         }
         (Format::Table, body) => table::write(&mut out, body, style),
