@@ -50,8 +50,10 @@ pub struct Segment {
     pending: Mutex<Pending>,
     /// Written since the last sync.
     dirty: AtomicBool,
-    /// The files' first rows, mapped: the common read needs no system call.
+    /// The files' first rows, mapped: the common read needs no system call. Readers only: the
+    /// writer reads with `pread`, so the pages it touches stay out of its resident set.
     maps: RwLock<Maps>,
+    mapped: bool,
 }
 
 /// Read-only maps of the first `rows` rows of a segment's files. Those bytes never change or go
@@ -197,6 +199,7 @@ impl Segment {
             pending: Mutex::new(Pending::default()),
             dirty: AtomicBool::new(false),
             maps: RwLock::new(Maps::default()),
+            mapped: !writable,
         })
     }
 
@@ -226,16 +229,17 @@ impl Segment {
 
     /// The bytes of row `n` on file.
     fn read(&self, n: u64) -> Result<Vec<u8>, SegmentError> {
-        let mut b = [0u8; 16];
         let (start, end) = if n == 0 {
             (0, self.end(0)?)
         } else {
+            // Both offsets in one read: the end of row n - 1 and of row n.
+            let mut b = [0u8; 2 * OFFSET as usize];
             self.idx
                 .file
-                .read_exact_at(&mut b[3..8], (n - 1) * OFFSET)
-                .and_then(|_| self.idx.file.read_exact_at(&mut b[11..16], n * OFFSET))
+                .read_exact_at(&mut b, (n - 1) * OFFSET)
                 .map_err(|e| self.damaged("idx", format!("row {n}: {e}")))?;
-            (u64::from_be_bytes(b[..8].try_into().expect("8")), u64::from_be_bytes(b[8..].try_into().expect("8")))
+            let (first, second) = b.split_at(OFFSET as usize);
+            (Maps::end(first, 0), Maps::end(second, 0))
         };
         if end < start {
             return Err(self.damaged("idx", format!("row {n} ends at {end}, before it starts at {start}")));
@@ -249,6 +253,9 @@ impl Segment {
     /// workspace's one `unsafe`: mapping a file is unsafe when it can change under the map.
     #[allow(unsafe_code)]
     fn map(&self, rows: u64) -> Result<(), SegmentError> {
+        if !self.mapped {
+            return Ok(());
+        }
         let map = |file: &File, len: u64, ext: &str| -> Result<Option<Mmap>, SegmentError> {
             if len == 0 {
                 return Ok(None);
