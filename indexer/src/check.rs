@@ -45,14 +45,14 @@ pub fn tip_agrees(store: &Store, meta: &Meta) -> anyhow::Result<()> {
     sealed_agrees(store, meta)
 }
 
-/// Checks that the sealed mark in `meta` falls on a block boundary: the segment files end where
+/// Checks that the sealed mark falls on a block boundary: the segment files end where
 /// the first unsealed block's transactions and scripts begin.
 fn sealed_agrees(store: &Store, meta: &Meta) -> anyhow::Result<()> {
     let sealed = store.sealed()?;
     let next = match store.header(sealed.blocks)? {
         Some(header) => (header.first_txnum, header.first_scriptnum),
         None if Some(sealed.blocks) == meta.tip.map(|(h, _)| h + 1) => (meta.next_txnum, meta.next_scriptnum),
-        None => bail!("the meta row seals {} blocks, past the indexed tip", sealed.blocks),
+        None => bail!("the sealed mark covers {} blocks, past the indexed tip", sealed.blocks),
     };
     if next != (sealed.txs, sealed.scripts) {
         bail!(

@@ -20,7 +20,7 @@ use std::sync::{Mutex, RwLock};
 
 use memmap2::{Mmap, MmapOptions};
 
-use crate::schema::{Sealed, Storage, STORAGE, TABLES};
+use crate::schema::{num_at, put_num, Sealed, Storage, STORAGE, TABLES};
 
 /// Bytes of one end offset in an `.idx` file.
 const OFFSET: u64 = 5;
@@ -45,7 +45,7 @@ pub struct Segment {
     name: &'static str,
     dat: Summed,
     idx: Summed,
-    /// Rows readable from the files (for a follower: as many as its meta row records).
+    /// Rows readable from the files (for a reader: as many as its sealed mark records).
     on_file: AtomicU64,
     pending: Mutex<Pending>,
     /// Written since the last sync.
@@ -65,19 +65,17 @@ struct Maps {
     dat: Option<Mmap>,
 }
 
-impl Maps {
-    fn end(idx: &[u8], n: u64) -> u64 {
-        let at = (n * OFFSET) as usize;
-        let mut b = [0u8; 8];
-        b[3..].copy_from_slice(&idx[at..at + OFFSET as usize]);
-        u64::from_be_bytes(b)
-    }
+/// The end offset of row `n` in an `.idx` file's bytes (40-bit big-endian, as the keys' numbers).
+fn end_at(idx: &[u8], n: u64) -> u64 {
+    num_at(idx, (n * OFFSET) as usize)
+}
 
+impl Maps {
     /// Row `n` (below `rows`), or `None` when its offsets point outside the map.
     fn row(&self, n: u64) -> Option<Vec<u8>> {
         let (idx, dat) = (self.idx.as_deref()?, self.dat.as_deref().unwrap_or(&[]));
-        let start = if n == 0 { 0 } else { Maps::end(idx, n - 1) } as usize;
-        let end = Maps::end(idx, n) as usize;
+        let start = if n == 0 { 0 } else { end_at(idx, n - 1) } as usize;
+        let end = end_at(idx, n) as usize;
         dat.get(start..end).map(<[u8]>::to_vec)
     }
 }
@@ -207,7 +205,7 @@ impl Segment {
         format!("{DIR}/{}.{ext}", self.name)
     }
 
-    fn damaged(&self, ext: &str, why: String) -> SegmentError {
+    pub(crate) fn damaged(&self, ext: &str, why: String) -> SegmentError {
         SegmentError::Damaged { file: self.file(ext), why }
     }
 
@@ -219,12 +217,9 @@ impl Segment {
 
     /// End offset of row `n` in `dat`, from the `.idx` file.
     fn end(&self, n: u64) -> Result<u64, SegmentError> {
-        let mut b = [0u8; 8];
-        self.idx
-            .file
-            .read_exact_at(&mut b[3..], n * OFFSET)
-            .map_err(|e| self.damaged("idx", format!("row {n}: {e}")))?;
-        Ok(u64::from_be_bytes(b))
+        let mut b = [0u8; OFFSET as usize];
+        self.idx.file.read_exact_at(&mut b, n * OFFSET).map_err(|e| self.damaged("idx", format!("row {n}: {e}")))?;
+        Ok(end_at(&b, 0))
     }
 
     /// The bytes of row `n` on file.
@@ -238,8 +233,7 @@ impl Segment {
                 .file
                 .read_exact_at(&mut b, (n - 1) * OFFSET)
                 .map_err(|e| self.damaged("idx", format!("row {n}: {e}")))?;
-            let (first, second) = b.split_at(OFFSET as usize);
-            (Maps::end(first, 0), Maps::end(second, 0))
+            (end_at(&b, 0), end_at(&b, 1))
         };
         if end < start {
             return Err(self.damaged("idx", format!("row {n} ends at {end}, before it starts at {start}")));
@@ -312,7 +306,7 @@ impl Segment {
         }
         let mut idx = Vec::with_capacity(p.ends.len() * OFFSET as usize);
         for &end in &p.ends {
-            idx.extend_from_slice(&(p.dat_len + end as u64).to_be_bytes()[3..]);
+            put_num(&mut idx, p.dat_len + end as u64);
         }
         let p = &mut *p;
         self.dat.append(p.dat_len, &p.bytes, &mut p.dat_tail).map_err(io(self.file("dat")))?;
@@ -386,14 +380,7 @@ impl Segment {
             let n = chunk.min(rows - first);
             let mut idx = vec![0u8; (n * OFFSET) as usize];
             self.idx.file.read_exact_at(&mut idx, first * OFFSET).map_err(|e| self.damaged("idx", e.to_string()))?;
-            let ends: Vec<u64> = idx
-                .chunks_exact(OFFSET as usize)
-                .map(|c| {
-                    let mut b = [0u8; 8];
-                    b[3..].copy_from_slice(c);
-                    u64::from_be_bytes(b)
-                })
-                .collect();
+            let ends: Vec<u64> = (0..n).map(|i| end_at(&idx, i)).collect();
             let last = *ends.last().expect("n > 0");
             if last < start {
                 return Err(self.damaged("idx", format!("offsets go back at row {}", first + n - 1)));

@@ -102,8 +102,7 @@ pub struct Store {
 /// those tables skip compression; the rest use LZ4 and bigger blocks.
 fn cf_options(name: &str, cache: &Cache, role: Role) -> Options {
     let mut opts = Options::default();
-    let id = TABLES.iter().position(|t| *t == name).expect("a table's name");
-    if role == Role::Writer && STORAGE[id] == Storage::WriteOnly {
+    if role == Role::Writer && STORAGE[table_id(name) as usize] == Storage::WriteOnly {
         // Appending to a vector costs nothing per insert; it is sorted once, at flush. Nothing
         // in the writer reads these tables back, and readers use their own skip lists.
         opts.set_memtable_factory(rocksdb::MemtableFactory::Vector);
@@ -228,13 +227,7 @@ impl Store {
                 StoreError::Rocks(e)
             }
         })?;
-        // The version is checked before anything is added to the directory.
-        check_schema(&db, path)?;
-        let segments = Segments::open(path, true)?;
-        let store = Store { db, segments, path: path.to_owned(), _secondary: None };
-        let sealed = store.sealed()?;
-        store.segments.set_sealed(&sealed, true)?;
-        Ok(store)
+        Store::with_segments(db, path, None, Role::Writer)
     }
 
     /// Opens the database read-only as a follower of the writer: works while the indexer runs,
@@ -249,16 +242,13 @@ impl Store {
         // starting a pool of openers for every column family.
         opts.set_max_file_opening_threads(1);
         let db = DB::open_cf_descriptors_as_secondary(&opts, path, scratch.path(), descriptors(&cache, Role::Reader))?;
-        check_schema(&db, path)?;
-        let segments = Segments::open(path, false)?;
-        let store = Store { db, segments, path: path.to_owned(), _secondary: Some(scratch) };
+        let store = Store::with_segments(db, path, Some(scratch), Role::Reader)?;
         if store.meta()?.is_none() {
             // A follower falls back to the last state whose files are all sound: a database
             // whose newest table files are damaged looks empty to it. Only a full open tells.
             Store::open_read_only(path, cache_bytes)?;
             return Err(StoreError::Empty(path.to_owned()));
         }
-        store.segments.set_sealed(&store.sealed()?, false)?;
         Ok(store)
     }
 
@@ -271,11 +261,18 @@ impl Store {
         let mut opts = db_options();
         opts.create_if_missing(false);
         let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(&cache, Role::Reader), false)?;
+        Store::with_segments(db, path, None, Role::Reader)
+    }
+
+    /// The store over an opened database: checks its schema version before anything is added
+    /// to the directory, then opens the segment files and makes the rows its sealed mark
+    /// records readable (the writer also cuts off what no batch recorded).
+    fn with_segments(db: DB, path: &Path, secondary: Option<tempfile::TempDir>, role: Role) -> Result<Store> {
         check_schema(&db, path)?;
-        let segments = Segments::open(path, false)?;
-        let store = Store { db, segments, path: path.to_owned(), _secondary: None };
-        let sealed = store.sealed()?;
-        store.segments.set_sealed(&sealed, false)?;
+        let writer = role == Role::Writer;
+        let segments = Segments::open(path, writer)?;
+        let store = Store { db, segments, path: path.to_owned(), _secondary: secondary };
+        store.segments.set_sealed(&store.sealed()?, writer)?;
         Ok(store)
     }
 
@@ -394,10 +391,8 @@ impl Store {
         if let Some(segment) = self.segments.of(id) {
             segment.verify()?;
             segment.for_each(|n, row| {
-                crate::schema::check_row(id, &n.encode(), row).map_err(|e| SegmentError::Damaged {
-                    file: format!("{}/{name}.dat", crate::segment::DIR),
-                    why: format!("{} (row {n})", e),
-                })?;
+                crate::schema::check_row(id, &n.encode(), row)
+                    .map_err(|e| segment.damaged("dat", format!("{e} (row {n})")))?;
                 rows += 1;
                 bytes += row.len() as u64;
                 Ok(())

@@ -73,7 +73,7 @@ impl<'s> Writer<'s> {
         }
         // Blocks now deeper than the undo window move to the segment files first.
         if let Some(stale) = height.checked_sub(undo_depth) {
-            self.seal_through(stale.min(height.saturating_sub(1)), height)?;
+            self.seal_through(stale, height)?;
         }
         let seal = !keep_undo && self.sealed.blocks == height;
         let meta_before = self.meta.clone();

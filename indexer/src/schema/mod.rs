@@ -181,12 +181,12 @@ fn check_len(what: &'static str, bytes: &[u8], expected: usize) -> Result<(), De
     }
 }
 
-fn put_num(out: &mut Vec<u8>, n: u64) {
+pub(crate) fn put_num(out: &mut Vec<u8>, n: u64) {
     debug_assert!(n <= MAX_NUM, "numbers are 40 bits on disk");
     out.extend_from_slice(&n.to_be_bytes()[3..]);
 }
 
-fn num_at(b: &[u8], at: usize) -> u64 {
+pub(crate) fn num_at(b: &[u8], at: usize) -> u64 {
     let mut buf = [0u8; 8];
     buf[3..].copy_from_slice(&b[at..at + 5]);
     u64::from_be_bytes(buf)
