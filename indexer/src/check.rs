@@ -7,8 +7,8 @@ use std::io::Write;
 use anyhow::{bail, Context};
 
 use crate::config::Config;
-use crate::schema::{Meta, TABLES};
-use crate::store::Store;
+use crate::storage::schema::{Meta, TABLES};
+use crate::storage::store::Store;
 
 /// Checks the database `config` names and prints each table's rows and bytes. A corrupt file or
 /// row is an error naming it. Opens the database read-only, so an indexer may be running; what it

@@ -7,12 +7,12 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use serde::Deserialize;
 
-use crate::clusters::ClusterParams;
 use crate::network::Network;
 use crate::node::{RpcAuth, RpcConfig};
 use crate::progress::ProgressStyle;
+use crate::stages::clusters::ClusterRules;
 use crate::stages::StageConfig;
-use crate::store::default_db_dir;
+use crate::storage::store::default_db_dir;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,7 +66,7 @@ pub struct Args {
     pub fetch_only: bool,
     /// Rebuild a derived stage from the rows already indexed, without the node, then exit.
     #[arg(long, value_enum, value_name = "STAGE")]
-    pub rebuild_stage: Option<crate::schema::StageId>,
+    pub rebuild_stage: Option<crate::storage::schema::StageId>,
     /// Check the database, without the node and without writing (also while an indexer runs on
     /// it): read every row of every table, verifying RocksDB's checksums, and decode it; print
     /// each table's rows and exit 0, or name the first corrupt row or file and exit 1.
@@ -173,7 +173,7 @@ pub struct Config {
     pub fetch_only: bool,
     pub feed: FeedChoice,
     /// A derived stage to rebuild from the indexed rows before anything else (then exit).
-    pub rebuild: Option<crate::schema::StageId>,
+    pub rebuild: Option<crate::storage::schema::StageId>,
     /// Check every row of the database, then exit.
     pub check: bool,
     /// Which derived stages run, and how.
@@ -268,7 +268,7 @@ impl Config {
             check: args.check,
             stages: StageConfig {
                 clusters: (!args.no_clusters && f.clusters.unwrap_or(true))
-                    .then(|| ClusterParams { change: args.cluster_change || f.cluster_change.unwrap_or(false) }),
+                    .then(|| ClusterRules { change: args.cluster_change || f.cluster_change.unwrap_or(false) }),
             },
             progress: args.progress,
         })
@@ -333,13 +333,13 @@ mod tests {
     fn clusters_are_on_without_change_unless_the_flags_or_the_file_say_otherwise() {
         let base = ["--network", "regtest", "--rpc-cookie", "/x", "--db", "/d"];
         let stages = |extra: &[&str]| Config::resolve(parse(&[&base[..], extra].concat())).unwrap().stages;
-        assert_eq!(stages(&[]).clusters, Some(ClusterParams { change: false }));
-        assert_eq!(stages(&["--cluster-change"]).clusters, Some(ClusterParams { change: true }));
+        assert_eq!(stages(&[]).clusters, Some(ClusterRules { change: false }));
+        assert_eq!(stages(&["--cluster-change"]).clusters, Some(ClusterRules { change: true }));
         assert_eq!(stages(&["--no-clusters"]).clusters, None);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "[indexer]\ncluster_change = true\n").unwrap();
-        assert_eq!(stages(&["--config", file.to_str().unwrap()]).clusters, Some(ClusterParams { change: true }));
+        assert_eq!(stages(&["--config", file.to_str().unwrap()]).clusters, Some(ClusterRules { change: true }));
         std::fs::write(&file, "[indexer]\nclusters = false\n").unwrap();
         assert_eq!(stages(&["--config", file.to_str().unwrap()]).clusters, None);
     }
@@ -375,7 +375,7 @@ mod proptests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::schema::proptests::cases;
+    use crate::storage::schema::proptests::cases;
 
     const EXAMPLES: [&str; 4] = [
         include_str!("../../config/mainnet.toml"),

@@ -5,16 +5,10 @@
 //! the writer), which is all `query` needs to read the index; with it, also the node client, the
 //! connection settings (which `query verify` reuses) and the sync.
 
-pub mod addresses;
-pub mod clusters;
-pub mod graph;
 pub mod heuristics;
-pub mod journal;
 pub mod network;
-pub mod schema;
-pub mod segment;
 pub mod stages;
-pub mod store;
+pub mod storage;
 pub mod writer;
 
 #[cfg(test)]
@@ -25,15 +19,11 @@ pub mod check;
 #[cfg(feature = "node")]
 pub mod config;
 #[cfg(feature = "node")]
-pub mod fetch;
-#[cfg(feature = "node")]
 mod killpoint;
 #[cfg(feature = "node")]
 pub mod node;
 #[cfg(feature = "node")]
 pub mod progress;
-#[cfg(feature = "node")]
-pub mod rest;
 #[cfg(feature = "node")]
 pub mod sync;
 

@@ -10,16 +10,16 @@ use anyhow::{bail, Context};
 use bitcoin::hashes::Hash;
 use tracing::{debug, info, warn};
 
-use crate::clusters;
 use crate::config::{Config, FeedChoice};
-use crate::fetch::{Feed, Fetched, Fetcher};
-use crate::journal::{undo_tip, BatchSummary};
 use crate::killpoint;
-use crate::node::{sleep_unless_stopped, Node, NodeError};
+use crate::node::fetch::{Feed, Fetched, Fetcher};
+use crate::node::{sleep_unless_stopped, NodeError, Rpc};
 use crate::progress::Progress;
-use crate::schema::Meta;
 use crate::stages;
-use crate::store::{hex_hash, Store, StoreError, WriteMode};
+use crate::stages::clusters;
+use crate::storage::journal::{undo_tip, BatchSummary};
+use crate::storage::schema::Meta;
+use crate::storage::store::{hex_hash, Store, StoreError, WriteMode};
 use crate::writer::{ApplyError, Writer};
 
 /// Indexes until the node's tip (with `once`) or until `shutdown` is set; with `check`, only
@@ -35,7 +35,7 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    let mut node = Node::new(config.rpc.clone());
+    let mut node = Rpc::new(config.rpc.clone());
     let info = node.chain_info().context("cannot start")?;
     let network = config.network;
     if info.chain != network.core_name() {
@@ -115,14 +115,14 @@ fn prepare_stages(config: &Config, shutdown: &AtomicBool) -> anyhow::Result<()> 
         }
     }
     if let Some(stage) = config.rebuild {
-        if !config.stages.enabled().any(|s| s == stage) {
+        if !config.stages.enabled().contains(&stage) {
             bail!("cannot rebuild stage {}: it is turned off (--no-clusters)", stage.name());
         }
         info!(stage = stage.name(), "rebuilding stage from the indexed rows");
         stages::reset(&mut store, stage)?;
     }
     check_cluster_params(config, &store)?;
-    let applied = stages::catch_up(&store, &config.stages, config.batch_txs, shutdown)?;
+    let applied = config.stages.catch_up(&store, config.batch_txs, shutdown)?;
     if applied > 0 {
         store.flush()?;
     }
@@ -151,7 +151,7 @@ fn follow(
     config: &Config,
     feed: Feed,
     store: &Store,
-    node: &mut Node,
+    node: &mut Rpc,
     meta: &mut Meta,
     shutdown: &Arc<AtomicBool>,
     progress: &mut Progress,
@@ -178,7 +178,14 @@ fn follow(
         let next = meta.next_height();
         if next <= info.blocks {
             let txs_behind = info.txs.saturating_sub(meta.next_txnum);
-            catch_up(config, store, meta, Range::new(next, info.blocks, txs_behind, feed, config), shutdown, progress)?;
+            index_range(
+                config,
+                store,
+                meta,
+                Range::new(next, info.blocks, txs_behind, feed, config),
+                shutdown,
+                progress,
+            )?;
             reported_idle = false;
             continue;
         }
@@ -197,7 +204,7 @@ fn follow(
 /// Rolls back indexed blocks that are no longer on the node's best chain, one atomic commit per
 /// block (a reader sees the index at one block or the next, never between). The fork point is
 /// found first: a fork deeper than the undo data kept is refused before anything is rolled back.
-fn reconcile(store: &Store, node: &mut Node, meta: &mut Meta, stop: &AtomicBool) -> anyhow::Result<()> {
+fn reconcile(store: &Store, node: &mut Rpc, meta: &mut Meta, stop: &AtomicBool) -> anyhow::Result<()> {
     let Some((tip, tip_hash)) = meta.tip else { return Ok(()) };
     let Some(fork) = fork_point(store, node, (tip, tip_hash), stop)? else { return Ok(()) };
     warn!(
@@ -227,11 +234,11 @@ fn reconcile(store: &Store, node: &mut Node, meta: &mut Meta, stop: &AtomicBool)
 /// with).
 fn fork_point(
     store: &Store,
-    node: &mut Node,
+    node: &mut Rpc,
     (tip, tip_hash): (u32, [u8; 32]),
     stop: &AtomicBool,
 ) -> anyhow::Result<Option<u32>> {
-    let on_node = |node: &mut Node, height: u32| -> anyhow::Result<Option<[u8; 32]>> {
+    let on_node = |node: &mut Rpc, height: u32| -> anyhow::Result<Option<[u8; 32]>> {
         Ok(node.block_hash(stop, height)?.map(|h| h.to_byte_array()))
     };
     if on_node(node, tip)? == Some(tip_hash) {
@@ -257,7 +264,7 @@ fn fork_point(
 }
 
 /// Indexes heights `start..=end`, committing in batches.
-fn catch_up(
+fn index_range(
     config: &Config,
     store: &Store,
     meta: &mut Meta,

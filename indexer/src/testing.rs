@@ -8,9 +8,9 @@ use bitcoin::{
     TxMerkleNode, TxOut, Witness,
 };
 
-use crate::schema::*;
 use crate::stages::StageConfig;
-use crate::store::{Row, Store, WriteMode};
+use crate::storage::schema::*;
+use crate::storage::store::{Row, Store, WriteMode};
 use crate::writer::Writer;
 
 pub fn script(tag: u8) -> ScriptBuf {

@@ -4,11 +4,11 @@
 use bitcoin::hashes::Hash;
 use bitcoin::{Block, TxOut};
 
-use crate::graph::{GraphError, GraphWriter};
-use crate::journal::{Batch, BatchSummary, Journal, Known};
-use crate::schema::*;
-use crate::stages::{self, StageConfig};
-use crate::store::{hex_hash, Store, StoreError, WriteMode};
+use crate::stages::graph::{GraphError, GraphWriter};
+use crate::stages::{self, Stage, StageConfig};
+use crate::storage::journal::{Batch, BatchSummary, Journal, Known};
+use crate::storage::schema::*;
+use crate::storage::store::{hex_hash, Store, StoreError, WriteMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -27,15 +27,16 @@ pub struct Writer<'s> {
     /// How far the segmented tables are sealed, pending writes included.
     sealed: Sealed,
     graph: GraphWriter,
-    stages: StageConfig,
+    stages: Vec<Box<dyn Stage>>,
 }
 
 impl<'s> Writer<'s> {
     /// A writer on top of `meta`, the store's committed state. Every derived stage must be at
-    /// its tip (see [`stages::catch_up`]).
+    /// its tip (see [`Stage::catch_up`]).
     pub fn new(store: &'s Store, meta: Meta, stages: StageConfig) -> Result<Self, StoreError> {
         let sealed = store.sealed()?;
-        Ok(Writer { journal: Journal::new(store), meta, sealed, graph: GraphWriter::default(), stages })
+        let journal = Journal::new(store, stages::READ_BACK);
+        Ok(Writer { journal, meta, sealed, graph: GraphWriter::default(), stages: stages.build() })
     }
 
     /// The state after the blocks applied so far.
@@ -81,9 +82,9 @@ impl<'s> Writer<'s> {
         let rows = self.graph.apply(&mut self.journal, &mut self.meta, block, spent, height)?;
         // Derived stages are at the graph's tip: each one's checkpoint was the previous block.
         let before = meta_before.tip.map(|(height, hash)| Checkpoint { height, hash }.encode());
-        for stage in self.stages.enabled() {
-            stages::apply(stage, &mut self.journal, &rows, &self.stages)?;
-            self.journal.set::<Stages>(&stage, Some(&Checkpoint { height, hash }), Known::Was(before.clone()))?;
+        for stage in &mut self.stages {
+            stage.apply(&mut self.journal, &rows)?;
+            self.journal.set::<Stages>(&stage.id(), Some(&Checkpoint { height, hash }), Known::Was(before.clone()))?;
         }
         if seal {
             self.sealed = Sealed { blocks: height + 1, txs: self.meta.next_txnum, scripts: self.meta.next_scriptnum };

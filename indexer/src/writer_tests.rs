@@ -1,8 +1,8 @@
 //! Tests of the writer, the journal's undo, the stages and BIP30 on crafted blocks.
 
 use super::*;
-use crate::journal::{undo_tip, UndoError};
 use crate::stages::StageConfig;
+use crate::storage::journal::{undo_tip, UndoError};
 use crate::testing::*;
 use bitcoin::{OutPoint, ScriptBuf};
 use std::collections::HashMap;
@@ -11,7 +11,7 @@ fn num_of(store: &Store, script: &ScriptBuf) -> ScriptNum {
     store.script_num(script.as_bytes()).unwrap().expect("the script was paid")
 }
 
-fn stats(store: &Store, script: &ScriptBuf) -> crate::store::ScriptStats {
+fn stats(store: &Store, script: &ScriptBuf) -> crate::storage::store::ScriptStats {
     store.script_stats(num_of(store, script)).unwrap().expect("the script has history")
 }
 
@@ -170,7 +170,7 @@ fn the_overwritten_bip30_coinbases_are_not_counted_as_spendable_twice() {
     let before = dump(&store);
     stages::reset(&mut store, StageId::Addresses).unwrap();
     assert_eq!(store.utxos(num_of(&store, &script(20)), 10).unwrap(), vec![]);
-    stages::catch_up(&store, &StageConfig::default(), 1, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    StageConfig::default().catch_up(&store, 1, &std::sync::atomic::AtomicBool::new(false)).unwrap();
     check(&store);
     assert_eq!(dump(&store), before);
 }
@@ -186,8 +186,7 @@ fn a_stage_rebuilt_from_stored_rows_equals_the_live_one_and_still_undoes() {
     stages::reset(&mut rebuilt, StageId::Addresses).unwrap();
     assert_eq!(rebuilt.checkpoint(StageId::Addresses).unwrap(), None);
     assert_eq!(rebuilt.history(num_of(&rebuilt, &script(1)), 0, 10).unwrap(), vec![]);
-    let applied =
-        stages::catch_up(&rebuilt, &StageConfig::default(), 2, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    let applied = StageConfig::default().catch_up(&rebuilt, 2, &std::sync::atomic::AtomicBool::new(false)).unwrap();
     assert_eq!(applied, blocks.len() as u64);
     assert_eq!(dump(&rebuilt), dump(&live));
     // The rebuilt stage's writes are in the undo data: a reorg takes them out as before.

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Script, ScriptBuf};
-use indexer::clusters::read;
 use indexer::network::Network;
-use indexer::schema::{ClusterState, HeaderRow, Meta, ScriptNum, StageId, TxNum, TxRow};
-use indexer::store::{hex_hash, Store};
+use indexer::stages::clusters::read;
+use indexer::storage::schema::{ClusterState, HeaderRow, Meta, ScriptNum, StageId, TxNum, TxRow};
+use indexer::storage::store::{hex_hash, Store};
 
 use crate::error::{QueryError, Result, UsageError};
 use crate::model::{utc, TagView};
@@ -59,10 +59,10 @@ impl Chain {
         Ok(Chain { store, meta, network, tags: None })
     }
 
-    /// Brings in the blocks the indexer committed since the database was opened or last caught
-    /// up, and rereads the indexed tip. Returns whether the tip moved (a new block, or a reorg).
-    pub fn catch_up(&mut self) -> Result<bool> {
-        self.store.catch_up()?;
+    /// Brings in the blocks the indexer committed since the database was opened or last
+    /// refreshed, and rereads the indexed tip. Returns whether the tip moved (a new block, or a reorg).
+    pub fn refresh(&mut self) -> Result<bool> {
+        self.store.refresh()?;
         let path = self.store.path().display().to_string();
         let meta = self.store.meta()?.ok_or_else(|| QueryError::Corrupt(format!("{path} has no meta row")))?;
         let moved = meta.tip != self.meta.tip;

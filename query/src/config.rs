@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use indexer::network::Network;
-use indexer::store::default_db_dir;
+use indexer::storage::store::default_db_dir;
 use serde::Deserialize;
 
 use crate::cli::{

@@ -4,7 +4,7 @@
 //! imported) is wrong and the user must change it (exit code 2, like clap's own errors); [`QueryError`] means the arguments are
 //! well-formed but the database cannot answer (exit code 1).
 
-use indexer::store::StoreError;
+use indexer::storage::store::StoreError;
 
 use crate::cli::cut;
 

@@ -13,9 +13,9 @@ use bitcoin::{
     Address, Amount, Block, BlockHash, CompactTarget, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn,
     TxMerkleNode, TxOut, Txid, WPubkeyHash, Witness,
 };
-use indexer::schema::Meta;
 use indexer::stages::StageConfig;
-use indexer::store::{Store, WriteMode};
+use indexer::storage::schema::Meta;
+use indexer::storage::store::{Store, WriteMode};
 use indexer::writer::Writer;
 
 /// What a coinbase pays when the test does not say.

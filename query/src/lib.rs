@@ -32,7 +32,7 @@ mod proptests;
 use std::time::Instant;
 
 use anyhow::Context;
-use indexer::store::StoreError;
+use indexer::storage::store::StoreError;
 use tracing::{debug, warn};
 
 pub use cli::Cli;

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use bitcoin::address::{NetworkUnchecked, ParseError};
 use bitcoin::bech32::primitives::decode::{CharError, ChecksumError, SegwitHrpstringError, UncheckedHrpstringError};
 use bitcoin::{base58, bech32, Address, Txid};
-use indexer::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
+use indexer::storage::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
 
 use crate::chain::Chain;
 use crate::cli::cut;

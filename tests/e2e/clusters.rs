@@ -10,7 +10,7 @@ use bitcoin::{Amount, OutPoint, ScriptBuf, TxOut};
 use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::wallet::{unsigned_tx, ScriptKind, Spent, Wallet};
 use chaintrail_tests::{generate, GenParams, TestEnv};
-use indexer::clusters::read;
+use indexer::stages::clusters::read;
 use serde_json::Value;
 
 use crate::support::{assert_same_index, bin, failing, index_once, mature_coin, open, query_json, spend};
@@ -39,7 +39,7 @@ fn generated_clusters_never_mix_owners_keep_coinjoins_apart_and_equal_in_bulk_bl
     index_once(&env, by_block.path(), &["--bulk-threshold", "100000", "--batch-txs", "1"]);
     let later = tempfile::tempdir().expect("tempdir");
     index_once(&env, later.path(), &["--no-clusters"]);
-    assert_eq!(open(later.path()).checkpoint(indexer::schema::StageId::Clusters).expect("read"), None);
+    assert_eq!(open(later.path()).checkpoint(indexer::storage::schema::StageId::Clusters).expect("read"), None);
     let out = index_once(&env, later.path(), &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("stage behind the index"), "not caught up from rows");
     assert_same_index(bulk.path(), by_block.path());

@@ -10,8 +10,8 @@ use bitcoin::hashes::Hash;
 use bitcoin::Txid;
 use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::TestEnv;
-use indexer::schema::{Codec, IoRef, MetaKey, MetaTable, StageId, Table};
-use indexer::store::Store;
+use indexer::storage::schema::{Codec, IoRef, MetaKey, MetaTable, StageId, Table};
+use indexer::storage::store::Store;
 
 use crate::support::{
     assert_same_index, failing, generated, index_once, indexer, open, signal, stats_of, tip, wait_for_tip,
@@ -225,9 +225,12 @@ fn bad_configurations_fail_with_one_clear_line_and_lose_nothing() {
     let newer = tempfile::tempdir().expect("tempdir");
     {
         let store = Store::open_writable(newer.path(), 1 << 20).expect("open");
-        let meta = indexer::schema::Meta { schema_version: 999, ..indexer::schema::Meta::empty("regtest", [0; 32]) };
+        let meta = indexer::storage::schema::Meta {
+            schema_version: 999,
+            ..indexer::storage::schema::Meta::empty("regtest", [0; 32])
+        };
         let row = (MetaTable::ID, MetaKey.encode(), Some(meta.encode()));
-        store.write(&[row], indexer::store::WriteMode::Tip).expect("write");
+        store.write(&[row], indexer::storage::store::WriteMode::Tip).expect("write");
     }
     let (code, err) = failing({
         let mut c = indexer(&env, newer.path());

@@ -12,7 +12,7 @@ use bitcoin::{Address, BlockHash, Network, ScriptBuf};
 use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::wallet::{ScriptKind, Wallet};
 use chaintrail_tests::TestEnv;
-use indexer::store::Store;
+use indexer::storage::store::Store;
 use serde_json::Value;
 
 use crate::support::{

@@ -10,8 +10,8 @@ use bitcoin::{Amount, OutPoint, ScriptBuf, TxOut};
 use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::wallet::{unsigned_tx, OwnedScript, ScriptKind, Spent, Wallet};
 use chaintrail_tests::TestEnv;
-use indexer::schema::{SealedMark, Table, Undo, TABLES};
-use indexer::store::Store;
+use indexer::storage::schema::{SealedMark, Table, Undo, TABLES};
+use indexer::storage::store::Store;
 
 /// A binary built from this workspace (`cargo build --workspace --bins` builds them all).
 pub fn bin(name: &str) -> PathBuf {
@@ -155,7 +155,7 @@ pub fn event_height(line: &str, event: &str) -> Option<u32> {
 }
 
 /// A script's totals, if the index has ever seen it paid.
-pub fn stats_of(store: &Store, script: &[u8]) -> Option<indexer::store::ScriptStats> {
+pub fn stats_of(store: &Store, script: &[u8]) -> Option<indexer::storage::store::ScriptStats> {
     let num = store.script_num(script).expect("read")?;
     store.script_stats(num).expect("read")
 }
@@ -165,13 +165,13 @@ pub fn open(db: &Path) -> Store {
 }
 
 /// Every row of every table but `undo`: what any query can see.
-pub fn dump(db: &Path) -> Vec<(&'static str, Vec<indexer::store::Row>)> {
+pub fn dump(db: &Path) -> Vec<(&'static str, Vec<indexer::storage::store::Row>)> {
     let store = open(db);
     logical_tables().filter(|t| *t != Undo::NAME).map(|t| (t, store.rows(t).expect("scan"))).collect()
 }
 
 /// Every table but the sealed mark: where rows are kept (segment file or column family) differs
-/// between two runs that hold the same rows; [`indexer::store::Store::rows`] reads both.
+/// between two runs that hold the same rows; [`indexer::storage::store::Store::rows`] reads both.
 fn logical_tables() -> impl Iterator<Item = &'static str> {
     TABLES.iter().copied().filter(|t| *t != SealedMark::NAME)
 }

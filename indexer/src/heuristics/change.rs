@@ -3,7 +3,7 @@
 //! answer with a confidence. `docs/heuristics.md` explains every heuristic and its thresholds.
 
 use super::{coinjoin, ScriptType, TxShape};
-use crate::schema::ScriptNum;
+use crate::storage::schema::ScriptNum;
 
 /// An amount is round when it is a multiple of this many sat (0.0001 BTC).
 pub const ROUND_UNIT: u64 = 10_000;

@@ -6,7 +6,7 @@
 //! explains every rule and its thresholds.
 
 use super::TxShape;
-use crate::schema::ScriptNum;
+use crate::storage::schema::ScriptNum;
 
 /// The Whirlpool pool denominations, in sat (0.001, 0.01, 0.05 and 0.5 BTC).
 pub const WHIRLPOOL_POOLS: [u64; 4] = [100_000, 1_000_000, 5_000_000, 50_000_000];

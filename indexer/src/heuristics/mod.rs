@@ -5,8 +5,8 @@
 pub mod change;
 pub mod coinjoin;
 
-use crate::schema::{OutScript, ScriptNum, TxNum};
-use crate::store::{Store, StoreError};
+use crate::storage::schema::{OutScript, ScriptNum, TxNum};
+use crate::storage::store::{Store, StoreError};
 
 /// The kind of an output script, as far as the heuristics care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

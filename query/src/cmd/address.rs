@@ -10,10 +10,10 @@
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
-use indexer::clusters::read;
 use indexer::heuristics::ScriptType;
-use indexer::schema::{ScriptNum, TxNum};
-use indexer::store::{hex_hash, ScriptStats};
+use indexer::stages::clusters::read;
+use indexer::storage::schema::{ScriptNum, TxNum};
+use indexer::storage::store::{hex_hash, ScriptStats};
 
 use super::history::{self, Cursor, Span};
 use crate::chain::Chain;

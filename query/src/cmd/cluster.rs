@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
-use indexer::clusters::read;
-use indexer::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
-use indexer::store::{hex_hash, Store, StoreError};
+use indexer::stages::clusters::read;
+use indexer::storage::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
+use indexer::storage::store::{hex_hash, Store, StoreError};
 
 use super::clusters::heuristics;
 use crate::chain::{script_label, Chain};

@@ -1,8 +1,8 @@
 //! `query clusters [--top N]`: the largest clusters, with their sizes and balances.
 
-use indexer::clusters::read;
-use indexer::schema::ClusterState;
-use indexer::store::StoreError;
+use indexer::stages::clusters::read;
+use indexer::storage::schema::ClusterState;
+use indexer::storage::store::StoreError;
 
 use super::cluster::balance_of;
 use crate::chain::Chain;

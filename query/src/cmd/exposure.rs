@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use indexer::clusters::read;
-use indexer::schema::{OutScript, ScriptNum};
-use indexer::store::hex_hash;
+use indexer::stages::clusters::read;
+use indexer::storage::schema::{OutScript, ScriptNum};
+use indexer::storage::store::hex_hash;
 use tracing::debug;
 
 use crate::chain::Chain;

@@ -6,8 +6,8 @@
 //! an internal counter, then funded or spent and the index) names one event of the merged history
 //! as exactly as of a single script's. A page may also be limited to a span of heights.
 
-use indexer::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
-use indexer::store::hex_hash;
+use indexer::storage::schema::{EventKind, HistoryKey, ScriptNum, TxNum};
+use indexer::storage::store::hex_hash;
 
 use crate::chain::{Chain, Resolver};
 use crate::error::{Result, UsageError};

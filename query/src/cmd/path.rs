@@ -1,14 +1,14 @@
 //! `query path <from> <to>`: the shortest flow of funds from one address, tx or outpoint to
 //! another, following spend edges forward.
 
-use indexer::schema::{OutScript, TxNum};
+use indexer::storage::schema::{OutScript, TxNum};
 use tracing::debug;
 
 use super::resolve::{self, NodeSpec};
 use crate::chain::Chain;
 use crate::cli::{PathArgs, DEFAULT_PATH_MAX_HOPS, HARD_PATH_MAX_TXS, MAX_HOPS};
 use crate::config::Settings;
-use crate::engine::{self, Direction, Edge, Graph, PathLimits};
+use crate::engine::{self, Direction, Edge, PathLimits, SpendEdges};
 use crate::error::{Result, UsageError};
 use crate::model::{Body, DestinationView, PathView, Report, TxNode};
 use crate::params::{self, in_range, opt_in_range};
@@ -168,7 +168,7 @@ impl Request {
 
     /// Every spend edge from each tx of the path to the next that the search could follow.
     fn path_edges(&self, chain: &Chain, txs: &[TxNum]) -> Result<Vec<Edge>> {
-        let mut graph = Graph::new(chain.store());
+        let mut graph = SpendEdges::new(chain.store());
         let mut edges = Vec::new();
         let mut buf = Vec::new();
         for pair in txs.windows(2) {

@@ -7,7 +7,7 @@ use std::path::Path;
 use bitcoin::Txid;
 use clap::Parser;
 use indexer::network::Network;
-use indexer::store::hex_hash;
+use indexer::storage::store::hex_hash;
 
 use super::report::{command_line, draw};
 use super::tests::{ask, json, small_chain};

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use indexer::schema::{OutScript, OutputsRow, ScriptNum, TxNum};
-use indexer::store::hex_hash;
+use indexer::storage::schema::{OutScript, OutputsRow, ScriptNum, TxNum};
+use indexer::storage::store::hex_hash;
 
 use crate::chain::{script_label, tagged_name, Chain, Resolver};
 use crate::engine::{Destination, Direction, Edge};

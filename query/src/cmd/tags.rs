@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::{Address, Script};
 use indexer::network::Network;
-use indexer::store::hex_hash;
+use indexer::storage::store::hex_hash;
 use tracing::info;
 
 use crate::chain::{address_network, network_title, Chain};

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use indexer::schema::{OutScript, ScriptNum, TxNum};
+use indexer::storage::schema::{OutScript, ScriptNum, TxNum};
 use tracing::debug;
 
 use super::exposure::TagAttribution;

@@ -6,7 +6,7 @@ use bitcoin::Address;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
-use indexer::schema::{OutScript, ScriptNum, TxNum};
+use indexer::storage::schema::{OutScript, ScriptNum, TxNum};
 use tracing::debug;
 
 use super::resolve::{self, NodeSpec};
@@ -263,7 +263,7 @@ fn root_amounts(chain: &Chain, target: &Target, direction: Direction, txs: &[TxN
     let value_of = |num: TxNum, vout: u32| -> Result<u64> {
         Ok(store.output_entries(num)?.and_then(|o| o.0.get(vout as usize).map(|e| e.value)).unwrap_or(0))
     };
-    let pays = |script: ScriptNum, e: &indexer::schema::OutputEntry| e.script == OutScript::Num(script);
+    let pays = |script: ScriptNum, e: &indexer::storage::schema::OutputEntry| e.script == OutScript::Num(script);
     txs.iter()
         .map(|&num| {
             let amount = match (target, direction) {

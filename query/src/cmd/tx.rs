@@ -5,8 +5,8 @@ use std::collections::hash_map::{Entry, HashMap};
 
 use bitcoin::Txid;
 use indexer::heuristics::{change, coinjoin, TxShape};
-use indexer::schema::{OutScript, OutputEntry, OutputsRow, TxNum};
-use indexer::store::hex_hash;
+use indexer::storage::schema::{OutScript, OutputEntry, OutputsRow, TxNum};
+use indexer::storage::store::hex_hash;
 
 use crate::chain::{Chain, Resolver};
 use crate::cli::TxArgs;

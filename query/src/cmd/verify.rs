@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use indexer::config::{resolve_rpc, RpcArgs};
-use indexer::node::Node;
+use indexer::node::Rpc;
 use tracing::info;
 
 use crate::cli::VerifyArgs;
@@ -41,7 +41,7 @@ impl Request {
         let rpc = resolve_rpc(self.rpc.clone(), self.config.as_deref(), network)
             .map_err(|e| UsageError::NodeSettings(one_line(&e)))?;
         let url = rpc.url.clone();
-        let verified = check_on_node(&self.report, network, &mut Node::new(rpc))?;
+        let verified = check_on_node(&self.report, network, &mut Rpc::new(rpc))?;
         info!(
             report = %self.path.display(),
             node = url.as_str(),

@@ -9,8 +9,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use indexer::schema::{EventKind, HistoryKey, OutScript, OutputsRow, ScriptNum, TxNum};
-use indexer::store::{Store, StoreError};
+use indexer::storage::schema::{EventKind, HistoryKey, OutScript, OutputsRow, ScriptNum, TxNum};
+use indexer::storage::store::{Store, StoreError};
 
 use super::split::split;
 use super::Direction;

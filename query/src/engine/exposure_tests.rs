@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Txid};
-use indexer::schema::{ScriptNum, TxNum};
-use indexer::store::{Store, StoreError};
+use indexer::storage::schema::{ScriptNum, TxNum};
+use indexer::storage::store::{Store, StoreError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

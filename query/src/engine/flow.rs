@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use indexer::schema::{OutScript, TxNum};
+use indexer::storage::schema::{OutScript, TxNum};
 
 use super::ports::{End, TxPorts};
 use super::split::split;

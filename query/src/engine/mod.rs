@@ -4,9 +4,9 @@
 //! edges. It works on transaction numbers only; turning them into txids and addresses is left to
 //! the commands, for the few that end up in a result.
 
+mod edges;
 mod exposure;
 mod flow;
-mod graph;
 mod path;
 mod ports;
 mod split;
@@ -14,14 +14,14 @@ mod taint;
 mod taint_split;
 mod trace;
 
-use indexer::schema::TxNum;
+use indexer::storage::schema::TxNum;
 
+pub use edges::SpendEdges;
 pub use exposure::{
     exposure, Attributed, Attribution, CategoryValue, Entity, EntityValue, Exposure, ExposureLimits, Source,
     Unattributed, UNCATEGORIZED,
 };
 pub use flow::{Amount, Destination, Root};
-pub use graph::Graph;
 pub use path::{shortest_path, PathLimits, PathResult};
 pub use ports::{End, Select};
 pub use taint::{taint, Taint, TaintLimits, TaintModel, TaintSource, TaintedOutput};

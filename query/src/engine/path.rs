@@ -13,10 +13,10 @@
 
 use std::collections::HashMap;
 
-use indexer::schema::TxNum;
-use indexer::store::{Store, StoreError};
+use indexer::storage::schema::TxNum;
+use indexer::storage::store::{Store, StoreError};
 
-use super::{Direction, Edge, Graph};
+use super::{Direction, Edge, SpendEdges};
 
 /// Bounds of a path search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,7 @@ impl Side {
     /// the shortest total distance wins.
     fn expand(
         &mut self,
-        graph: &mut Graph,
+        graph: &mut SpendEdges,
         other: &Side,
         limits: &PathLimits,
         visited: &mut usize,
@@ -150,7 +150,7 @@ pub fn shortest_path(
     if let Some(&both) = fwd.frontier.iter().find(|n| bwd.seen.contains_key(n)) {
         return Ok(PathResult { txs: vec![both], truncated: false, visited });
     }
-    let mut graph = Graph::new(store);
+    let mut graph = SpendEdges::new(store);
     while fwd.depth + bwd.depth < limits.max_hops {
         let forward = match (fwd.frontier.is_empty(), bwd.frontier.is_empty()) {
             (true, true) => break,

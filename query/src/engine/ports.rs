@@ -5,8 +5,8 @@
 //! The decision is made per port, so a stop address, a small value or `--follow largest` ends
 //! one branch while the tx's other ports go on.
 
-use indexer::schema::{OutScript, OutputsRow, ScriptNum, TxNum};
-use indexer::store::{SpendsCursor, Store, StoreError};
+use indexer::storage::schema::{OutScript, OutputsRow, ScriptNum, TxNum};
+use indexer::storage::store::{SpendsCursor, Store, StoreError};
 
 use super::Direction;
 

@@ -22,8 +22,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use indexer::schema::{EventKind, HistoryKey, OutScript, ScriptNum, TxNum};
-use indexer::store::{SpendsCursor, Store, StoreError};
+use indexer::storage::schema::{EventKind, HistoryKey, OutScript, ScriptNum, TxNum};
+use indexer::storage::store::{SpendsCursor, Store, StoreError};
 
 use super::taint_split::{split_fifo, split_haircut, split_lifo, split_poison, Segments};
 

@@ -3,8 +3,8 @@
 
 use bitcoin::hashes::Hash;
 use bitcoin::{ScriptBuf, Txid};
-use indexer::schema::TxNum;
-use indexer::store::Store;
+use indexer::storage::schema::TxNum;
+use indexer::storage::store::Store;
 
 use super::*;
 use crate::fixture::{out, script, TestChain};
@@ -178,6 +178,6 @@ fn taint_paid_to_op_return_stays_in_the_frontier() {
     let (r, coin) = (num(s, r), num(s, coin.txid));
     let got = run(s, TaintSource::Tx(coin), &limits(TaintModel::Haircut));
     assert_eq!(rows(&got), [(coin, 0, 10_000, 0, true), (r, 0, 1_000, 1, false), (r, 1, 8_900, 1, false)]);
-    assert!(matches!(got.outputs[1].script, indexer::schema::OutScript::Unspendable(_)));
+    assert!(matches!(got.outputs[1].script, indexer::storage::schema::OutScript::Unspendable(_)));
     assert_eq!((got.frontier, got.fees), (9_900, 100));
 }

@@ -2,8 +2,8 @@
 
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
-use indexer::schema::{OutScript, TxNum};
-use indexer::store::Store;
+use indexer::storage::schema::{OutScript, TxNum};
+use indexer::storage::store::Store;
 
 use super::*;
 use crate::fixture::{out, script, TestChain};

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use indexer::schema::{ScriptNum, TxNum};
-use indexer::store::{Store, StoreError};
+use indexer::storage::schema::{ScriptNum, TxNum};
+use indexer::storage::store::{Store, StoreError};
 
 use super::flow::{self, Destination, Root};
 use super::ports::{End, Reader, Rules, Select, TxPorts};

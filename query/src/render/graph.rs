@@ -39,7 +39,7 @@ use crate::model::{btc, DestinationView, EdgeView, PathView, TagView, TraceView,
 pub use graphml::graphml;
 
 /// A trace or path, as the pictures see it.
-pub struct Graph<'a> {
+pub struct Flow<'a> {
     /// `trace` or `path`: the graph's id.
     kind: &'static str,
     /// One line saying what the graph is.
@@ -51,7 +51,7 @@ pub struct Graph<'a> {
     destinations: &'a [DestinationView],
 }
 
-impl<'a> Graph<'a> {
+impl<'a> Flow<'a> {
     pub fn of_trace(t: &'a TraceView) -> Self {
         let truncated = if t.truncated { format!(", truncated at --max-txs {}", t.max_txs) } else { String::new() };
         let title = format!(
@@ -62,7 +62,7 @@ impl<'a> Graph<'a> {
             t.hops_reached,
             t.hops
         );
-        Graph {
+        Flow {
             kind: "trace",
             title,
             backward: t.direction == "backward",
@@ -78,7 +78,7 @@ impl<'a> Graph<'a> {
             None if p.truncated => format!("not found (gave up after {} txs)", p.visited_txs),
             None => format!("not found within {} hops", p.max_hops),
         };
-        Graph {
+        Flow {
             kind: "path",
             title: format!("Path from {} to {}: {outcome}", p.from, p.to),
             backward: false,
@@ -90,7 +90,7 @@ impl<'a> Graph<'a> {
 }
 
 /// Writes the picture as Graphviz dot text.
-pub fn dot(out: &mut String, g: &Graph, draw: Draw) -> fmt::Result {
+pub fn dot(out: &mut String, g: &Flow, draw: Draw) -> fmt::Result {
     let shown = cut::shown(g, cut::LIMITS);
     let picture = picture::build(g, &shown, draw);
     let mut title = vec![g.title.clone()];

@@ -43,13 +43,13 @@ pub fn render(report: &Report, format: Format, style: &Style) -> Result<String, 
         (Format::Table, body) => table::write(&mut out, body, style),
         // Svg and png are the dot text, which the output module has Graphviz draw.
         (Format::Dot | Format::Svg | Format::Png, Body::Trace(t)) => {
-            graph::dot(&mut out, &graph::Graph::of_trace(t), style.draw)
+            graph::dot(&mut out, &graph::Flow::of_trace(t), style.draw)
         }
         (Format::Dot | Format::Svg | Format::Png, Body::Path(p)) => {
-            graph::dot(&mut out, &graph::Graph::of_path(p), style.draw)
+            graph::dot(&mut out, &graph::Flow::of_path(p), style.draw)
         }
-        (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Graph::of_trace(t)),
-        (Format::Graphml, Body::Path(p)) => graph::graphml(&mut out, &graph::Graph::of_path(p)),
+        (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Flow::of_trace(t)),
+        (Format::Graphml, Body::Path(p)) => graph::graphml(&mut out, &graph::Flow::of_path(p)),
         (Format::Csv, body) => {
             out = csv::write(body)?;
             Ok(())

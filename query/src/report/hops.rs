@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
-use indexer::schema::{OutScript, OutputsRow, TxNum};
-use indexer::store::hex_hash;
+use indexer::storage::schema::{OutScript, OutputsRow, TxNum};
+use indexer::storage::store::hex_hash;
 
 use super::{BlockRef, Hop, Spend, TaggedAddress};
 use crate::chain::{script_label, Chain, Resolver};

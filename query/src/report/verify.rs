@@ -8,13 +8,13 @@ use std::str::FromStr;
 
 use bitcoin::{Address, Block, BlockHash, OutPoint, Transaction, Txid};
 use indexer::network::Network;
-use indexer::node::{Node, NodeError};
+use indexer::node::{NodeError, Rpc};
 
 use super::{digest_of, BlockRef, CaseReport, Hop, Spend, FORMAT};
 use crate::cli::cut;
 use crate::error::{ID_QUOTE_MAX, QUOTE_MAX};
 
-/// What the checks ask of a node: [`Node`] answers over RPC; tests answer with hand-made blocks.
+/// What the checks ask of a node: [`Rpc`] answers over RPC; tests answer with hand-made blocks.
 pub trait ChainSource {
     /// The node's chain, by Bitcoin Core's name (`main`, `regtest`, ...), and its tip height.
     fn chain(&mut self) -> Result<(String, u32), NodeError>;
@@ -24,7 +24,7 @@ pub trait ChainSource {
     fn fetch_block(&mut self, hash: &BlockHash) -> Result<Block, NodeError>;
 }
 
-impl ChainSource for Node {
+impl ChainSource for Rpc {
     fn chain(&mut self) -> Result<(String, u32), NodeError> {
         let info = self.chain_info()?;
         Ok((info.chain, info.blocks))

@@ -83,7 +83,7 @@ pub enum Weight {
 
 /// What a catch-up did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CaughtUp {
+pub enum Refreshed {
     /// Requests were in flight: put off to the next tick.
     PutOff,
     Same,
@@ -168,17 +168,17 @@ impl AppState {
 
     /// Catches the index up with the indexer under the write lock: only when no request holds
     /// the read lock, unless `wait`.
-    pub fn catch_up(&self, wait: bool) -> Result<CaughtUp, QueryError> {
+    pub fn refresh(&self, wait: bool) -> Result<Refreshed, QueryError> {
         let mut chain = if wait {
             self.chain.write().unwrap_or_else(PoisonError::into_inner)
         } else {
             match self.chain.try_write() {
                 Ok(chain) => chain,
-                Err(TryLockError::WouldBlock) => return Ok(CaughtUp::PutOff),
+                Err(TryLockError::WouldBlock) => return Ok(Refreshed::PutOff),
                 Err(TryLockError::Poisoned(p)) => p.into_inner(),
             }
         };
-        Ok(if chain.catch_up()? { CaughtUp::Moved(chain.tip_height()) } else { CaughtUp::Same })
+        Ok(if chain.refresh()? { Refreshed::Moved(chain.tip_height()) } else { Refreshed::Same })
     }
 }
 
@@ -226,11 +226,11 @@ async fn follow(state: AppState, every: Duration) {
     loop {
         ticks.tick().await;
         let (s, wait) = (state.clone(), put_off >= MAX_PUT_OFF);
-        match tokio::task::spawn_blocking(move || s.catch_up(wait)).await {
-            Ok(Ok(CaughtUp::PutOff)) => put_off += 1,
+        match tokio::task::spawn_blocking(move || s.refresh(wait)).await {
+            Ok(Ok(Refreshed::PutOff)) => put_off += 1,
             Ok(Ok(caught)) => {
                 put_off = 0;
-                if let CaughtUp::Moved(height) = caught {
+                if let Refreshed::Moved(height) = caught {
                     info!(height, "caught up with the indexer");
                 }
             }
@@ -296,7 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn a_catch_up_waits_for_no_request_in_flight_and_brings_in_new_blocks() {
+    fn a_refresh_waits_for_no_request_in_flight_and_brings_in_new_blocks() {
         let mut t = TestChain::new();
         t.coin(script(1), 5_000);
         t.mine();
@@ -306,11 +306,11 @@ mod tests {
         t.coin(script(2), 6_000);
         t.mine();
         let in_flight = state.chain.read().unwrap();
-        assert_eq!(state.catch_up(false).unwrap(), CaughtUp::PutOff);
+        assert_eq!(state.refresh(false).unwrap(), Refreshed::PutOff);
         assert_eq!(in_flight.tip_height(), height, "a request in flight keeps its tip");
         drop(in_flight);
-        assert_eq!(state.catch_up(false).unwrap(), CaughtUp::Moved(Some(t.height())));
-        assert_eq!(state.catch_up(true).unwrap(), CaughtUp::Same);
+        assert_eq!(state.refresh(false).unwrap(), Refreshed::Moved(Some(t.height())));
+        assert_eq!(state.refresh(true).unwrap(), Refreshed::Same);
     }
 
     #[tokio::test]

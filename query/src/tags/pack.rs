@@ -13,7 +13,7 @@ use bitcoin::{Address, Txid};
 use indexer::network::Network;
 use serde::Deserialize;
 
-use super::yaml::{self, Node, Value};
+use super::yaml::{self, Element, Value};
 use super::{confidence_level, Subject, Tag, CONFIDENCE_LEVELS, DEFAULT_CONFIDENCE};
 
 /// Longest pack title, in bytes.
@@ -121,7 +121,7 @@ const TAG_FIELDS: [(&str, Type); 15] = [
 /// A field's value with the line it is on.
 #[derive(Debug, Clone)]
 struct Field<'n> {
-    node: &'n Node,
+    node: &'n Element,
     line: usize,
 }
 
@@ -142,7 +142,7 @@ impl Ctx<'_> {
 }
 
 /// Checks a mapping's keys and value types. `header` allows the header-only fields.
-fn fields<'n>(ctx: &Ctx, map: &'n Node, header: bool) -> Result<Fields<'n>, PackError> {
+fn fields<'n>(ctx: &Ctx, map: &'n Element, header: bool) -> Result<Fields<'n>, PackError> {
     let Value::Map(pairs) = &map.value else {
         return Err(ctx.err(map.line, format_args!("expected a mapping of fields, found {}", map.kind())));
     };
@@ -174,7 +174,7 @@ fn fields<'n>(ctx: &Ctx, map: &'n Node, header: bool) -> Result<Fields<'n>, Pack
     Ok(out)
 }
 
-fn check_type(ctx: &Ctx, field: &str, ty: Type, value: &Node) -> Result<(), PackError> {
+fn check_type(ctx: &Ctx, field: &str, ty: Type, value: &Element) -> Result<(), PackError> {
     if value.is_null() {
         return Ok(());
     }
@@ -201,7 +201,7 @@ fn check_type(ctx: &Ctx, field: &str, ty: Type, value: &Node) -> Result<(), Pack
     Err(ctx.err(value.line, format_args!("field '{field}' must be {expected}, found {found}")))
 }
 
-fn as_bool(node: &Node) -> Option<bool> {
+fn as_bool(node: &Element) -> Option<bool> {
     match node.scalar()? {
         "true" | "True" | "TRUE" => Some(true),
         "false" | "False" | "FALSE" => Some(false),

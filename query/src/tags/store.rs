@@ -84,7 +84,7 @@ pub struct ImportCounts {
 /// The store's default directory for `network`: `<data dir>/chaintrail/tags/<network>`, beside
 /// the index's default `<data dir>/chaintrail/<network>`.
 pub fn default_tags_dir(network: Network) -> std::io::Result<PathBuf> {
-    Ok(indexer::store::default_db_dir("tags")?.join(network.core_name()))
+    Ok(indexer::storage::store::default_db_dir("tags")?.join(network.core_name()))
 }
 
 pub struct TagStore {

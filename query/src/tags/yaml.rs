@@ -8,7 +8,7 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// A node and the line (1-based) it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
+pub struct Element {
     pub value: Value,
     pub line: usize,
 }
@@ -20,12 +20,12 @@ pub enum Value {
         text: String,
         plain: bool,
     },
-    Seq(Vec<Node>),
+    Seq(Vec<Element>),
     /// Key/value pairs in document order.
-    Map(Vec<(Node, Node)>),
+    Map(Vec<(Element, Element)>),
 }
 
-impl Node {
+impl Element {
     /// Whether the node is YAML's null: an empty, `~` or `null` plain scalar.
     pub fn is_null(&self) -> bool {
         matches!(&self.value, Value::Scalar { text, plain: true } if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
@@ -57,7 +57,7 @@ pub struct SyntaxError {
 }
 
 /// Parses the first document of `text`; `None` when there is none.
-pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
+pub fn parse(text: &str) -> Result<Option<Element>, SyntaxError> {
     let mut builder = Builder::default();
     Parser::new_from_str(text)
         .load(&mut builder, false)
@@ -70,21 +70,21 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
 
 /// A collection being built.
 enum Frame {
-    Seq { line: usize, anchor: usize, items: Vec<Node> },
-    Map { line: usize, anchor: usize, pairs: Vec<(Node, Node)>, key: Option<Node> },
+    Seq { line: usize, anchor: usize, items: Vec<Element> },
+    Map { line: usize, anchor: usize, pairs: Vec<(Element, Element)>, key: Option<Element> },
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
-    root: Option<Node>,
+    anchors: HashMap<usize, Element>,
+    root: Option<Element>,
     error: Option<SyntaxError>,
 }
 
 impl Builder {
     /// Adds a finished node to the collection being built, or makes it the root.
-    fn push(&mut self, node: Node, anchor: usize) {
+    fn push(&mut self, node: Element, anchor: usize) {
         if anchor > 0 {
             self.anchors.insert(anchor, node.clone());
         }
@@ -109,21 +109,23 @@ impl MarkedEventReceiver for Builder {
         match event {
             Event::Scalar(text, style, anchor, _) => {
                 let plain = style == TScalarStyle::Plain;
-                self.push(Node { value: Value::Scalar { text, plain }, line }, anchor);
+                self.push(Element { value: Value::Scalar { text, plain }, line }, anchor);
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq { line, anchor, items: Vec::new() }),
             Event::MappingStart(anchor, _) => {
                 self.stack.push(Frame::Map { line, anchor, pairs: Vec::new(), key: None })
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq { line, anchor, items }) => self.push(Node { value: Value::Seq(items), line }, anchor),
+                Some(Frame::Seq { line, anchor, items }) => {
+                    self.push(Element { value: Value::Seq(items), line }, anchor)
+                }
                 Some(Frame::Map { line, anchor, pairs, .. }) => {
-                    self.push(Node { value: Value::Map(pairs), line }, anchor)
+                    self.push(Element { value: Value::Map(pairs), line }, anchor)
                 }
                 None => {}
             },
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.push(Node { line, ..node }, 0),
+                Some(node) => self.push(Element { line, ..node }, 0),
                 None => {
                     let reason = "an alias refers to an anchor not defined before it".to_string();
                     self.error.get_or_insert(SyntaxError { line, reason });
@@ -138,8 +140,8 @@ impl MarkedEventReceiver for Builder {
 mod tests {
     use super::*;
 
-    fn scalar(text: &str, line: usize) -> Node {
-        Node { value: Value::Scalar { text: text.into(), plain: true }, line }
+    fn scalar(text: &str, line: usize) -> Element {
+        Element { value: Value::Scalar { text: text.into(), plain: true }, line }
     }
 
     #[test]

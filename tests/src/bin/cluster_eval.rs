@@ -16,9 +16,9 @@ use bitcoin::hashes::Hash;
 use bitcoin::Txid;
 use chaintrail_tests::Truth;
 use clap::Parser;
-use indexer::clusters::{read, CHANGE_MIN_CONFIDENCE};
 use indexer::heuristics::{change, TxShape};
-use indexer::store::Store;
+use indexer::stages::clusters::{read, CHANGE_MIN_CONFIDENCE};
+use indexer::storage::store::Store;
 use serde_json::{json, Value};
 
 #[derive(Parser)]

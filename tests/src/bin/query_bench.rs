@@ -16,9 +16,9 @@ use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::node::connect_cookie;
 use chaintrail_tests::Truth;
 use clap::Parser;
-use indexer::clusters::read;
-use indexer::schema::{EventKind, TxNum};
-use indexer::store::Store;
+use indexer::stages::clusters::read;
+use indexer::storage::schema::{EventKind, TxNum};
+use indexer::storage::store::Store;
 use query::engine::{shortest_path, trace, Amount, Direction, PathLimits, Root, Select, TraceLimits};
 
 #[derive(Parser)]

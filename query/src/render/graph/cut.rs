@@ -13,7 +13,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use super::Graph;
+use super::Flow;
 
 /// The most txs a picture draws; a bigger trace is cut to its largest flows.
 pub const MAX_DRAWN_TXS: usize = 150;
@@ -63,7 +63,7 @@ struct Links {
 }
 
 impl Links {
-    fn of(g: &Graph) -> Self {
+    fn of(g: &Flow) -> Self {
         let index: HashMap<&str, usize> = g.nodes.iter().enumerate().map(|(i, n)| (n.txid.as_str(), i)).collect();
         let mut links = Links { outward: vec![Vec::new(); g.nodes.len()], inward: vec![Vec::new(); g.nodes.len()] };
         for e in g.edges {
@@ -78,7 +78,7 @@ impl Links {
     }
 }
 
-pub fn shown(g: &Graph, limits: Limits) -> Shown {
+pub fn shown(g: &Flow, limits: Limits) -> Shown {
     let mut per_hop: HashMap<u32, usize> = HashMap::new();
     for n in g.nodes {
         *per_hop.entry(n.hop).or_default() += 1;
@@ -111,7 +111,7 @@ pub fn shown(g: &Graph, limits: Limits) -> Shown {
 }
 
 /// The value each tx carries outward: see the module doc.
-fn weights(g: &Graph, links: &Links) -> Vec<f64> {
+fn weights(g: &Flow, links: &Links) -> Vec<f64> {
     let index: HashMap<&str, usize> = g.nodes.iter().enumerate().map(|(i, n)| (n.txid.as_str(), i)).collect();
     let mut weight = vec![0.0; g.nodes.len()];
     for d in g.destinations {

@@ -4,7 +4,7 @@
 use std::fmt::{self, Write};
 
 use super::super::short_txid;
-use super::{xml, Graph};
+use super::{xml, Flow};
 use crate::model::btc;
 
 /// GraphML attribute keys: (id, for, type).
@@ -27,7 +27,7 @@ fn data(out: &mut String, key: &str, value: &str) -> fmt::Result {
     writeln!(out, "      <data key=\"{key}\">{}</data>", xml(value))
 }
 
-pub fn graphml(out: &mut String, g: &Graph) -> fmt::Result {
+pub fn graphml(out: &mut String, g: &Flow) -> fmt::Result {
     writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
     writeln!(out, "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd\">")?;
     writeln!(out, "  <!-- {} -->", xml(&g.title).replace("--", "- -"))?;

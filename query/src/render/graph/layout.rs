@@ -96,7 +96,7 @@ pub fn write(out: &mut String, kind: &str, title: &[String], pic: &Picture, back
     writeln!(out, "}}")
 }
 
-fn write_node(out: &mut String, node: &super::picture::Node) -> fmt::Result {
+fn write_node(out: &mut String, node: &super::picture::Vertex) -> fmt::Result {
     let paint = paint(node.look);
     write!(out, "{} [", quoted(&node.id))?;
     if node.label.is_empty() {

@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::HashMap;
 
 use super::cut::Shown;
-use super::{btc_short, short_txid, when, who, Graph};
+use super::{btc_short, short_txid, when, who, Flow};
 use crate::cli::Draw;
 use crate::model::{btc, DestinationView, EdgeView, TagView, TxNode};
 
@@ -62,7 +62,7 @@ impl Look {
     }
 }
 
-pub struct Node {
+pub struct Vertex {
     /// The dot id.
     pub id: String,
     pub look: Look,
@@ -92,11 +92,11 @@ pub struct Edge {
 pub struct Picture {
     /// Txs are dots between addresses (`--draw addresses`).
     pub dots: bool,
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<Vertex>,
     pub edges: Vec<Edge>,
     /// Destination states of the `NotFollowed` nodes, in order of appearance.
     pub cut_states: Vec<&'static str>,
-    /// Node index by id.
+    /// Vertex index by id.
     index: HashMap<String, usize>,
     /// Edge index by (from, to): parallel arrows are summed into one.
     arrows: HashMap<(String, String), usize>,
@@ -123,7 +123,7 @@ struct Spot<'a> {
     hop: u32,
 }
 
-pub fn build(g: &Graph, shown: &Shown, draw: Draw) -> Picture {
+pub fn build(g: &Flow, shown: &Shown, draw: Draw) -> Picture {
     let dots = draw == Draw::Addresses;
     let mut pic = Picture { dots, ..Picture::default() };
     let kept: HashMap<&str, &TxNode> =
@@ -191,7 +191,7 @@ fn largest(destinations: Vec<&DestinationView>) -> (Vec<&DestinationView>, Vec<&
     (shown, folded)
 }
 
-fn tx_node(n: &TxNode, dots: bool, backward: bool) -> Node {
+fn tx_node(n: &TxNode, dots: bool, backward: bool) -> Vertex {
     let look = match (n.hop == 0, n.stopped, dots) {
         (true, _, false) => Look::Root,
         (true, _, true) => Look::RootDot,
@@ -222,7 +222,7 @@ fn tx_node(n: &TxNode, dots: bool, backward: bool) -> Node {
         }
         (label, Vec::new())
     };
-    Node { id: n.txid.clone(), look, tagged: !n.tags.is_empty(), label, xlabel, tooltip, hop: n.hop, column: true }
+    Vertex { id: n.txid.clone(), look, tagged: !n.tags.is_empty(), label, xlabel, tooltip, hop: n.hop, column: true }
 }
 
 fn tooltip(e: &EdgeView) -> String {
@@ -238,7 +238,7 @@ fn spot_id(address: Option<&str>, outpoint: &str) -> String {
 }
 
 impl Picture {
-    fn add_node(&mut self, node: Node) {
+    fn add_node(&mut self, node: Vertex) {
         if !self.index.contains_key(&node.id) {
             self.index.insert(node.id.clone(), self.nodes.len());
             self.nodes.push(node);
@@ -300,7 +300,7 @@ impl Picture {
             }
             let label = who(spot.address, spot.tags, spot.label);
             let tagged = !spot.tags.is_empty();
-            let node = Node {
+            let node = Vertex {
                 id: spot.id.clone(),
                 look,
                 tagged,
@@ -398,7 +398,7 @@ impl Picture {
     fn add_left_out(&mut self, id: String, tx: &TxNode, label: Vec<String>, tooltip: String, value: u64, back: bool) {
         let arrow = tooltip.clone();
         let look = Look::LeftOut;
-        let node = Node { id, look, tagged: false, label, xlabel: Vec::new(), tooltip, hop: tx.hop, column: false };
+        let node = Vertex { id, look, tagged: false, label, xlabel: Vec::new(), tooltip, hop: tx.hop, column: false };
         let id = node.id.clone();
         self.add_node(node);
         if back {

@@ -3,7 +3,7 @@
 
 use bitcoin::hashes::{hash160, Hash};
 
-use crate::schema::KeyHash;
+use crate::storage::schema::KeyHash;
 
 /// What a script says about its key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,17 +12,18 @@
 pub mod keys;
 pub mod read;
 
-use crate::graph::{BlockRows, TxRows};
 use crate::heuristics::{change, coinjoin, Coin, OutCoin, ScriptType, TxShape};
-use crate::journal::{Journal, Known};
-use crate::schema::*;
-use crate::store::StoreError;
+use crate::stages::graph::{BlockRows, TxRows};
+use crate::stages::{Stage, StageTables};
+use crate::storage::journal::{Journal, Known};
+use crate::storage::schema::*;
+use crate::storage::store::StoreError;
 
 use keys::KeyScript;
 
 /// How clusters are built; stored with them, so a database is never a mix of two settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ClusterParams {
+pub struct ClusterRules {
     /// Also merge each transaction's change output (as [`change::detect`] picks it) with its
     /// inputs. Off by default: change heuristics are what collapse clusters into giants.
     pub change: bool,
@@ -32,7 +33,7 @@ pub struct ClusterParams {
 /// fresh address, or three (docs/heuristics.md gives the measurements behind it).
 pub const CHANGE_MIN_CONFIDENCE: f64 = 0.85;
 
-impl ClusterParams {
+impl ClusterRules {
     fn fresh_state(self) -> ClusterState {
         ClusterState { version: ClusterState::HEURISTICS_VERSION, change: self.change, next_script: 0 }
     }
@@ -43,8 +44,46 @@ impl ClusterParams {
     }
 }
 
+pub const TABLES: StageTables = StageTables {
+    writes: &[
+        ClusterParents::ID,
+        ClusterChildren::ID,
+        Clusters::ID,
+        ClusterSizes::ID,
+        ClusterLinks::ID,
+        P2pkKeys::ID,
+        ClusterStates::ID,
+    ],
+    reads: &[ClusterParents::ID, Clusters::ID, P2pkKeys::ID, ClusterStates::ID, Scripts::ID],
+};
+
+/// The clusters stage, built with one set of rules.
+pub struct ClustersStage {
+    rules: ClusterRules,
+}
+
+impl ClustersStage {
+    pub fn new(rules: ClusterRules) -> Self {
+        ClustersStage { rules }
+    }
+}
+
+impl Stage for ClustersStage {
+    fn id(&self) -> StageId {
+        StageId::Clusters
+    }
+
+    fn tables(&self) -> &'static StageTables {
+        &TABLES
+    }
+
+    fn apply(&mut self, j: &mut Journal<'_>, rows: &BlockRows) -> Result<(), StoreError> {
+        apply(j, rows, self.rules)
+    }
+}
+
 /// Applies the clusters stage to one block.
-pub fn apply(j: &mut Journal<'_>, rows: &BlockRows, params: ClusterParams) -> Result<(), StoreError> {
+fn apply(j: &mut Journal<'_>, rows: &BlockRows, params: ClusterRules) -> Result<(), StoreError> {
     let stored = j.get::<ClusterStates>(&StageId::Clusters)?;
     let mut state = stored.unwrap_or_else(|| params.fresh_state());
     for tx in &rows.txs {
@@ -66,7 +105,7 @@ pub fn apply(j: &mut Journal<'_>, rows: &BlockRows, params: ClusterParams) -> Re
 
 /// Merges a transaction's input scripts (and its change, when asked), unless it is a CoinJoin.
 /// `seen` is the first script number this transaction may have introduced.
-fn merge_tx(j: &mut Journal<'_>, tx: &TxRows, seen: ScriptNum, params: ClusterParams) -> Result<(), StoreError> {
+fn merge_tx(j: &mut Journal<'_>, tx: &TxRows, seen: ScriptNum, params: ClusterRules) -> Result<(), StoreError> {
     let mut scripts: Vec<ScriptNum> = tx.inputs.iter().map(|i| i.script).collect();
     scripts.sort_unstable();
     scripts.dedup();

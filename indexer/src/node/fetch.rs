@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use bitcoin::{Block, BlockHash};
 
-use crate::node::{retry_transient, Node, NodeError, RpcConfig};
-use crate::rest::{Rest, SpentOutputs};
+use crate::node::rest::{Rest, SpentOutputs};
+use crate::node::{retry_transient, NodeError, Rpc, RpcConfig};
 
 /// Where blocks come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,14 +61,14 @@ pub enum Fetched {
 
 /// One worker's connection to the node.
 enum Source {
-    Rpc(Node),
+    Rpc(Rpc),
     Rest { rest: Rest, spent_outputs: bool },
 }
 
 impl Source {
     fn new(rpc: &RpcConfig, feed: Feed) -> Source {
         match feed {
-            Feed::Rpc => Source::Rpc(Node::new(rpc.clone())),
+            Feed::Rpc => Source::Rpc(Rpc::new(rpc.clone())),
             Feed::Rest { spent_outputs } => Source::Rest { rest: Rest::new(&rpc.url, rpc.timeout), spent_outputs },
         }
     }

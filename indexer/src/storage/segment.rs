@@ -20,7 +20,7 @@ use std::sync::{Mutex, RwLock};
 
 use memmap2::{Mmap, MmapOptions};
 
-use crate::schema::{num_at, put_num, Sealed, Storage, STORAGE, TABLES};
+use crate::storage::schema::{num_at, put_num, Sealed, Storage, STORAGE, TABLES};
 
 /// Bytes of one end offset in an `.idx` file.
 const OFFSET: u64 = 5;
@@ -465,7 +465,7 @@ impl Segments {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Inputs, Outputs, Scripts, Table, Txs};
+    use crate::storage::schema::{Inputs, Outputs, Scripts, Table, Txs};
 
     fn sealed(txs: u64, scripts: u64) -> Sealed {
         Sealed { blocks: 0, txs, scripts }

@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::schema::*;
-use crate::store::{Store, StoreError};
+use crate::storage::schema::*;
+use crate::storage::store::{Store, StoreError};
 
 use super::keys::KeyScript;
 

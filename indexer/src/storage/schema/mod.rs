@@ -57,7 +57,7 @@ pub enum Storage {
     /// searched on every insert.
     WriteOnly,
     /// Keyed by a dense number, and never changed once written: rows of blocks deeper than the
-    /// undo window live in an append-only segment file (`crate::segment`), the rows of the
+    /// undo window live in an append-only segment file (`crate::storage::segment`), the rows of the
     /// blocks above it in the column family.
     Segmented,
 }

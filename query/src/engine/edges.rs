@@ -1,20 +1,20 @@
 //! Adjacency reads: the spend edges leaving or entering one transaction, straight from the store
 //! into caller-owned buffers; no strings.
 
-use indexer::schema::TxNum;
-use indexer::store::{SpendsCursor, Store, StoreError};
+use indexer::storage::schema::TxNum;
+use indexer::storage::store::{SpendsCursor, Store, StoreError};
 
 use super::Edge;
 
 /// Reads spend edges of the index. Holds a cursor: make one per thread.
-pub struct Graph<'s> {
+pub struct SpendEdges<'s> {
     store: &'s Store,
     spends: SpendsCursor<'s>,
 }
 
-impl<'s> Graph<'s> {
+impl<'s> SpendEdges<'s> {
     pub fn new(store: &'s Store) -> Self {
-        Graph { store, spends: store.spends_cursor() }
+        SpendEdges { store, spends: store.spends_cursor() }
     }
 
     /// Appends an edge for each spent output of `num`, in output order. With `min_value`, each

@@ -8,9 +8,9 @@ use bitcoin::{Block, OutPoint, ScriptBuf, Transaction};
 
 use super::read::{self, Link};
 use super::*;
-use crate::journal::undo_tip;
 use crate::stages::{self, StageConfig};
-use crate::store::Store;
+use crate::storage::journal::undo_tip;
+use crate::storage::store::Store;
 use crate::testing::*;
 
 fn num(store: &Store, s: &ScriptBuf) -> ScriptNum {
@@ -21,7 +21,7 @@ fn cluster(store: &Store, s: &ScriptBuf) -> read::Cluster {
     read::cluster_of(store, num(store, s)).unwrap()
 }
 
-fn cluster_rows(store: &Store) -> Vec<crate::store::Row> {
+fn cluster_rows(store: &Store) -> Vec<crate::storage::store::Row> {
     stages_tables().iter().flat_map(|t| store.rows(t).unwrap()).collect()
 }
 
@@ -174,7 +174,7 @@ fn change_merges_only_when_asked_and_a_stage_caught_up_from_rows_equals_one_buil
     let pay = spend_all(&b1.txdata[0], &[0], vec![(s[1].clone(), 30_000), (script(30), 19_123)]);
     let b2 = block(b1.block_hash(), 2, vec![tx(vec![], vec![(script(8), 1)], Some(2)), pay]);
     let blocks = [g, b1, b2];
-    let with_change = StageConfig { clusters: Some(ClusterParams { change: true }) };
+    let with_change = StageConfig { clusters: Some(ClusterRules { change: true }) };
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
     apply_with(&store, &blocks, with_change);
@@ -189,12 +189,12 @@ fn change_merges_only_when_asked_and_a_stage_caught_up_from_rows_equals_one_buil
     let mut later = Store::open_writable(other.path(), 1 << 20).unwrap();
     apply_with(&later, &blocks, StageConfig { clusters: None });
     assert_eq!(later.checkpoint(StageId::Clusters).unwrap(), None);
-    stages::catch_up(&later, &with_change, 1, &AtomicBool::new(false)).unwrap();
+    with_change.catch_up(&later, 1, &AtomicBool::new(false)).unwrap();
     assert_eq!(cluster_rows(&later), cluster_rows(&store));
     assert_eq!(later.checkpoint(StageId::Clusters).unwrap().map(|c| c.height), Some(2));
     // And rebuilt from scratch without change heuristics: the change output stands alone.
     stages::reset(&mut later, StageId::Clusters).unwrap();
-    stages::catch_up(&later, &StageConfig::default(), 1, &AtomicBool::new(false)).unwrap();
+    StageConfig::default().catch_up(&later, 1, &AtomicBool::new(false)).unwrap();
     assert_eq!(cluster(&later, &script(30)).size, 1);
     assert!(!read::state(&later).unwrap().unwrap().change);
 }

@@ -70,7 +70,7 @@ impl NodeError {
 const RPC_IN_WARMUP: i32 = -28;
 
 /// A connection to the node. Cheap to create; make one per thread.
-pub struct Node {
+pub struct Rpc {
     config: RpcConfig,
     client: Option<Client>,
 }
@@ -88,9 +88,9 @@ pub struct ChainInfo {
     pub initial_download: bool,
 }
 
-impl Node {
+impl Rpc {
     pub fn new(config: RpcConfig) -> Self {
-        Node { config, client: None }
+        Rpc { config, client: None }
     }
 
     pub fn url(&self) -> &str {
@@ -128,7 +128,7 @@ impl Node {
         result
     }
 
-    /// Like [`Node::call`], but waits out transient failures with backoff until `stop` is set.
+    /// Like [`Rpc::call`], but waits out transient failures with backoff until `stop` is set.
     /// A rejected cookie is also retried: a restarting node writes a new one.
     pub fn call_retrying<T>(
         &mut self,
@@ -160,12 +160,12 @@ impl Node {
         self.call_retrying(stop, |c| c.get_block(hash))
     }
 
-    /// [`Node::block_hash`], failing at once when the node cannot answer instead of waiting.
+    /// [`Rpc::block_hash`], failing at once when the node cannot answer instead of waiting.
     pub fn block_hash_now(&mut self, height: u32) -> Result<Option<BlockHash>, NodeError> {
         beyond_tip_is_none(self.call(|c| c.get_block_hash(u64::from(height))))
     }
 
-    /// [`Node::block`], failing at once when the node cannot answer instead of waiting.
+    /// [`Rpc::block`], failing at once when the node cannot answer instead of waiting.
     pub fn block_now(&mut self, hash: &BlockHash) -> Result<Block, NodeError> {
         self.call(|c| c.get_block(hash))
     }

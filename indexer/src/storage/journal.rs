@@ -7,23 +7,32 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::schema::*;
-use crate::store::{RawWrite, Store, StoreError, WriteMode};
+use crate::storage::schema::*;
+use crate::storage::store::{RawWrite, Store, StoreError, WriteMode};
 
-/// Tables that stages read back while applying (and sealing reads back), and so are mirrored in
-/// the in-memory overlay.
-const READ_BACK: [u8; 10] = [
-    Headers::ID,
-    Txs::ID,
-    Outputs::ID,
-    Inputs::ID,
-    Scripts::ID,
-    Spends::ID,
-    ClusterParents::ID,
-    Clusters::ID,
-    P2pkKeys::ID,
-    ClusterStates::ID,
-];
+/// The tables whose pending writes stay readable through the journal (mirrored in its in-memory
+/// overlay): those its user reads back while applying. The stages declare theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadBack([bool; TABLES.len()]);
+
+impl ReadBack {
+    pub const fn of(tables: &[u8]) -> Self {
+        ReadBack([false; TABLES.len()]).with(tables)
+    }
+
+    pub const fn with(mut self, tables: &[u8]) -> Self {
+        let mut i = 0;
+        while i < tables.len() {
+            self.0[tables[i] as usize] = true;
+            i += 1;
+        }
+        self
+    }
+
+    pub fn contains(&self, table: u8) -> bool {
+        self.0[table as usize]
+    }
+}
 
 type Overlay = HashMap<(u8, Vec<u8>), Option<Vec<u8>>>;
 
@@ -51,6 +60,7 @@ pub struct BatchSummary {
 /// Pending writes over a store.
 pub struct Journal<'s> {
     store: &'s Store,
+    read_back: ReadBack,
     /// Per table, in write order.
     writes: Vec<TableWrites>,
     overlay: Overlay,
@@ -66,9 +76,10 @@ pub struct Journal<'s> {
 }
 
 impl<'s> Journal<'s> {
-    pub fn new(store: &'s Store) -> Self {
+    pub fn new(store: &'s Store, read_back: ReadBack) -> Self {
         Journal {
             store,
+            read_back,
             writes: new_writes(),
             overlay: HashMap::default(),
             settling: HashMap::default(),
@@ -91,7 +102,7 @@ impl<'s> Journal<'s> {
 
     /// Reads a read-back table through the pending writes.
     pub fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>, StoreError> {
-        debug_assert!(READ_BACK.contains(&T::ID), "{} is not read back", T::NAME);
+        debug_assert!(self.read_back.contains(T::ID), "{} is not read back", T::NAME);
         match self.get_raw(T::ID, key.encode())? {
             Some(bytes) => Ok(Some(T::Value::decode(&bytes)?)),
             None => Ok(None),
@@ -177,7 +188,7 @@ impl<'s> Journal<'s> {
         let Some(value) = self.get_raw(T::ID, num.encode())? else { return Ok(false) };
         self.append::<T>(&num, &value)?;
         self.writes[T::ID as usize].push::<u64, Empty>(&num, None);
-        if READ_BACK.contains(&T::ID) {
+        if self.read_back.contains(T::ID) {
             self.overlay.remove(&(T::ID, num.encode()));
         }
         Ok(true)
@@ -191,7 +202,7 @@ impl<'s> Journal<'s> {
     /// Records the last write to `table` in the undo entries (when kept) and the overlay (for
     /// read-back tables). Reads of the old value see the state before this write.
     fn journal_write(&mut self, table: u8, old: Known) -> Result<(), StoreError> {
-        let read_back = READ_BACK.contains(&table);
+        let read_back = self.read_back.contains(table);
         if self.undo.is_none() && !read_back {
             return Ok(());
         }
@@ -384,7 +395,7 @@ mod tests {
     fn a_key_created_and_deleted_in_one_batch_is_not_written_and_others_keep_their_last_write() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
-        let mut j = Journal::new(&store);
+        let mut j = Journal::new(&store, ReadBack::of(&[Stages::ID]));
         let key = |txnum| UtxoKey { script: 1, txnum, vout: 0 };
         // Spent within the batch: never written.
         j.insert::<Utxos>(&key(5), &Sats(10)).unwrap();

@@ -1,13 +1,32 @@
 //! The addresses stage: each script's history (every output paying it, every input spending
 //! from it) and its unspent outputs, derived from a block's [`BlockRows`].
 
-use crate::graph::BlockRows;
-use crate::journal::{Journal, Known};
-use crate::schema::*;
-use crate::store::StoreError;
+use crate::stages::graph::BlockRows;
+use crate::stages::{Stage, StageTables};
+use crate::storage::journal::{Journal, Known};
+use crate::storage::schema::*;
+use crate::storage::store::StoreError;
+
+pub const TABLES: StageTables = StageTables { writes: &[History::ID, Utxos::ID], reads: &[] };
+
+pub struct AddressesStage;
+
+impl Stage for AddressesStage {
+    fn id(&self) -> StageId {
+        StageId::Addresses
+    }
+
+    fn tables(&self) -> &'static StageTables {
+        &TABLES
+    }
+
+    fn apply(&mut self, j: &mut Journal<'_>, rows: &BlockRows) -> Result<(), StoreError> {
+        apply(j, rows)
+    }
+}
 
 /// Writes the history and UTXO rows of one block.
-pub fn apply(j: &mut Journal<'_>, rows: &BlockRows) -> Result<(), StoreError> {
+fn apply(j: &mut Journal<'_>, rows: &BlockRows) -> Result<(), StoreError> {
     for tx in &rows.txs {
         // A BIP30 duplicate coinbase: the outputs it overwrote are gone, as in Core.
         for gone in &tx.overwritten {

@@ -8,9 +8,10 @@ use rustc_hash::FxHashMap as HashMap;
 use bitcoin::hashes::Hash;
 use bitcoin::{Block, OutPoint, Transaction, TxOut};
 
-use crate::journal::Journal;
-use crate::schema::*;
-use crate::store::{hex_hash, Store, StoreError};
+use crate::stages::StageTables;
+use crate::storage::journal::Journal;
+use crate::storage::schema::*;
+use crate::storage::store::{hex_hash, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -27,6 +28,23 @@ pub enum GraphError {
     #[error("the index says output {prev_txid}:{vout} holds {indexed} sat but the node says {node} sat: the database is corrupt; re-index into a new directory")]
     Disagrees { prev_txid: String, vout: u32, indexed: u64, node: u64 },
 }
+
+/// The graph's tables. It reads back what it resolves inputs and scripts from, and sealing
+/// reads back every segmented row and the headers that bound a block's numbers.
+pub const TABLES: StageTables = StageTables {
+    writes: &[
+        Headers::ID,
+        BlockHeights::ID,
+        Txs::ID,
+        Txids::ID,
+        Outputs::ID,
+        Inputs::ID,
+        Spends::ID,
+        Scripts::ID,
+        ScriptIds::ID,
+    ],
+    reads: &[Headers::ID, Txs::ID, Outputs::ID, Inputs::ID, Scripts::ID, Spends::ID],
+};
 
 /// An input as the derived stages see it: the output it spent, its value and script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use rocksdb::{
     WriteOptions, DB,
 };
 
-use crate::schema::*;
-use crate::segment::{SegmentError, Segments};
+use crate::storage::schema::*;
+use crate::storage::segment::{SegmentError, Segments};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -277,10 +277,10 @@ impl Store {
     }
 
     /// A follower: brings in what the writer has made durable since the follower opened or last
-    /// caught up. The writer commits a block's rows and the new tip in one batch, so a follower
+    /// refreshed. The writer commits a block's rows and the new tip in one batch, so a follower
     /// sees all of a block or none of it. Reads must not run meanwhile (`&mut self`): a reader
-    /// would see some column families before the catch-up and others after it.
-    pub fn catch_up(&mut self) -> Result<()> {
+    /// would see some column families before the refresh and others after it.
+    pub fn refresh(&mut self) -> Result<()> {
         self.db.try_catch_up_with_primary()?;
         self.segments.set_sealed(&self.sealed()?, false)?;
         Ok(())
@@ -391,7 +391,7 @@ impl Store {
         if let Some(segment) = self.segments.of(id) {
             segment.verify()?;
             segment.for_each(|n, row| {
-                crate::schema::check_row(id, &n.encode(), row)
+                crate::storage::schema::check_row(id, &n.encode(), row)
                     .map_err(|e| segment.damaged("dat", format!("{e} (row {n})")))?;
                 rows += 1;
                 bytes += row.len() as u64;
@@ -404,7 +404,7 @@ impl Store {
         let mut iter = self.db.raw_iterator_cf_opt(self.cf(id), opts);
         iter.seek_to_first();
         while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
-            crate::schema::check_row(id, key, value).map_err(|e| DecodeError {
+            crate::storage::schema::check_row(id, key, value).map_err(|e| DecodeError {
                 what: e.what,
                 why: format!("{} (table {name}, key {})", e.why, hex::encode(key)),
             })?;
@@ -880,7 +880,7 @@ mod tests {
                 "{msg}"
             );
         }
-        assert!(!dir.path().join(crate::segment::DIR).exists(), "nothing was added");
+        assert!(!dir.path().join(crate::storage::segment::DIR).exists(), "nothing was added");
     }
 
     #[test]
@@ -935,7 +935,7 @@ mod tests {
         meta.tip = Some((7, [7; 32]));
         put_meta(&writer, &meta);
         assert_eq!(follower.meta().unwrap().unwrap().tip, None, "no catch-up yet");
-        follower.catch_up().unwrap();
+        follower.refresh().unwrap();
         assert_eq!(follower.meta().unwrap().unwrap().tip, Some((7, [7; 32])));
     }
 }
