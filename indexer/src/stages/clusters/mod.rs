@@ -3,11 +3,13 @@
 //! P2PK, P2PKH and P2WPKH scripts share one from the start; with `change` on, so does a
 //! transaction's change output with its inputs.
 //!
-//! Clusters are a union-find forest kept in the store, not in memory: `cluster_parents` points a
-//! script at its parent, roots hold the cluster's size and earliest script in `clusters`, and
-//! union by size keeps every path within log2(size) steps. Every merge also records the pair of
-//! scripts and the transaction that joined them (`cluster_links`), so any two members can be
-//! shown to be connected. All writes go through the journal: a reorg undoes them exactly.
+//! Clusters are a union-find forest kept in the store: `cluster_parents` points a script at its
+//! parent, roots hold the cluster's size and earliest script in `clusters`, and union by size
+//! keeps every path within log2(size) steps. Every merge also records the pair of scripts and the
+//! transaction that joined them (`cluster_links`), so any two members can be shown to be
+//! connected. All writes go through the journal: a reorg undoes them exactly. While a writer runs,
+//! the stage keeps the part of the forest it has touched in memory ([`Forest`]), so a merge reads
+//! the store only for scripts it has not met yet.
 
 pub mod keys;
 pub mod read;
@@ -20,6 +22,7 @@ use crate::storage::schema::*;
 use crate::storage::store::StoreError;
 
 use keys::KeyScript;
+use rustc_hash::FxHashMap as HashMap;
 
 /// How clusters are built; stored with them, so a database is never a mix of two settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,11 +63,99 @@ pub const TABLES: StageTables = StageTables {
 /// The clusters stage, built with one set of rules.
 pub struct ClustersStage {
     rules: ClusterRules,
+    forest: Forest,
 }
 
 impl ClustersStage {
     pub fn new(rules: ClusterRules) -> Self {
-        ClustersStage { rules }
+        ClustersStage { rules, forest: Forest::new(FOREST_ENTRIES) }
+    }
+}
+
+/// How many scripts' parents and roots' rows the in-memory forest holds before it starts over
+/// (about 40 bytes each, so about 160 MiB at most).
+const FOREST_ENTRIES: usize = 4 << 20;
+
+/// The union-find rows this stage has read or written since it was built, in front of the
+/// journal. Scripts numbered after the stage's first block here were never seen by the stage
+/// before, so they have no rows in the store: for them the forest alone is exact and a miss needs
+/// no read. Older scripts are read through the journal once, then kept. When it outgrows its
+/// budget the forest starts over, treating every script seen so far as older. Built with each
+/// writer (and so after every reorg), and only ever written through [`Forest::set_parent`] and
+/// [`Forest::set_row`] beside the journal, it never disagrees with the store.
+struct Forest {
+    /// Scripts from this number on are new to the stage since the forest (re)started; `None`
+    /// before the first block.
+    new_from: Option<ScriptNum>,
+    parents: HashMap<ScriptNum, Option<ScriptNum>>,
+    rows: HashMap<ScriptNum, Option<ClusterRow>>,
+    budget: usize,
+}
+
+impl Forest {
+    fn new(budget: usize) -> Self {
+        Forest { new_from: None, parents: HashMap::default(), rows: HashMap::default(), budget }
+    }
+
+    /// Called before each block with the first script number the stage has not seen.
+    fn begin_block(&mut self, next_script: ScriptNum) {
+        if self.new_from.is_none() || self.parents.len() + self.rows.len() > self.budget {
+            self.parents.clear();
+            self.rows.clear();
+            self.new_from = Some(next_script);
+        }
+    }
+
+    fn is_new(&self, script: ScriptNum) -> bool {
+        self.new_from.is_some_and(|n| script >= n)
+    }
+
+    fn parent(&mut self, j: &Journal<'_>, script: ScriptNum) -> Result<Option<ScriptNum>, StoreError> {
+        if let Some(p) = self.parents.get(&script) {
+            return Ok(*p);
+        }
+        if self.is_new(script) {
+            return Ok(None);
+        }
+        let p = j.get::<ClusterParents>(&script)?;
+        self.parents.insert(script, p);
+        Ok(p)
+    }
+
+    fn row(&mut self, j: &Journal<'_>, root: ScriptNum) -> Result<Option<ClusterRow>, StoreError> {
+        if let Some(r) = self.rows.get(&root) {
+            return Ok(*r);
+        }
+        if self.is_new(root) {
+            return Ok(None);
+        }
+        let r = j.get::<Clusters>(&root)?;
+        self.rows.insert(root, r);
+        Ok(r)
+    }
+
+    fn set_parent(&mut self, j: &mut Journal<'_>, child: ScriptNum, root: ScriptNum) -> Result<(), StoreError> {
+        self.parents.insert(child, Some(root));
+        j.set::<ClusterParents>(&child, Some(&root), Known::Was(None))
+    }
+
+    fn set_row(
+        &mut self,
+        j: &mut Journal<'_>,
+        root: ScriptNum,
+        row: Option<ClusterRow>,
+        old: Option<ClusterRow>,
+    ) -> Result<(), StoreError> {
+        self.rows.insert(root, row);
+        j.set::<Clusters>(&root, row.as_ref(), Known::Was(old.map(|r| r.encode())))
+    }
+
+    /// A script's cluster root and the root's row (a cluster of one when it is in none).
+    fn find(&mut self, j: &Journal<'_>, mut script: ScriptNum) -> Result<(ScriptNum, Option<ClusterRow>), StoreError> {
+        while let Some(parent) = self.parent(j, script)? {
+            script = parent;
+        }
+        Ok((script, self.row(j, script)?))
     }
 }
 
@@ -78,34 +169,36 @@ impl Stage for ClustersStage {
     }
 
     fn apply(&mut self, j: &mut Journal<'_>, rows: &BlockRows) -> Result<(), StoreError> {
-        apply(j, rows, self.rules)
-    }
-}
-
-/// Applies the clusters stage to one block.
-fn apply(j: &mut Journal<'_>, rows: &BlockRows, params: ClusterRules) -> Result<(), StoreError> {
-    let stored = j.get::<ClusterStates>(&StageId::Clusters)?;
-    let mut state = stored.unwrap_or_else(|| params.fresh_state());
-    for tx in &rows.txs {
-        let seen = state.next_script;
-        for out in &tx.outputs {
-            if let OutScript::Num(script) = out.script {
-                if script >= state.next_script {
-                    state.next_script = script + 1;
-                    join_key_siblings(j, script, tx.num)?;
+        let stored = j.get::<ClusterStates>(&StageId::Clusters)?;
+        let mut state = stored.unwrap_or_else(|| self.rules.fresh_state());
+        self.forest.begin_block(state.next_script);
+        for tx in &rows.txs {
+            let seen = state.next_script;
+            for out in &tx.outputs {
+                if let OutScript::Num(script) = out.script {
+                    if script >= state.next_script {
+                        state.next_script = script + 1;
+                        join_key_siblings(j, &mut self.forest, script, tx.num)?;
+                    }
                 }
             }
+            if !tx.inputs.is_empty() {
+                merge_tx(j, &mut self.forest, tx, seen, self.rules)?;
+            }
         }
-        if !tx.inputs.is_empty() {
-            merge_tx(j, tx, seen, params)?;
-        }
+        j.set::<ClusterStates>(&StageId::Clusters, Some(&state), Known::Was(stored.map(|s| s.encode())))
     }
-    j.set::<ClusterStates>(&StageId::Clusters, Some(&state), Known::Was(stored.map(|s| s.encode())))
 }
 
 /// Merges a transaction's input scripts (and its change, when asked), unless it is a CoinJoin.
 /// `seen` is the first script number this transaction may have introduced.
-fn merge_tx(j: &mut Journal<'_>, tx: &TxRows, seen: ScriptNum, params: ClusterRules) -> Result<(), StoreError> {
+fn merge_tx(
+    j: &mut Journal<'_>,
+    forest: &mut Forest,
+    tx: &TxRows,
+    seen: ScriptNum,
+    params: ClusterRules,
+) -> Result<(), StoreError> {
     let mut scripts: Vec<ScriptNum> = tx.inputs.iter().map(|i| i.script).collect();
     scripts.sort_unstable();
     scripts.dedup();
@@ -119,12 +212,12 @@ fn merge_tx(j: &mut Journal<'_>, tx: &TxRows, seen: ScriptNum, params: ClusterRu
     }
     let first = tx.inputs[0].script;
     for &other in scripts.iter().filter(|s| **s != first) {
-        union(j, first, other, LinkRow { txnum: tx.num, reason: LinkReason::SpentTogether })?;
+        union(j, forest, first, other, LinkRow { txnum: tx.num, reason: LinkReason::SpentTogether })?;
     }
     if params.change {
         if let Some(pick) = change::detect(&shape).filter(|c| c.confidence >= CHANGE_MIN_CONFIDENCE) {
             if let Some(script) = shape.outputs[pick.vout as usize].coin.script {
-                union(j, first, script, LinkRow { txnum: tx.num, reason: LinkReason::Change })?;
+                union(j, forest, first, script, LinkRow { txnum: tx.num, reason: LinkReason::Change })?;
             }
         }
     }
@@ -159,20 +252,25 @@ fn shape(j: &Journal<'_>, tx: &TxRows, seen: ScriptNum, kinds: bool) -> Result<T
 }
 
 /// A script seen for the first time joins the earlier scripts of the same key.
-fn join_key_siblings(j: &mut Journal<'_>, script: ScriptNum, txnum: TxNum) -> Result<(), StoreError> {
+fn join_key_siblings(
+    j: &mut Journal<'_>,
+    forest: &mut Forest,
+    script: ScriptNum,
+    txnum: TxNum,
+) -> Result<(), StoreError> {
     let Some(bytes) = j.get::<Scripts>(&script)? else { return Ok(()) };
     let Some(key) = KeyScript::of(&bytes.0) else { return Ok(()) };
     let link = LinkRow { txnum, reason: LinkReason::SameKey };
     for sibling in key.hashed_siblings() {
         if let Some(earlier) = script_before(j, &sibling, script)? {
-            union(j, earlier, script, link)?;
+            union(j, forest, earlier, script, link)?;
         }
     }
     match key {
         KeyScript::P2pk { hash, .. } => j.set::<P2pkKeys>(&hash, Some(&script), Known::Was(None))?,
         KeyScript::Hashed { hash, .. } => {
             if let Some(p2pk) = j.get::<P2pkKeys>(&hash)?.filter(|p| *p < script) {
-                union(j, p2pk, script, link)?;
+                union(j, forest, p2pk, script, link)?;
             }
         }
     }
@@ -190,20 +288,18 @@ fn script_before(j: &Journal<'_>, bytes: &[u8], before: ScriptNum) -> Result<Opt
     Ok(None)
 }
 
-/// A script's cluster root and the root's row (a cluster of one when it is in none).
-fn find(j: &Journal<'_>, mut script: ScriptNum) -> Result<(ScriptNum, Option<ClusterRow>), StoreError> {
-    while let Some(parent) = j.get::<ClusterParents>(&script)? {
-        script = parent;
-    }
-    Ok((script, j.get::<Clusters>(&script)?))
-}
-
 /// Puts `a` and `b` in one cluster; `link` says which transaction joined them and why. The
 /// bigger cluster's root stays root (on a tie, the lower number), the earliest script of the two
 /// stays the id.
-fn union(j: &mut Journal<'_>, a: ScriptNum, b: ScriptNum, link: LinkRow) -> Result<(), StoreError> {
-    let (root_a, row_a) = find(j, a)?;
-    let (root_b, row_b) = find(j, b)?;
+fn union(
+    j: &mut Journal<'_>,
+    forest: &mut Forest,
+    a: ScriptNum,
+    b: ScriptNum,
+    link: LinkRow,
+) -> Result<(), StoreError> {
+    let (root_a, row_a) = forest.find(j, a)?;
+    let (root_b, row_b) = forest.find(j, b)?;
     if root_a == root_b {
         return Ok(());
     }
@@ -212,16 +308,16 @@ fn union(j: &mut Journal<'_>, a: ScriptNum, b: ScriptNum, link: LinkRow) -> Resu
     let ((root, row), (child, child_row)) =
         if a_wins { ((root_a, row_a), (root_b, row_b)) } else { ((root_b, row_b), (root_a, row_a)) };
     let merged = ClusterRow { size: ca.size + cb.size, first: ca.first.min(cb.first) };
-    j.set::<ClusterParents>(&child, Some(&root), Known::Was(None))?;
+    forest.set_parent(j, child, root)?;
     j.insert::<ClusterChildren>(&ScriptPair(root, child), &Empty)?;
-    j.set::<Clusters>(&root, Some(&merged), Known::Was(row.map(|r| r.encode())))?;
+    forest.set_row(j, root, Some(merged), row)?;
     for (r, old) in [(root, row), (child, child_row)] {
         if let Some(old) = old {
             j.set::<ClusterSizes>(&SizeKey { size: old.size, root: r }, None, Known::Was(Some(Vec::new())))?;
         }
     }
-    if let Some(old) = child_row {
-        j.set::<Clusters>(&child, None, Known::Was(Some(old.encode())))?;
+    if child_row.is_some() {
+        forest.set_row(j, child, None, child_row)?;
     }
     j.insert::<ClusterSizes>(&SizeKey { size: merged.size, root }, &Empty)?;
     j.insert::<ClusterLinks>(&ScriptPair(a, b), &link)?;

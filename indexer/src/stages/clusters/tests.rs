@@ -198,3 +198,59 @@ fn change_merges_only_when_asked_and_a_stage_caught_up_from_rows_equals_one_buil
     assert_eq!(cluster(&later, &script(30)).size, 1);
     assert!(!read::state(&later).unwrap().unwrap().change);
 }
+
+#[test]
+fn the_in_memory_forest_gives_the_rows_the_store_alone_gives_whatever_its_budget() {
+    let g = genesis();
+    let s: Vec<ScriptBuf> = (1..=6).map(script).collect();
+    let b1 = funding(&g, 1, &s);
+    let cb = &b1.txdata[0];
+    // Merges within a block, then across blocks into clusters the forest met earlier or never.
+    let b2 = block(
+        b1.block_hash(),
+        2,
+        vec![funding(&b1, 2, &[script(7)]).txdata[0].clone(), spend_all(cb, &[0, 1], vec![(script(10), 90_000)])],
+    );
+    let b3 = block(
+        b2.block_hash(),
+        3,
+        vec![
+            funding(&b2, 3, &[script(8)]).txdata[0].clone(),
+            spend_all(cb, &[2, 3], vec![(s[2].clone(), 90_000)]),
+            spend_all(&b2.txdata[1], &[0], vec![(s[0].clone(), 80_000)]),
+        ],
+    );
+    let joined = tx(
+        vec![
+            OutPoint::new(b3.txdata[2].compute_txid(), 0),
+            OutPoint::new(b3.txdata[1].compute_txid(), 0),
+            OutPoint::new(b2.txdata[0].compute_txid(), 0),
+            OutPoint::new(cb.compute_txid(), 4),
+        ],
+        vec![(script(13), 100_000)],
+        None,
+    );
+    let b4 = block(b3.block_hash(), 4, vec![funding(&b3, 4, &[script(9)]).txdata[0].clone(), joined]);
+    let blocks = [g, b1, b2, b3, b4];
+
+    let whole = tempfile::tempdir().unwrap();
+    let whole = Store::open_writable(whole.path(), 1 << 20).unwrap();
+    apply_all(&whole, &blocks);
+    assert_eq!(cluster(&whole, &s[0]).size, 6, "s1 to s5 and script 7 end in one cluster");
+
+    // One writer per block (as when following the tip): every merge reads older scripts back.
+    let per_block = tempfile::tempdir().unwrap();
+    let per_block = Store::open_writable(per_block.path(), 1 << 20).unwrap();
+    for b in &blocks {
+        apply_all(&per_block, std::slice::from_ref(b));
+    }
+    assert_eq!(cluster_rows(&per_block), cluster_rows(&whole));
+
+    // A forest that starts over at every block.
+    let tiny = tempfile::tempdir().unwrap();
+    let tiny = Store::open_writable(tiny.path(), 1 << 20).unwrap();
+    apply_with(&tiny, &blocks, StageConfig { clusters: None });
+    let mut stage = ClustersStage { rules: ClusterRules::default(), forest: Forest::new(1) };
+    stage.catch_up(&tiny, 1 << 20, &AtomicBool::new(false)).unwrap();
+    assert_eq!(cluster_rows(&tiny), cluster_rows(&whole));
+}
