@@ -20,7 +20,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let (mut rows, mut bytes) = (0u64, 0u64);
     for table in TABLES {
-        let (n, b) = store.check_table(table).with_context(|| format!("table {table}"))?;
+        let (n, b) = store.kv().check_table(table).with_context(|| format!("table {table}"))?;
         writeln!(out, "{table:<18} {n:>12} rows {b:>14} bytes")?;
         rows += n;
         bytes += b;

@@ -18,8 +18,9 @@ use crate::progress::Progress;
 use crate::stages;
 use crate::stages::clusters;
 use crate::storage::journal::{undo_tip, BatchSummary};
+use crate::storage::kv::WriteMode;
 use crate::storage::schema::Meta;
-use crate::storage::store::{hex_hash, Store, StoreError, WriteMode};
+use crate::storage::store::{hex_hash, Store, StoreError};
 use crate::writer::{ApplyError, Writer};
 
 /// Indexes until the node's tip (with `once`) or until `shutdown` is set; with `check`, only
@@ -73,18 +74,18 @@ pub fn run(config: &Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
     let mut progress = Progress::new(config.progress);
     let result = follow(config, feed, &store, &mut node, &mut meta, &shutdown, &mut progress);
     progress.finish();
-    let (memtables, table_readers, block_cache) = store.memory()?;
+    let (memtables, table_readers, block_cache) = store.kv().memory()?;
     debug!(memtables, table_readers, block_cache, "rocksdb memory before the final flush");
     // What stopped the sync is the error to report, even when the final flush fails too.
-    let flushed = store.flush().context("final flush");
+    let flushed = store.kv().flush().context("final flush");
     match result {
         Err(e) if matches!(e.downcast_ref::<NodeError>(), Some(NodeError::Stopped)) => {}
         other => other?,
     }
     flushed?;
     let tables: Vec<String> =
-        store.table_sizes()?.iter().map(|(name, bytes, rows)| format!("{name}:{bytes}:{rows}")).collect();
-    info!(tip = ?meta.tip.map(|t| t.0), db_bytes = store.disk_bytes(), tables = tables.join(","), "stopped");
+        store.kv().table_sizes()?.iter().map(|(name, bytes, rows)| format!("{name}:{bytes}:{rows}")).collect();
+    info!(tip = ?meta.tip.map(|t| t.0), db_bytes = store.kv().disk_bytes(), tables = tables.join(","), "stopped");
     Ok(())
 }
 
@@ -124,7 +125,7 @@ fn prepare_stages(config: &Config, shutdown: &AtomicBool) -> anyhow::Result<()> 
     check_cluster_params(config, &store)?;
     let applied = config.stages.catch_up(&store, config.batch_txs, shutdown)?;
     if applied > 0 {
-        store.flush()?;
+        store.kv().flush()?;
     }
     Ok(())
 }
@@ -273,19 +274,19 @@ fn index_range(
     progress: &mut Progress,
 ) -> anyhow::Result<()> {
     let mode = range.mode;
-    store.set_mode(mode)?;
+    store.kv().set_mode(mode)?;
     progress.begin(range.start, range.end);
     let mut pending = Writer::new(store, meta.clone(), config.stages)?;
     let result = std::thread::scope(|scope| apply_range(config, store, &mut pending, range, shutdown, progress, scope));
     *meta = pending.meta().clone();
     result?;
     if mode == WriteMode::Bulk {
-        store.flush()?;
+        store.kv().flush()?;
         durable(meta);
-        store.set_mode(WriteMode::Tip)?;
+        store.kv().set_mode(WriteMode::Tip)?;
         if config.compact_after_bulk {
             info!("compacting after bulk load");
-            store.compact();
+            store.kv().compact();
         }
     }
     Ok(())
@@ -391,7 +392,7 @@ fn apply_range<'scope, 'env>(
         } else if pending.txs() >= config.batch_txs || stopping {
             let landed = land(&mut flight, pending, progress)?;
             if let Some(landed) = landed.filter(|_| last_flush.elapsed() >= config.flush_every) {
-                store.flush()?;
+                store.kv().flush()?;
                 last_flush = Instant::now();
                 durable_at(landed);
             }

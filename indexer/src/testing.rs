@@ -9,8 +9,9 @@ use bitcoin::{
 };
 
 use crate::stages::StageConfig;
+use crate::storage::kv::WriteMode;
 use crate::storage::schema::*;
-use crate::storage::store::{Row, Store, WriteMode};
+use crate::storage::store::{Row, Store};
 use crate::writer::Writer;
 
 pub fn script(tag: u8) -> ScriptBuf {

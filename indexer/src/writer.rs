@@ -7,8 +7,9 @@ use bitcoin::{Block, TxOut};
 use crate::stages::graph::{GraphError, GraphWriter};
 use crate::stages::{self, Stage, StageConfig};
 use crate::storage::journal::{Batch, BatchSummary, Journal, Known};
+use crate::storage::kv::WriteMode;
 use crate::storage::schema::*;
-use crate::storage::store::{hex_hash, Store, StoreError, WriteMode};
+use crate::storage::store::{hex_hash, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

@@ -248,7 +248,7 @@ fn rows_read_the_same_from_the_segment_files_the_column_families_or_both() {
     // Following with 2 blocks of undo data: blocks 0 and 1 (txnums 0 and 1, scripts 0 to 2) are sealed.
     assert_eq!(sealed(&following), Sealed { blocks: 2, txs: 2, scripts: 3 });
     assert_eq!(sealed(&bulk), Sealed { blocks: 4, txs: 7, scripts: 7 });
-    assert_eq!(following.segments().of(Txs::ID).unwrap().rows(), 2);
+    assert_eq!(following.kv().segments().of(Txs::ID).unwrap().rows(), 2);
     assert_eq!(dump(&following), dump(&columns));
     assert_eq!(dump(&bulk), dump(&columns));
     for store in [&columns, &following, &bulk] {
@@ -287,11 +287,11 @@ fn an_append_no_batch_recorded_is_cut_off_when_the_writer_reopens() {
         let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
         apply_bulk(&store, &blocks[..2]);
         // A crash between the segment write and the batch recording it.
-        store.segments().of(Txs::ID).unwrap().push(2, b"unrecorded");
-        store.segments().flush().unwrap();
+        store.kv().segments().of(Txs::ID).unwrap().push(2, b"unrecorded");
+        store.kv().segments().flush().unwrap();
     }
     let store = Store::open_writable(dir.path(), 1 << 20).unwrap();
-    assert_eq!(store.segments().of(Txs::ID).unwrap().rows(), 2);
+    assert_eq!(store.kv().segments().of(Txs::ID).unwrap().rows(), 2);
     assert_eq!(store.tx(2).unwrap(), None);
     apply_bulk(&store, &blocks[2..]);
     let whole_dir = tempfile::tempdir().unwrap();

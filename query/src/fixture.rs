@@ -14,8 +14,9 @@ use bitcoin::{
     TxMerkleNode, TxOut, Txid, WPubkeyHash, Witness,
 };
 use indexer::stages::StageConfig;
+use indexer::storage::kv::WriteMode;
 use indexer::storage::schema::Meta;
-use indexer::storage::store::{Store, WriteMode};
+use indexer::storage::store::Store;
 use indexer::writer::Writer;
 
 /// What a coinbase pays when the test does not say.

@@ -224,13 +224,13 @@ fn bad_configurations_fail_with_one_clear_line_and_lose_nothing() {
     // A database of a newer schema.
     let newer = tempfile::tempdir().expect("tempdir");
     {
-        let store = Store::open_writable(newer.path(), 1 << 20).expect("open");
+        let kv = indexer::storage::kv::Kv::open_writable(newer.path(), 1 << 20).expect("open");
         let meta = indexer::storage::schema::Meta {
             schema_version: 999,
             ..indexer::storage::schema::Meta::empty("regtest", [0; 32])
         };
         let row = (MetaTable::ID, MetaKey.encode(), Some(meta.encode()));
-        store.write(&[row], indexer::storage::store::WriteMode::Tip).expect("write");
+        kv.write(&[row], indexer::storage::kv::WriteMode::Tip).expect("write");
     }
     let (code, err) = failing({
         let mut c = indexer(&env, newer.path());

@@ -14,8 +14,9 @@ use tracing::info;
 use crate::stages::clusters::ClusterRules;
 use crate::stages::graph::{BlockRows, GraphError};
 use crate::storage::journal::{Journal, Known, ReadBack};
+use crate::storage::kv::{RawWrite, WriteMode};
 use crate::storage::schema::*;
-use crate::storage::store::{RawWrite, Store, StoreError, WriteMode};
+use crate::storage::store::{Store, StoreError};
 
 /// The tables a stage writes, and the tables it reads while applying a block (its own or an
 /// earlier stage's): the journal keeps pending writes to those readable before they commit.
@@ -155,14 +156,14 @@ fn owns(stage: StageId, entry: &UndoEntry) -> bool {
 /// tables. [`Stage::catch_up`] then rebuilds it from the indexed rows.
 pub fn reset(store: &mut Store, stage: StageId) -> Result<(), StoreError> {
     let mut writes: Vec<RawWrite> = vec![(Stages::ID, stage.encode(), None)];
-    let undo: Vec<(u32, BlockUndo)> = store.scan::<Undo>(&0, |_| true).collect::<Result<_, _>>()?;
+    let undo: Vec<(u32, BlockUndo)> = store.kv().scan::<Undo>(&0, |_| true).collect::<Result<_, _>>()?;
     for (height, mut record) in undo {
         record.entries.retain(|e| !owns(stage, e));
         writes.push((Undo::ID, height.encode(), Some(record.encode())));
     }
-    store.write(&writes, WriteMode::Tip)?;
+    store.kv().write(&writes, WriteMode::Tip)?;
     for &table in tables(stage).writes {
-        store.clear(table)?;
+        store.kv_mut().clear(table)?;
     }
     Ok(())
 }

@@ -7,8 +7,9 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::storage::kv::{RawWrite, WriteMode};
 use crate::storage::schema::*;
-use crate::storage::store::{RawWrite, Store, StoreError, WriteMode};
+use crate::storage::store::{Store, StoreError};
 
 /// The tables whose pending writes stay readable through the journal (mirrored in its in-memory
 /// overlay): those its user reads back while applying. The stages declare theirs.
@@ -115,14 +116,14 @@ impl<'s> Journal<'s> {
         let key = (table, key);
         match self.overlay.get(&key).or_else(|| self.settling.get(&key)) {
             Some(v) => Ok(v.clone()),
-            None => self.store.get_raw(table, &key.1),
+            None => self.store.kv().get_raw(table, &key.1),
         }
     }
 
     /// Numbers under `prefix` in `txids` (`T` = [`Txids`]) or `script_ids` ([`ScriptIds`]),
     /// pending writes included, in ascending order.
     pub fn prefixed<T: Table<Key = PrefixKey>>(&self, prefix: &[u8; 8]) -> Result<Vec<u64>, StoreError> {
-        let mut nums = self.store.prefixed::<T>(prefix)?;
+        let mut nums = self.store.kv().prefixed::<T>(prefix)?;
         for overlay in [&self.settling_prefixed, &self.prefixed] {
             nums.extend(overlay.get(&(T::ID, *prefix)).into_iter().flatten());
         }
@@ -176,7 +177,7 @@ impl<'s> Journal<'s> {
 
     /// Appends a row of a segmented table to its segment file.
     fn append<T: Table>(&self, key: &T::Key, value: &[u8]) -> Result<(), StoreError> {
-        let segment = self.store.segments().of(T::ID).expect("a segmented table has a segment");
+        let segment = self.store.kv().segments().of(T::ID).expect("a segmented table has a segment");
         segment.push(u64::decode(&key.encode())?, value);
         Ok(())
     }
@@ -318,9 +319,9 @@ impl Batch {
     /// not sorted again. A key first written as new and last deleted is not written at all.
     pub fn write(mut self, store: &Store, mode: WriteMode) -> Result<BatchSummary, StoreError> {
         // The rows this batch sealed are on disk before the mark that records them.
-        store.segments().flush()?;
+        store.kv().segments().flush()?;
         self.sort();
-        store.write_iter(self.net_writes(), mode)?;
+        store.kv().write_iter(self.net_writes(), mode)?;
         Ok(self.summary)
     }
 
@@ -383,7 +384,7 @@ pub fn undo_tip(store: &Store, height: u32) -> Result<Option<u32>, UndoError> {
     writes.push((MetaTable::ID, MetaKey.encode(), Some(meta_before.encode())));
     // Written in order (not sorted): a key written twice by the block is restored to its
     // oldest value, which comes last.
-    store.write(&writes, WriteMode::Tip)?;
+    store.kv().write(&writes, WriteMode::Tip)?;
     Ok(meta_before.tip.map(|(h, _)| h))
 }
 

@@ -3,6 +3,7 @@
 //! records how to take them back out.
 
 pub mod journal;
+pub mod kv;
 pub mod schema;
 pub mod segment;
 pub mod store;

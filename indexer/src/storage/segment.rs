@@ -20,7 +20,7 @@ use std::sync::{Mutex, RwLock};
 
 use memmap2::{Mmap, MmapOptions};
 
-use crate::storage::schema::{num_at, put_num, Sealed, Storage, STORAGE, TABLES};
+use crate::storage::schema::{num_at, put_num, Sealed, Storage, TABLE_META};
 
 /// Bytes of one end offset in an `.idx` file.
 const OFFSET: u64 = 5;
@@ -414,11 +414,10 @@ impl Segments {
         if writable {
             std::fs::create_dir_all(&dir).map_err(io(dir.display().to_string()))?;
         }
-        let by_table = TABLES
+        let by_table = TABLE_META
             .iter()
-            .zip(STORAGE)
-            .map(|(name, storage)| match storage {
-                Storage::Segmented => Segment::open(&dir, name, writable).map(Some),
+            .map(|table| match table.storage {
+                Storage::Segmented => Segment::open(&dir, table.name, writable).map(Some),
                 Storage::Column | Storage::WriteOnly => Ok(None),
             })
             .collect::<Result<_, _>>()?;

@@ -29,16 +29,16 @@ pub struct Link {
 
 /// The stage's state: `None` when clusters were never built.
 pub fn state(store: &Store) -> Result<Option<ClusterState>, StoreError> {
-    store.get::<ClusterStates>(&StageId::Clusters)
+    store.kv().get::<ClusterStates>(&StageId::Clusters)
 }
 
 /// The cluster `script` belongs to (a cluster of one when it was never merged).
 pub fn cluster_of(store: &Store, script: ScriptNum) -> Result<Cluster, StoreError> {
     let mut root = script;
-    while let Some(parent) = store.get::<ClusterParents>(&root)? {
+    while let Some(parent) = store.kv().get::<ClusterParents>(&root)? {
         root = parent;
     }
-    let row = store.get::<Clusters>(&root)?.unwrap_or(ClusterRow::single(root));
+    let row = store.kv().get::<Clusters>(&root)?.unwrap_or(ClusterRow::single(root));
     Ok(Cluster { root, size: row.size, first: row.first })
 }
 
@@ -48,7 +48,7 @@ pub fn members(store: &Store, root: ScriptNum) -> Result<Vec<ScriptNum>, StoreEr
     let mut next = 0;
     while let Some(&parent) = all.get(next) {
         next += 1;
-        for row in store.scan::<ClusterChildren>(&ScriptPair(parent, 0), move |k| k.0 == parent) {
+        for row in store.kv().scan::<ClusterChildren>(&ScriptPair(parent, 0), move |k| k.0 == parent) {
             all.push(row?.0 .1);
         }
     }
@@ -59,9 +59,9 @@ pub fn members(store: &Store, root: ScriptNum) -> Result<Vec<ScriptNum>, StoreEr
 /// The `n` largest clusters, largest first (ties: lower root first).
 pub fn largest(store: &Store, n: usize) -> Result<Vec<Cluster>, StoreError> {
     let mut out = Vec::with_capacity(n);
-    for row in store.scan::<ClusterSizes>(&SizeKey { size: u64::MAX, root: 0 }, |_| true).take(n) {
+    for row in store.kv().scan::<ClusterSizes>(&SizeKey { size: u64::MAX, root: 0 }, |_| true).take(n) {
         let (key, _) = row?;
-        let first = store.get::<Clusters>(&key.root)?.map(|r| r.first).unwrap_or(key.root);
+        let first = store.kv().get::<Clusters>(&key.root)?.map(|r| r.first).unwrap_or(key.root);
         out.push(Cluster { root: key.root, size: key.size, first });
     }
     Ok(out)
@@ -80,7 +80,7 @@ pub fn why(store: &Store, a: ScriptNum, b: ScriptNum) -> Result<Option<Vec<Link>
     let mut came_from: HashMap<ScriptNum, Link> = HashMap::new();
     let mut queue = VecDeque::from([a]);
     while let Some(at) = queue.pop_front() {
-        for row in store.scan::<ClusterLinks>(&ScriptPair(at, 0), move |k| k.0 == at) {
+        for row in store.kv().scan::<ClusterLinks>(&ScriptPair(at, 0), move |k| k.0 == at) {
             let (ScriptPair(from, to), link) = row?;
             if to == a || came_from.contains_key(&to) {
                 continue;
@@ -115,7 +115,7 @@ pub fn key_siblings(store: &Store, script: &[u8]) -> Result<Vec<ScriptNum>, Stor
         found.extend(store.script_num(&sibling)?);
     }
     if let KeyScript::Hashed { hash, .. } = key {
-        found.extend(store.get::<P2pkKeys>(&hash)?);
+        found.extend(store.kv().get::<P2pkKeys>(&hash)?);
     }
     found.sort_unstable();
     Ok(found)

@@ -62,6 +62,63 @@ pub enum Storage {
     Segmented,
 }
 
+/// How a table's column family is read, which picks its filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// By whole key, mostly for keys that are absent: a Bloom filter on whole keys.
+    Point,
+    /// By the 8-byte hash prefix of a [`PrefixKey`]: a prefix Bloom filter (on the memtable
+    /// too: most lookups are of hashes never seen).
+    Prefix,
+    /// In key order, or a handful of rows: no filter.
+    Ordered,
+}
+
+/// How a table's column family compresses its blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Lz4,
+    /// Hashes and hash prefixes, which do not compress.
+    Raw,
+}
+
+/// What a key type is, for the checks on table declarations in [`tables!`].
+pub trait KeyKind {
+    /// A dense number (transaction or script number).
+    const NUMBER: bool = false;
+    /// A hash prefix and a number ([`PrefixKey`]).
+    const PREFIX: bool = false;
+}
+
+impl KeyKind for u64 {
+    const NUMBER: bool = true;
+}
+
+impl KeyKind for PrefixKey {
+    const PREFIX: bool = true;
+}
+
+impl KeyKind for u32 {}
+impl KeyKind for MetaKey {}
+impl KeyKind for SealedKey {}
+impl KeyKind for StageId {}
+impl KeyKind for BlockHashKey {}
+impl KeyKind for OutKey {}
+impl KeyKind for HistoryKey {}
+impl KeyKind for UtxoKey {}
+impl KeyKind for ScriptPair {}
+impl KeyKind for SizeKey {}
+impl KeyKind for KeyHash {}
+
+/// A table's metadata, declared beside it in [`tables!`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableMeta {
+    pub name: &'static str,
+    pub storage: Storage,
+    pub access: Access,
+    pub compression: Compression,
+}
+
 /// A table: one column family, its key and value types.
 pub trait Table {
     /// The column family's name.
@@ -74,7 +131,7 @@ pub trait Table {
 }
 
 macro_rules! tables {
-    ($($(#[$doc:meta])* $id:literal $name:ident = $cf:literal, $storage:ident: $key:ty => $value:ty;)*) => {
+    ($($(#[$doc:meta])* $id:literal $name:ident = $cf:literal, $storage:ident, $access:ident, $compression:ident: $key:ty => $value:ty;)*) => {
         $(
             $(#[$doc])*
             pub struct $name;
@@ -89,10 +146,26 @@ macro_rules! tables {
         /// Every table's column family, by id.
         pub const TABLES: &[&str] = &[$($cf),*];
 
-        /// Every table's storage, by id.
-        pub const STORAGE: &[Storage] = &[$(Storage::$storage),*];
+        /// Every table's metadata, by id.
+        pub const TABLE_META: &[TableMeta] = &[$(TableMeta {
+            name: $cf,
+            storage: Storage::$storage,
+            access: Access::$access,
+            compression: Compression::$compression,
+        }),*];
 
-        // Ids are the tables' positions: numbered by hand, checked here.
+        // Ids are the tables' positions: numbered by hand, checked here. Segmented tables are
+        // keyed by a dense number, and only tables keyed by hash prefix are read by prefix.
+        $(
+            const _: () = assert!(
+                !matches!(Storage::$storage, Storage::Segmented) || <$key as KeyKind>::NUMBER,
+                "a segmented table is keyed by a number"
+            );
+            const _: () = assert!(
+                matches!(Access::$access, Access::Prefix) == <$key as KeyKind>::PREFIX,
+                "a table is read by prefix exactly when it is keyed by hash prefix"
+            );
+        )*
         const _: () = {
             let mut i = 0;
             $(
@@ -119,49 +192,49 @@ macro_rules! tables {
 
 tables! {
     /// Identity and progress of the database: one row.
-    0 MetaTable = "meta", Column: MetaKey => Meta;
+    0 MetaTable = "meta", Column, Ordered, Lz4: MetaKey => Meta;
     /// How far each derived stage has indexed.
-    1 Stages = "stages", Column: StageId => Checkpoint;
+    1 Stages = "stages", Column, Ordered, Lz4: StageId => Checkpoint;
     /// Indexed blocks by height.
-    2 Headers = "headers", Column: u32 => HeaderRow;
+    2 Headers = "headers", Column, Ordered, Lz4: u32 => HeaderRow;
     /// Block hash → height.
-    3 BlockHeights = "block_heights", Column: BlockHashKey => u32;
+    3 BlockHeights = "block_heights", Column, Point, Raw: BlockHashKey => u32;
     /// Transaction number → txid and place.
-    4 Txs = "txs", Segmented: TxNum => TxRow;
+    4 Txs = "txs", Segmented, Point, Lz4: TxNum => TxRow;
     /// Txid prefix → transaction numbers (the one table keyed by txid).
-    5 Txids = "txids", Column: PrefixKey => Empty;
+    5 Txids = "txids", Column, Prefix, Raw: PrefixKey => Empty;
     /// Every output of a transaction, in one row.
-    6 Outputs = "outputs", Segmented: TxNum => OutputsRow;
+    6 Outputs = "outputs", Segmented, Point, Lz4: TxNum => OutputsRow;
     /// Every input of a non-coinbase transaction: the output it spent and its value, in one row.
-    7 Inputs = "inputs", Segmented: TxNum => InputsRow;
+    7 Inputs = "inputs", Segmented, Point, Lz4: TxNum => InputsRow;
     /// Spent output → the input that spent it.
-    8 Spends = "spends", WriteOnly: OutKey => InRef;
+    8 Spends = "spends", WriteOnly, Point, Lz4: OutKey => InRef;
     /// Script number → script bytes (every spendable script, once).
-    9 Scripts = "scripts", Segmented: ScriptNum => ScriptBytes;
+    9 Scripts = "scripts", Segmented, Point, Lz4: ScriptNum => ScriptBytes;
     /// Script hash prefix → script numbers (the one table keyed by script).
-    10 ScriptIds = "script_ids", Column: PrefixKey => Empty;
+    10 ScriptIds = "script_ids", Column, Prefix, Raw: PrefixKey => Empty;
     /// A script's history: every output paying it and input spending from it, in chain order.
-    11 History = "history", WriteOnly: HistoryKey => Sats;
+    11 History = "history", WriteOnly, Ordered, Lz4: HistoryKey => Sats;
     /// A script's unspent outputs.
-    12 Utxos = "utxos", WriteOnly: UtxoKey => Sats;
+    12 Utxos = "utxos", WriteOnly, Ordered, Lz4: UtxoKey => Sats;
     /// What each recent block changed, to take it back out on a reorg.
-    13 Undo = "undo", Column: u32 => BlockUndo;
+    13 Undo = "undo", Column, Ordered, Lz4: u32 => BlockUndo;
     /// Clusters: a script's parent in its cluster's tree (roots have no row).
-    14 ClusterParents = "cluster_parents", Column: ScriptNum => ScriptNum;
+    14 ClusterParents = "cluster_parents", Column, Point, Lz4: ScriptNum => ScriptNum;
     /// Clusters: the reverse of `cluster_parents`, to list a cluster's members.
-    15 ClusterChildren = "cluster_children", WriteOnly: ScriptPair => Empty;
+    15 ClusterChildren = "cluster_children", WriteOnly, Ordered, Lz4: ScriptPair => Empty;
     /// Clusters of two or more scripts, by root: size and earliest script.
-    16 Clusters = "clusters", Column: ScriptNum => ClusterRow;
+    16 Clusters = "clusters", Column, Point, Lz4: ScriptNum => ClusterRow;
     /// Clusters by size, largest first.
-    17 ClusterSizes = "cluster_sizes", WriteOnly: SizeKey => Empty;
+    17 ClusterSizes = "cluster_sizes", WriteOnly, Ordered, Lz4: SizeKey => Empty;
     /// The merges that joined scripts into clusters, both ways: why two scripts share an owner.
-    18 ClusterLinks = "cluster_links", WriteOnly: ScriptPair => LinkRow;
+    18 ClusterLinks = "cluster_links", WriteOnly, Ordered, Lz4: ScriptPair => LinkRow;
     /// P2PK scripts by the hash160 of their key, to join them with the key's other scripts.
-    19 P2pkKeys = "p2pk_keys", Column: KeyHash => ScriptNum;
+    19 P2pkKeys = "p2pk_keys", Column, Point, Lz4: KeyHash => ScriptNum;
     /// The clusters stage's own state: heuristics and how many scripts it has seen.
-    20 ClusterStates = "cluster_state", Column: StageId => ClusterState;
+    20 ClusterStates = "cluster_state", Column, Ordered, Lz4: StageId => ClusterState;
     /// How far the segmented tables are in segment files: one row.
-    21 SealedMark = "sealed", Column: SealedKey => Sealed;
+    21 SealedMark = "sealed", Column, Ordered, Lz4: SealedKey => Sealed;
 }
 
 mod clusters;
