@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options, WriteBatch,
-    WriteOptions, DB,
+    WriteBufferManager, WriteOptions, DB,
 };
 
 use crate::storage::schema::*;
@@ -129,16 +129,28 @@ fn cf_options(name: &str, cache: &Cache, role: Role) -> Options {
     opts
 }
 
-fn db_options() -> Options {
+/// The most memory all memtables together may take.
+const MEMTABLES_MAX: usize = 256 << 20;
+
+/// Database-wide options. The memtables (up to half of `cache_bytes` and [`MEMTABLES_MAX`]) are
+/// charged to the block cache, so data blocks and memtables together stay within `cache_bytes`
+/// however many tables are written and however large the chain grows. Index and filter blocks
+/// stay outside it, held by the table readers (about 1% of the table files' bytes: 40 MB at 5M
+/// transactions); keeping them in the cache too bounded them but cost a third of the sync's
+/// speed at 5M in a 512 MiB cache (BENCHMARKS.md).
+fn db_options(cache: &Cache, cache_bytes: usize) -> Options {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
     // Without the WAL (bulk mode), this keeps all column families flushed to one point in time.
     opts.set_atomic_flush(true);
     opts.set_max_background_jobs(2);
-    // All memtables together stay under this, however many tables are written: memory stays
-    // flat as the chain grows.
-    opts.set_db_write_buffer_size(256 << 20);
+    let memtables = (cache_bytes / 2).min(MEMTABLES_MAX);
+    opts.set_write_buffer_manager(&WriteBufferManager::new_write_buffer_manager_with_cache(
+        memtables,
+        false,
+        cache.clone(),
+    ));
     opts.set_max_open_files(-1);
     opts.set_keep_log_file_num(4);
     opts
@@ -208,7 +220,7 @@ impl Kv {
             check_ours(path)?;
         }
         let cache = Cache::new_lru_cache(cache_bytes);
-        let mut opts = db_options();
+        let mut opts = db_options(&cache, cache_bytes);
         // The vector memtables take one writer at a time (ours writes from one thread).
         opts.set_allow_concurrent_memtable_write(false);
         let db = DB::open_cf_descriptors(&opts, path, descriptors(&cache, Role::Writer)).map_err(|e| {
@@ -227,7 +239,7 @@ impl Kv {
         check_complete(path)?;
         let scratch = tempfile::Builder::new().prefix("chaintrail-follower").tempdir().map_err(StoreError::Scratch)?;
         let cache = Cache::new_lru_cache(cache_bytes);
-        let mut opts = db_options();
+        let mut opts = db_options(&cache, cache_bytes);
         opts.create_if_missing(false);
         // A follower opens per query: loading table files on one thread is far quicker than
         // starting a pool of openers for every column family.
@@ -249,7 +261,7 @@ impl Kv {
     pub fn open_read_only(path: &Path, cache_bytes: usize) -> Result<Kv> {
         check_complete(path)?;
         let cache = Cache::new_lru_cache(cache_bytes);
-        let mut opts = db_options();
+        let mut opts = db_options(&cache, cache_bytes);
         opts.create_if_missing(false);
         let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(&cache, Role::Reader), false)?;
         Kv::with_segments(db, path, None, Role::Reader)

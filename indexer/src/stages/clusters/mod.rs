@@ -73,8 +73,11 @@ impl ClustersStage {
 }
 
 /// How many scripts' parents and roots' rows the in-memory forest holds before it starts over
-/// (about 40 bytes each, so about 160 MiB at most).
-const FOREST_ENTRIES: usize = 4 << 20;
+/// (20 to 40 bytes each with the maps' spare room, so under 64 MiB).
+const FOREST_ENTRIES: usize = 1 << 20;
+
+/// A script the forest knows to have no parent (a root, or in no cluster).
+const NO_PARENT: ScriptNum = ScriptNum::MAX;
 
 /// The union-find rows this stage has read or written since it was built, in front of the
 /// journal. Scripts numbered after the stage's first block here were never seen by the stage
@@ -87,7 +90,8 @@ struct Forest {
     /// Scripts from this number on are new to the stage since the forest (re)started; `None`
     /// before the first block.
     new_from: Option<ScriptNum>,
-    parents: HashMap<ScriptNum, Option<ScriptNum>>,
+    /// A script's parent, or [`NO_PARENT`].
+    parents: HashMap<ScriptNum, ScriptNum>,
     rows: HashMap<ScriptNum, Option<ClusterRow>>,
     budget: usize,
 }
@@ -100,8 +104,9 @@ impl Forest {
     /// Called before each block with the first script number the stage has not seen.
     fn begin_block(&mut self, next_script: ScriptNum) {
         if self.new_from.is_none() || self.parents.len() + self.rows.len() > self.budget {
-            self.parents.clear();
-            self.rows.clear();
+            // New maps rather than cleared ones: their memory goes back.
+            self.parents = HashMap::default();
+            self.rows = HashMap::default();
             self.new_from = Some(next_script);
         }
     }
@@ -111,14 +116,14 @@ impl Forest {
     }
 
     fn parent(&mut self, j: &Journal<'_>, script: ScriptNum) -> Result<Option<ScriptNum>, StoreError> {
-        if let Some(p) = self.parents.get(&script) {
-            return Ok(*p);
+        if let Some(&p) = self.parents.get(&script) {
+            return Ok((p != NO_PARENT).then_some(p));
         }
         if self.is_new(script) {
             return Ok(None);
         }
         let p = j.get::<ClusterParents>(&script)?;
-        self.parents.insert(script, p);
+        self.parents.insert(script, p.unwrap_or(NO_PARENT));
         Ok(p)
     }
 
@@ -135,7 +140,7 @@ impl Forest {
     }
 
     fn set_parent(&mut self, j: &mut Journal<'_>, child: ScriptNum, root: ScriptNum) -> Result<(), StoreError> {
-        self.parents.insert(child, Some(root));
+        self.parents.insert(child, root);
         j.set::<ClusterParents>(&child, Some(&root), Known::Was(None))
     }
 
