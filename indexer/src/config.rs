@@ -55,7 +55,7 @@ pub struct Args {
     /// lose; 0 flushes after every batch [default: 60].
     #[arg(long)]
     pub flush_secs: Option<u64>,
-    /// Block cache size in MiB [default: 512].
+    /// Memory for RocksDB in MiB: its block cache, which also holds the memtables (up to half of it, at most 256 MiB) [default: 512].
     #[arg(long)]
     pub cache_mb: Option<usize>,
     /// Compact the database once a bulk load finishes.
