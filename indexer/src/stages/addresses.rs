@@ -16,10 +16,6 @@ impl Stage for AddressesStage {
         StageId::Addresses
     }
 
-    fn tables(&self) -> &'static StageTables {
-        &TABLES
-    }
-
     fn apply(&mut self, j: &mut Journal<'_>, rows: &BlockRows) -> Result<(), StoreError> {
         apply(j, rows)
     }

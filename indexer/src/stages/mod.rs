@@ -20,7 +20,7 @@ use crate::storage::store::{Store, StoreError};
 
 /// The tables a stage writes, and the tables it reads while applying a block (its own or an
 /// earlier stage's): the journal keeps pending writes to those readable before they commit.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct StageTables {
     pub writes: &'static [u8],
     pub reads: &'static [u8],
@@ -28,15 +28,13 @@ pub struct StageTables {
 
 /// A derived index, built block by block from the graph's [`BlockRows`] in the same journaled
 /// batch as the graph (so a reorg takes its writes back out with the block's), with its own
-/// checkpoint in `stages`.
+/// checkpoint in `stages`. Its tables (written, and read back while applying) are declared beside it and
+/// listed with its id in [`DERIVED`].
 pub trait Stage {
     fn id(&self) -> StageId;
 
     /// Writes the stage's rows for one block.
     fn apply(&mut self, j: &mut Journal<'_>, rows: &BlockRows) -> Result<(), StoreError>;
-
-    /// Its tables: the same as its entry in [`DERIVED`].
-    fn tables(&self) -> &'static StageTables;
 
     /// Brings the stage up to the graph's tip from the rows already indexed (no node needed),
     /// committing about every `batch_txs` transactions. Blocks whose undo data is kept get the
@@ -178,9 +176,6 @@ mod tests {
         assert_eq!(ids, StageId::ALL);
         let all = StageConfig::default().build();
         assert_eq!(all.iter().map(|s| s.id()).collect::<Vec<_>>(), ids);
-        for stage in &all {
-            assert_eq!(stage.tables(), tables(stage.id()));
-        }
         let mut writers = vec![0; TABLES.len()];
         for t in DERIVED.iter().map(|(_, t)| t).chain([&&graph::TABLES]) {
             for &table in t.writes {
@@ -194,7 +189,7 @@ mod tests {
 
     #[test]
     fn what_a_stage_reads_back_is_what_the_journal_keeps_readable() {
-        for (_, t) in DERIVED.iter().map(|(i, t)| (i, *t)).chain([(&StageId::Addresses, &graph::TABLES)]) {
+        for t in DERIVED.iter().map(|(_, t)| *t).chain([&graph::TABLES]) {
             for &table in t.reads {
                 assert!(READ_BACK.contains(table), "{} is read but not read back", TABLES[table as usize]);
             }

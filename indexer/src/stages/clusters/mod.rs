@@ -80,8 +80,8 @@ const FOREST_ENTRIES: usize = 1 << 20;
 const NO_PARENT: ScriptNum = ScriptNum::MAX;
 
 /// The union-find rows this stage has read or written since it was built, in front of the
-/// journal. Scripts numbered after the stage's first block here were never seen by the stage
-/// before, so they have no rows in the store: for them the forest alone is exact and a miss needs
+/// journal. Scripts the stage had not yet seen when the forest (re)started have no rows in the
+/// store: for them the forest alone is exact and a miss needs
 /// no read. Older scripts are read through the journal once, then kept. When it outgrows its
 /// budget the forest starts over, treating every script seen so far as older. Built with each
 /// writer (and so after every reorg), and only ever written through [`Forest::set_parent`] and
@@ -167,10 +167,6 @@ impl Forest {
 impl Stage for ClustersStage {
     fn id(&self) -> StageId {
         StageId::Clusters
-    }
-
-    fn tables(&self) -> &'static StageTables {
-        &TABLES
     }
 
     fn apply(&mut self, j: &mut Journal<'_>, rows: &BlockRows) -> Result<(), StoreError> {
