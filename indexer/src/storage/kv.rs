@@ -298,7 +298,7 @@ impl Kv {
         &self.segments
     }
 
-    pub(crate) fn cf(&self, table: u8) -> &rocksdb::ColumnFamily {
+    fn cf(&self, table: u8) -> &rocksdb::ColumnFamily {
         self.db.cf_handle(TABLES[table as usize]).expect("every column family is opened with the database")
     }
 
