@@ -252,8 +252,10 @@ pub enum Command {
     /// every output it rests on, the tags used and a digest) and report.html to read it.
     #[command(after_help = REPORT_HELP)]
     Report(ReportArgs),
-    /// Re-check a case report against a live node: each hop's block still in the best chain, its
-    /// transaction, values and scripts, and the report's digest.
+    /// Make a key pair for signing case files (`report --sign`, `verify --signer`).
+    Keys(KeysArgs),
+    /// Re-check a case report against a live node: its digest and signature, each output it was
+    /// computed from, and its answer, computed again from those outputs alone.
     #[cfg(feature = "verify")]
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
@@ -276,6 +278,7 @@ impl Command {
             Command::Exposure(_) => "exposure",
             Command::Taint(_) => "taint",
             Command::Tags(_) => "tags",
+            Command::Keys(_) => "keys",
             #[cfg(feature = "verify")]
             Command::Verify(_) => "verify",
             #[cfg(feature = "serve")]
@@ -286,6 +289,9 @@ impl Command {
 
     /// Whether the command answers without the index (`verify` asks a node).
     pub fn needs_no_index(&self) -> bool {
+        if matches!(self, Command::Keys(_)) {
+            return true;
+        }
         #[cfg(feature = "verify")]
         if matches!(self, Command::Verify(_)) {
             return true;
@@ -490,6 +496,18 @@ pub struct ReportArgs {
     /// empty. Required; may also follow the command's own arguments.
     #[arg(long, global = true, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The case's id, recorded in the file (and covered by its digest).
+    #[arg(long = "case", global = true, value_name = "ID")]
+    pub case_id: Option<String>,
+    /// Who makes the file, recorded in it.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub analyst: Option<String>,
+    /// A note recorded in the file (e.g. the victim and the loss).
+    #[arg(long, global = true, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// Sign the file's digest with this secret key file (made by `query keys new`).
+    #[arg(long, global = true, value_name = "KEYFILE")]
+    pub sign: Option<PathBuf>,
     #[command(subcommand)]
     pub command: ReportCommand,
 }
@@ -587,8 +605,30 @@ pub struct VerifyArgs {
     /// The case report: its report.json, or the directory holding it.
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
+    /// The key the file must be signed with: 64 hex digits, or a public key file (`<key>.pub`).
+    /// Without it, a signature is checked and its key shown, and an unsigned file is said to be.
+    #[arg(long, value_name = "PUBKEY|FILE")]
+    pub signer: Option<String>,
     #[command(flatten)]
     pub rpc: indexer::config::RpcArgs,
+}
+
+/// `query keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new Ed25519 key pair for signing case files: FILE (secret, readable by its owner
+    /// only) and FILE.pub (the public key to give to whoever checks the files).
+    New {
+        /// The secret key file to create; never replaced.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// `query serve`.

@@ -85,6 +85,9 @@ pub enum UsageError {
     /// A command that runs until stopped, asked to answer once.
     #[error("'query {0}' answers no single question: it runs until stopped")]
     NoAnswer(&'static str),
+    /// A signing key or a signer that cannot be used (`keys new`, `report --sign`, `verify --signer`).
+    #[error(transparent)]
+    Sign(#[from] crate::report::sign::SignError),
     /// Two parameters that exclude each other.
     #[error("{a} and {b} cannot be given together")]
     Conflict { a: &'static str, b: &'static str },

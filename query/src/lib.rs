@@ -60,6 +60,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         debug!(command = cli.command.name(), ms = started.elapsed().as_secs_f64() * 1e3, "done");
         return Ok(());
     }
+    if let Job::Keys(req) = &job {
+        let report = req.run()?;
+        output::emit(&report, settings.format, &settings.style)?;
+        return Ok(());
+    }
     #[cfg(feature = "verify")]
     if let Job::Verify(req) = &job {
         // Verify checks a report against the node: no index is opened.

@@ -28,6 +28,7 @@ pub enum Body {
     TagList(TagListView),
     TagRemove(TagRemoveView),
     Verify(VerifyView),
+    Key(KeyView),
     Report(ReportView),
 }
 
@@ -45,6 +46,7 @@ impl Body {
             Body::Taint(_) => "taint",
             Body::TagImport(_) | Body::AddressTags(_) | Body::TagList(_) | Body::TagRemove(_) => "tags",
             Body::Verify(_) => "verify",
+            Body::Key(_) => "keys",
             Body::Report(_) => "report",
         }
     }
@@ -606,10 +608,32 @@ pub struct VerifyView {
     pub hops_checked: usize,
     /// Distinct blocks fetched from the node.
     pub blocks_checked: usize,
-    /// The node's best block when the checks began.
+    /// The node's best block when the checks began: what "holds" is as of.
     pub tip: crate::report::BlockRef,
+    /// Its time, UTC (ISO 8601).
+    pub tip_time: String,
+    /// The case's particulars, as recorded.
+    pub case: crate::report::CaseInfo,
+    /// The public key (hex) whose signature over the digest holds; `None` when unsigned.
+    pub signed_by: Option<String>,
+    /// Whether `--signer` named that key.
+    pub signer_expected: bool,
+    /// The recorded answer was computed again from the file's outputs alone, and is the same.
+    pub answer_recomputed: bool,
+    /// Outputs the file records as unspent, checked at the node's tip.
+    pub unspent_checked: usize,
+    /// Of those, the ones spent since the file was made (`txid:vout`).
+    pub moved: Vec<String>,
     /// Always true: a report that does not hold is an error.
     pub ok: bool,
+}
+
+/// `query keys new`: the key pair written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyView {
+    pub secret_key_file: String,
+    pub public_key_file: String,
+    pub public_key: String,
 }
 
 /// A tag as the commands show it.
@@ -732,6 +756,15 @@ pub fn utc(time: u32) -> String {
     match chrono::DateTime::from_timestamp(i64::from(time), 0) {
         Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         None => time.to_string(),
+    }
+}
+
+/// The machine's clock now, as [`utc`] writes times.
+pub fn utc_now() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    match chrono::DateTime::from_timestamp(now as i64, 0) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => now.to_string(),
     }
 }
 

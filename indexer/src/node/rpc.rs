@@ -169,6 +169,12 @@ impl Rpc {
     pub fn block_now(&mut self, hash: &BlockHash) -> Result<Block, NodeError> {
         self.call(|c| c.get_block(hash))
     }
+
+    /// Whether an output is in the node's set of unspent outputs at its tip (`gettxout`, the
+    /// mempool left out), failing at once when the node cannot answer.
+    pub fn unspent_now(&mut self, outpoint: &bitcoin::OutPoint) -> Result<bool, NodeError> {
+        self.call(|c| c.get_tx_out(&outpoint.txid, outpoint.vout, Some(false))).map(|out| out.is_some())
+    }
 }
 
 /// `getblockhash` past the tip fails with "Block height out of range" (-8): no block there.

@@ -2,6 +2,7 @@
 //! over RocksDB and the segment files, and the journal that batches a block's writes and
 //! records how to take them back out.
 
+pub mod excerpt;
 pub mod journal;
 pub mod kv;
 pub mod schema;

@@ -2,7 +2,10 @@
 //! history, unspent outputs and undo records, by number, over the key-value layer
 //! ([`Kv`]). What `query` and the engines hold: no raw table access goes past it.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use crate::storage::kv::Kv;
 pub use crate::storage::kv::{Result, Row, StoreError};
@@ -11,24 +14,69 @@ use crate::storage::schema::*;
 /// The domain reader (and, for the writer, the database it writes through the journal).
 pub struct Store {
     kv: Kv,
+    /// Set while [`Store::record`] is on.
+    recording: AtomicBool,
+    reads: Mutex<Reads>,
+}
+
+/// What a reader looked at while recording: what a case file must carry for its answer to be
+/// computed again from it alone (see [`Store::record`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// Transactions whose outputs, or what spent them, were read.
+    pub outputs: BTreeSet<TxNum>,
+    /// Transactions whose inputs were read.
+    pub inputs: BTreeSet<TxNum>,
+    /// Scripts whose history was read.
+    pub histories: BTreeSet<ScriptNum>,
+    /// Scripts looked up by their bytes and found.
+    pub scripts: BTreeSet<ScriptNum>,
+    /// Scripts whose cluster was looked up.
+    pub clusters: BTreeSet<ScriptNum>,
+    /// Cluster roots whose members were listed.
+    pub members: BTreeSet<ScriptNum>,
 }
 
 impl Store {
     /// Opens (creating if absent) the database the indexer writes. A directory holding anything
     /// but one of our databases is refused untouched.
     pub fn open_writable(path: &Path, cache_bytes: usize) -> Result<Store> {
-        Ok(Store { kv: Kv::open_writable(path, cache_bytes)? })
+        Ok(Store::over(Kv::open_writable(path, cache_bytes)?))
     }
 
     /// Opens the database read-only as a follower of the writer: works while the indexer runs,
     /// and sees what it had made durable when opened.
     pub fn open_follower(path: &Path, cache_bytes: usize) -> Result<Store> {
-        Ok(Store { kv: Kv::open_follower(path, cache_bytes)? })
+        Ok(Store::over(Kv::open_follower(path, cache_bytes)?))
     }
 
     /// Opens the database read-only as it stands, checking every table file on opening.
     pub fn open_read_only(path: &Path, cache_bytes: usize) -> Result<Store> {
-        Ok(Store { kv: Kv::open_read_only(path, cache_bytes)? })
+        Ok(Store::over(Kv::open_read_only(path, cache_bytes)?))
+    }
+
+    fn over(kv: Kv) -> Store {
+        Store { kv, recording: AtomicBool::new(false), reads: Mutex::new(Reads::default()) }
+    }
+
+    /// Starts noting which transactions, scripts and clusters are read (from any thread), until
+    /// [`Store::take_reads`].
+    pub fn record(&self) {
+        *self.reads.lock().expect("no reader panics while holding it") = Reads::default();
+        self.recording.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops recording and returns what was read since [`Store::record`].
+    pub fn take_reads(&self) -> Reads {
+        self.recording.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.reads.lock().expect("no reader panics while holding it"))
+    }
+
+    /// Notes a read while recording.
+    pub(crate) fn note(&self, f: impl FnOnce(&mut Reads)) {
+        if self.recording.load(Ordering::Relaxed) {
+            f(&mut self.reads.lock().expect("no reader panics while holding it"));
+        }
     }
 
     /// A follower: brings in what the writer has made durable since it opened or last refreshed
@@ -116,6 +164,9 @@ impl Store {
     pub fn script_num(&self, script: &[u8]) -> Result<Option<ScriptNum>> {
         for num in self.kv.prefixed::<ScriptIds>(&PrefixKey::of_script(script))? {
             if self.script(num)?.as_deref() == Some(script) {
+                self.note(|r| {
+                    r.scripts.insert(num);
+                });
                 return Ok(Some(num));
             }
         }
@@ -137,6 +188,7 @@ impl Store {
     }
 
     pub fn output(&self, num: TxNum, vout: u32) -> Result<Option<OutputRow>> {
+        self.note_outputs(num);
         let Some(row) = self.kv.get::<Outputs>(&num)? else { return Ok(None) };
         match row.0.into_iter().nth(vout as usize) {
             Some(o) => Ok(Some(OutputRow { value: o.value, script: self.script_bytes(o.script)? })),
@@ -146,6 +198,7 @@ impl Store {
 
     /// Every output of a transaction, by index.
     pub fn outputs(&self, num: TxNum) -> Result<Vec<(u32, OutputRow)>> {
+        self.note_outputs(num);
         let row = self.kv.get::<Outputs>(&num)?.unwrap_or_default();
         row.0
             .into_iter()
@@ -156,17 +209,22 @@ impl Store {
 
     /// The values and script numbers of a transaction's outputs, without script bytes.
     pub fn output_entries(&self, num: TxNum) -> Result<Option<OutputsRow>> {
+        self.note_outputs(num);
         self.kv.get::<Outputs>(&num)
     }
 
     /// Every input of a non-coinbase transaction, by index.
     pub fn inputs(&self, num: TxNum) -> Result<Vec<(u32, InputRow)>> {
+        self.note(|r| {
+            r.inputs.insert(num);
+        });
         let row = self.kv.get::<Inputs>(&num)?.unwrap_or_default();
         Ok(row.resolve(num)?.into_iter().enumerate().map(|(i, r)| (i as u32, r)).collect())
     }
 
     /// What spent each spent output of a transaction, by output index.
     pub fn spends(&self, num: TxNum) -> Result<Vec<(u32, IoRef)>> {
+        self.note_outputs(num);
         self.kv
             .scan::<Spends>(&OutKey { txnum: num, vout: 0 }, move |k| k.txnum == num)
             .map(|r| r.map(|(k, v)| (k.vout, v)))
@@ -176,16 +234,20 @@ impl Store {
     /// A cursor for many [`Store::spends`] lookups through one RocksDB iterator, as traversals
     /// make them by the thousand.
     pub fn spends_cursor(&self) -> SpendsCursor<'_> {
-        SpendsCursor { iter: self.kv.raw_iterator(Spends::ID) }
+        SpendsCursor { iter: self.kv.raw_iterator(Spends::ID), store: self }
     }
 
     pub fn spend(&self, num: TxNum, vout: u32) -> Result<Option<IoRef>> {
+        self.note_outputs(num);
         self.kv.get::<Spends>(&OutKey { txnum: num, vout })
     }
 
     /// A script's history events from `start` on, in chain order.
     pub fn history_from(&self, start: HistoryKey) -> impl Iterator<Item = Result<(HistoryKey, u64)>> + '_ {
         let script = start.script;
+        self.note(|r| {
+            r.histories.insert(script);
+        });
         self.kv.scan::<History>(&start, move |k| k.script == script).map(|r| r.map(|(k, v)| (k, v.0)))
     }
 
@@ -234,18 +296,26 @@ impl Store {
     pub fn undo(&self, height: u32) -> Result<Option<BlockUndo>> {
         self.kv.get::<Undo>(&height)
     }
+
+    fn note_outputs(&self, num: TxNum) {
+        self.note(|r| {
+            r.outputs.insert(num);
+        });
+    }
 }
 
 /// A reusable iterator over `spends`: seeking it is several times cheaper than opening a new
 /// iterator per transaction.
 pub struct SpendsCursor<'s> {
     iter: rocksdb::DBRawIteratorWithThreadMode<'s, rocksdb::DB>,
+    store: &'s Store,
 }
 
 impl SpendsCursor<'_> {
     /// Calls `f` with what spent each spent output of `num` (output index, spending input), in
     /// output order.
     pub fn for_each(&mut self, num: TxNum, mut f: impl FnMut(u32, IoRef)) -> Result<()> {
+        self.store.note_outputs(num);
         self.iter.seek(OutKey { txnum: num, vout: 0 }.encode());
         while let (Some(key), Some(value)) = (self.iter.key(), self.iter.value()) {
             let key = OutKey::decode(key)?;

@@ -247,23 +247,28 @@ impl<'c> TagAttribution<'c> {
 
     /// The best of a script's own tags (the store lists them best first).
     fn own(&self, script: ScriptNum) -> Result<Option<Tag>> {
-        let bytes = self.chain.script_bytes(script)?;
-        Ok(self.tags.of_script(&bytes)?.into_iter().next())
+        own_tag(self.chain, self.tags, script)
     }
+}
 
-    /// The best tag of any member of the cluster rooted at `root`: the highest confidence
-    /// level, then tags naming the whole cluster, then the earliest member's.
-    fn of_cluster(&self, root: ScriptNum) -> Result<Option<Tag>> {
-        let mut best: Option<Tag> = None;
-        for member in read::members(self.chain.store(), root)? {
-            let Some(tag) = self.own(member)? else { continue };
-            let rank = |t: &Tag| (t.confidence_level, t.is_cluster_definer);
-            if best.as_ref().is_none_or(|b| rank(&tag) > rank(b)) {
-                best = Some(tag);
-            }
+/// The best of a script's own tags (the store lists them best first).
+fn own_tag(chain: &Chain, tags: &TagStore, script: ScriptNum) -> Result<Option<Tag>> {
+    let bytes = chain.script_bytes(script)?;
+    Ok(tags.of_script(&bytes)?.into_iter().next())
+}
+
+/// The member of the cluster rooted at `root` whose tag names it, with that tag: the highest
+/// confidence level, then tags naming the whole cluster, then the earliest member's.
+pub(crate) fn best_member(chain: &Chain, tags: &TagStore, root: ScriptNum) -> Result<Option<(ScriptNum, Tag)>> {
+    let mut best: Option<(ScriptNum, Tag)> = None;
+    for member in read::members(chain.store(), root)? {
+        let Some(tag) = own_tag(chain, tags, member)? else { continue };
+        let rank = |t: &Tag| (t.confidence_level, t.is_cluster_definer);
+        if best.as_ref().is_none_or(|(_, b)| rank(&tag) > rank(b)) {
+            best = Some((member, tag));
         }
-        Ok(best)
     }
+    Ok(best)
 }
 
 impl Attribution for TagAttribution<'_> {
@@ -283,7 +288,7 @@ impl Attribution for TagAttribution<'_> {
         if let Some(known) = self.by_root.get(&cluster.root) {
             return Ok(known.clone());
         }
-        let found = self.of_cluster(cluster.root)?.map(entity);
+        let found = best_member(self.chain, self.tags, cluster.root)?.map(|(_, tag)| entity(tag));
         self.by_root.insert(cluster.root, found.clone());
         Ok(found)
     }

@@ -5,6 +5,7 @@ pub mod address;
 pub mod cluster;
 mod clusters;
 pub mod exposure;
+pub mod keys;
 pub(crate) mod history;
 pub mod path;
 mod report;
@@ -36,6 +37,8 @@ pub enum Job {
     /// Runs on the tag store alone (see [`tags::Request::run`]); against an open index it can
     /// only read (`show`, `list`).
     Tags(tags::Request),
+    /// Needs neither the index nor a node (see [`keys::Request::run`]).
+    Keys(keys::Request),
     /// Runs against a node, not the index (see [`verify::Request::run`]).
     #[cfg(feature = "verify")]
     Verify(Box<verify::Request>),
@@ -59,6 +62,7 @@ impl Job {
             Command::Exposure(args) => Job::Exposure(exposure::Request::prepare(&args.into(), settings)?),
             Command::Taint(args) => Job::Taint(taint::Request::prepare(&args.into(), settings)?),
             Command::Tags(args) => Job::Tags(tags::Request::prepare(args)?),
+            Command::Keys(args) => Job::Keys(keys::Request::prepare(args)),
             #[cfg(feature = "verify")]
             Command::Verify(args) => Job::Verify(Box::new(verify::Request::prepare(args, settings)?)),
             Command::Report(args) => Job::Report(report::Request::prepare(args, settings)?),
@@ -78,6 +82,7 @@ impl Job {
             Job::Exposure(req) => req.run(chain),
             Job::Taint(req) => req.run(chain),
             Job::Tags(req) => req.answer(chain.network(), chain.tags()),
+            Job::Keys(req) => req.run(),
             #[cfg(feature = "verify")]
             Job::Verify(req) => req.run(),
             Job::Report(req) => req.run(chain),

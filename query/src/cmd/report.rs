@@ -1,6 +1,8 @@
-//! `query report --out DIR <trace|path|exposure ...>`: runs the command, then writes its case
-//! file into a new or empty directory: `report.json` (the answer, the index tip, every output it
-//! rests on, the tags used and a digest: see [`crate::report`]) and `report.html`.
+//! `query report --out DIR <trace|path|exposure|taint ...>`: runs the command while the store
+//! notes what it reads, then writes its case file into a new or empty directory: `report.json`
+//! (the answer, the index tip, every output it was computed from, the clusters and tags used, the
+//! case's particulars, a digest and optionally a signature: see [`crate::report`]) and
+//! `report.html`.
 //!
 //! The command is recorded as the arguments that reproduce the answer, rebuilt from the parsed
 //! ones with every option spelled out (defaults and the config file's `max_txs` included), so
@@ -19,9 +21,9 @@ use crate::error::{QueryError, Result, UsageError};
 use crate::model::{btc, Body, Report, ReportView};
 use crate::output;
 use crate::render::{render, Style};
-use crate::report::hops::{self, Resolved};
+use crate::report::hops::{self, Evidence};
 use crate::report::html::{self, Page, Picture};
-use crate::report::{BlockRef, CaseReport, FORMAT};
+use crate::report::{sign, BlockRef, CaseInfo, CaseReport, FORMAT};
 
 /// The case file's data.
 pub const REPORT_JSON: &str = "report.json";
@@ -36,7 +38,12 @@ pub struct Request {
     out: PathBuf,
     inner: Box<Job>,
     command: Vec<String>,
+    case: CaseInfo,
+    sign: Option<ed25519_dalek::SigningKey>,
 }
+
+/// What `created` is measured by.
+pub const CLOCK: &str = "the clock of the machine that made the file, not checked";
 
 impl Request {
     /// Checks the command's own arguments as that command does, and that `--out` is a new or
@@ -50,13 +57,27 @@ impl Request {
             ReportCommand::Taint(a) => Job::Taint(taint::Request::prepare(&a.into(), settings)?),
         };
         check_out(&out)?;
-        Ok(Request { out, inner: Box::new(inner), command: command_line(&args.command, settings) })
+        let sign = args.sign.as_deref().map(sign::read_secret).transpose()?;
+        let text = |t: &Option<String>| t.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(String::from);
+        let case = CaseInfo {
+            id: text(&args.case_id),
+            analyst: text(&args.analyst),
+            note: text(&args.note),
+            created: String::new(),
+            clock: CLOCK.into(),
+        };
+        Ok(Request { out, inner: Box::new(inner), command: command_line(&args.command, settings), case, sign })
     }
 
     pub fn run(&self, chain: &Chain) -> Result<Report> {
-        let answer = self.inner.run(chain)?;
+        // What the command reads is what the case file carries.
+        chain.store().record();
+        let answer = self.inner.run(chain);
+        let reads = chain.store().take_reads();
+        let answer = answer?;
         let mut notes = answer.notes.clone();
-        let (case, times) = self.case(chain, &answer)?;
+        let evidence = hops::gather(chain, &reads)?;
+        let (case, times) = self.case(chain, &answer, evidence)?;
         let picture = match drawing(&answer) {
             Some(dot) => draw(DOT, &dot),
             None => Picture::Missing("this answer has no picture".into()),
@@ -79,9 +100,14 @@ impl Request {
         Ok(Report { body: Body::Report(view), notes })
     }
 
-    /// The sealed report of an answer, and the times of the blocks it names.
-    fn case(&self, chain: &Chain, answer: &Report) -> Result<(CaseReport, std::collections::BTreeMap<u32, String>)> {
-        let Resolved { hops, tags_used, mut times } = hops::resolve(chain, &hops::specs(&answer.body)?)?;
+    /// The sealed (and signed) report of an answer, and the times of the blocks it names.
+    fn case(
+        &self,
+        chain: &Chain,
+        answer: &Report,
+        evidence: Evidence,
+    ) -> Result<(CaseReport, std::collections::BTreeMap<u32, String>)> {
+        let Evidence { hops, scripts_used, clusters_used, tags_used, tx_tags_used, index, mut times } = evidence;
         let tip = chain.tip_height().ok_or_else(|| QueryError::Corrupt("the index has no blocks".into()))?;
         let block = Resolver::new(chain).block(tip)?;
         times.insert(tip, block.time);
@@ -93,12 +119,22 @@ impl Request {
             command: self.command.clone(),
             network: chain.network().core_name().to_string(),
             tip: BlockRef { height: tip, hash: block.hash },
+            case: CaseInfo { created: crate::model::utc_now(), ..self.case.clone() },
+            index,
             hops,
+            scripts_used,
+            clusters_used,
             tags_used,
+            tx_tags_used,
             answer,
             digest: String::new(),
+            signature: None,
         };
-        Ok((case.seal(), times))
+        let mut case = case.seal();
+        if let Some(key) = &self.sign {
+            case.signature = Some(sign::sign(key, &case.digest));
+        }
+        Ok((case, times))
     }
 }
 

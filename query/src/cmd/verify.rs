@@ -1,5 +1,7 @@
 //! `query verify REPORT`: re-checks a case report against a live node over RPC, reached with the
-//! indexer's connection settings; no index is opened (see [`crate::report::verify`]).
+//! indexer's connection settings — its digest and signature, every output it names (see
+//! [`crate::report::verify`]) — then computes its answer again from those outputs alone (see
+//! [`crate::report::recompute`]); no index is opened.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +13,9 @@ use crate::cli::VerifyArgs;
 use crate::config::Settings;
 use crate::error::{one_line, Result, UsageError};
 use crate::model::{Body, Report, VerifyView};
-use crate::report::verify::{check_on_node, check_sealed};
+use crate::report::recompute::recompute;
+use crate::report::sign::{self, SignError};
+use crate::report::verify::{check_on_node, check_sealed, VerifyError};
 use crate::report::CaseReport;
 
 /// The file a report directory holds.
@@ -25,23 +29,33 @@ pub struct Request {
     file: serde_json::Value,
     rpc: RpcArgs,
     config: Option<PathBuf>,
+    /// The key the file must be signed with.
+    signer: Option<ed25519_dalek::VerifyingKey>,
 }
 
 impl Request {
     /// Reads the report: a missing, unreadable or malformed file is a usage error.
     pub fn prepare(args: &VerifyArgs, settings: &Settings) -> Result<Request, UsageError> {
         let path = if args.report.is_dir() { args.report.join(REPORT_FILE) } else { args.report.clone() };
+        let signer = args.signer.as_deref().map(sign::read_public).transpose()?;
         let (report, file) = read(&path)?;
-        Ok(Request { path, report, file, rpc: args.rpc.clone(), config: settings.config.clone() })
+        Ok(Request { path, report, file, rpc: args.rpc.clone(), config: settings.config.clone(), signer })
     }
 
-    /// The checks, in order: format and digest, then the node's chain and every hop.
+    /// The checks, in order: format and digest, the signature, then the node's chain and every
+    /// hop, and last the answer computed again.
     pub fn run(&self) -> Result<Report> {
         let network = check_sealed(&self.report, &self.file)?;
+        let signed_by = match (sign::check(self.report.signature.as_ref(), &self.report.digest, self.signer.as_ref()), &self.signer) {
+            (Ok(key), _) => Some(key),
+            (Err(SignError::Unsigned), None) => None,
+            (Err(e), _) => return Err(VerifyError::Signature(e).into()),
+        };
         let rpc = resolve_rpc(self.rpc.clone(), self.config.as_deref(), network)
             .map_err(|e| UsageError::NodeSettings(one_line(&e)))?;
         let url = rpc.url.clone();
         let verified = check_on_node(&self.report, network, &mut Rpc::new(rpc))?;
+        recompute(&self.report, &verified.excerpt, network)?;
         info!(
             report = %self.path.display(),
             node = url.as_str(),
@@ -56,9 +70,27 @@ impl Request {
             hops_checked: verified.hops_checked,
             blocks_checked: verified.blocks_checked,
             tip: verified.tip,
+            tip_time: verified.tip_time,
+            case: self.report.case.clone(),
+            signed_by,
+            signer_expected: self.signer.is_some(),
+            answer_recomputed: true,
+            unspent_checked: verified.unspent_checked,
+            moved: verified.moved,
             ok: true,
         };
-        Ok(Report { body: Body::Verify(view), notes: Vec::new() })
+        let mut notes = Vec::new();
+        if view.signed_by.is_none() {
+            notes.push("the file is not signed: anyone could have made it (query report --sign)".into());
+        }
+        if !view.moved.is_empty() {
+            notes.push(format!(
+                "{} output(s) the file records as unspent were spent after block {} (the node cannot say when)",
+                view.moved.len(),
+                self.report.tip.height
+            ));
+        }
+        Ok(Report { body: Body::Verify(view), notes })
     }
 }
 
@@ -95,10 +127,16 @@ mod tests {
             command: vec!["trace".into()],
             network: "regtest".into(),
             tip: BlockRef { height: 1, hash: "00".repeat(32) },
+            case: Default::default(),
+            index: Default::default(),
             hops: Vec::new(),
+            scripts_used: Vec::new(),
+            clusters_used: Vec::new(),
             tags_used: Vec::new(),
+            tx_tags_used: Vec::new(),
             answer: serde_json::json!({}),
             digest: String::new(),
+            signature: None,
         }
         .seal()
     }

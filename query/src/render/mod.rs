@@ -87,6 +87,7 @@ pub fn write_json(out: &mut impl std::io::Write, body: &Body) -> std::io::Result
         Body::TagList(v) => serde_json::to_writer_pretty(&mut *out, v),
         Body::TagRemove(v) => serde_json::to_writer_pretty(&mut *out, v),
         Body::Verify(v) => serde_json::to_writer_pretty(&mut *out, v),
+        Body::Key(v) => serde_json::to_writer_pretty(&mut *out, v),
         Body::Report(v) => serde_json::to_writer_pretty(&mut *out, v),
     };
     // Result types hold only strings, numbers, booleans and lists: only the writer can fail.

@@ -228,6 +228,7 @@ pub fn write(out: &mut String, body: &Body, style: &Style) -> fmt::Result {
         Body::TagList(v) => super::tags::list(out, v, style),
         Body::TagRemove(v) => super::tags::remove(out, v),
         Body::Verify(v) => super::verify::table(out, v),
+        Body::Key(v) => super::verify::key(out, v),
         Body::Report(v) => report(out, v),
     }
 }

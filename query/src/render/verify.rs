@@ -1,20 +1,51 @@
-//! The table of `verify`: what was checked against which node tip, for a report that holds.
+//! The tables of `verify` (what was checked against which node tip, for a report that holds) and
+//! of `keys new`.
 
 use std::fmt::{self, Write};
 
 use super::table::fields;
-use crate::model::VerifyView;
+use crate::model::{KeyView, VerifyView};
 
 pub fn table(out: &mut String, v: &VerifyView) -> fmt::Result {
-    writeln!(out, "Report {} holds on the node's best chain", v.report)?;
+    writeln!(out, "Report {} holds on the node's best chain as of block {} ({})", v.report, v.tip.height, v.tip_time)?;
+    let signed = match (&v.signed_by, v.signer_expected) {
+        (Some(key), true) => format!("by {key} (the expected signer)"),
+        (Some(key), false) => format!("by {key} (no --signer given: check that this is the analyst's key)"),
+        (None, _) => "not signed".into(),
+    };
+    let moved = match v.moved.len() {
+        0 => format!("none of the {} unspent outputs", v.unspent_checked),
+        n => format!("{n} of the {} unspent outputs: {}", v.unspent_checked, v.moved.join(", ")),
+    };
+    let case = [
+        v.case.id.as_deref().map(|id| format!("case {id}")),
+        v.case.analyst.as_deref().map(|a| format!("by {a}")),
+        Some(format!("made {} ({})", v.case.created, v.case.clock)),
+    ];
     fields(
         out,
         &[
+            ("Case", case.into_iter().flatten().collect::<Vec<_>>().join(", ")),
             ("Network", v.network.clone()),
             ("Digest", format!("{} (intact)", v.digest)),
+            ("Signed", signed),
             ("Hops checked", v.hops_checked.to_string()),
             ("Blocks checked", v.blocks_checked.to_string()),
+            ("Answer", "computed again from the hops alone: the same".into()),
+            ("Moved since", moved),
             ("Node tip", format!("{} ({})", v.tip.height, v.tip.hash)),
+        ],
+    )
+}
+
+pub fn key(out: &mut String, v: &KeyView) -> fmt::Result {
+    writeln!(out, "New signing key")?;
+    fields(
+        out,
+        &[
+            ("Secret key", format!("{} (keep it private)", v.secret_key_file)),
+            ("Public key", v.public_key.clone()),
+            ("Public key file", format!("{} (give it to whoever checks your case files)", v.public_key_file)),
         ],
     )
 }
@@ -24,7 +55,7 @@ mod tests {
     use crate::cli::Format;
     use crate::model::{Body, Report, VerifyView};
     use crate::render::render;
-    use crate::report::BlockRef;
+    use crate::report::{BlockRef, CaseInfo};
 
     fn report() -> Report {
         let view = VerifyView {
@@ -34,6 +65,18 @@ mod tests {
             hops_checked: 4,
             blocks_checked: 3,
             tip: BlockRef { height: 105, hash: "cd".repeat(32) },
+            tip_time: "2026-01-01T00:00:00Z".into(),
+            case: CaseInfo {
+                id: Some("C-7".into()),
+                created: "2025-12-31T00:00:00Z".into(),
+                clock: "the clock of the machine that made it".into(),
+                ..CaseInfo::default()
+            },
+            signed_by: None,
+            signer_expected: false,
+            answer_recomputed: true,
+            unspent_checked: 2,
+            moved: vec![format!("{}:1", "ef".repeat(32))],
             ok: true,
         };
         Report { body: Body::Verify(view), notes: Vec::new() }
@@ -43,21 +86,18 @@ mod tests {
     fn the_summary_is_json_with_ok_or_a_table_of_what_was_checked() {
         let json: serde_json::Value =
             serde_json::from_str(&render(&report(), Format::Json, &Default::default()).unwrap()).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({
-                "report": "case/report.json", "network": "regtest", "digest": "ab".repeat(32),
-                "hops_checked": 4, "blocks_checked": 3, "tip": {"height": 105, "hash": "cd".repeat(32)}, "ok": true
-            })
-        );
+        assert_eq!((&json["ok"], &json["answer_recomputed"], &json["moved"][0]), (
+            &serde_json::json!(true),
+            &serde_json::json!(true),
+            &serde_json::json!(format!("{}:1", "ef".repeat(32)))
+        ));
+        assert_eq!(json["case"]["id"], "C-7");
         let table = render(&report(), Format::Table, &Default::default()).unwrap();
-        let expected = format!(
-            "Report case/report.json holds on the node's best chain\nNetwork         regtest\n\
-             Digest          {} (intact)\nHops checked    4\nBlocks checked  3\nNode tip        105 ({})\n",
-            "ab".repeat(32),
-            "cd".repeat(32)
-        );
-        assert_eq!(table, expected);
+        assert!(table.starts_with(
+            "Report case/report.json holds on the node's best chain as of block 105 (2026-01-01T00:00:00Z)\n"
+        ), "{table}");
+        assert!(table.contains("Signed          not signed\n"), "{table}");
+        assert!(table.contains(&format!("Moved since     1 of the 2 unspent outputs: {}:1\n", "ef".repeat(32))), "{table}");
     }
 
     #[test]

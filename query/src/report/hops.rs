@@ -1,222 +1,197 @@
-//! The outputs an answer rests on, read back from the index for its case report: which outputs
-//! a trace, path or exposure names ([`specs`]), then each one's value, script, address and block,
-//! and the input that spent it ([`resolve`]), with the tags of their addresses.
-//!
-//! A trace or path rests on its spend edges (the output paying the next tx, spent by that tx's
-//! input) and its destinations: forward and in paths the output where the branch ends (and its
-//! spender, when spent); backward the output the destination input spent, or, for a coinbase,
-//! the coinbase tx alone. An exposure rests on the tagged outputs value was attributed at; out,
-//! the flow stops there, in, it went on through the input that spent them.
+//! What a case file carries besides its answer, gathered from what the command read while it
+//! answered (see [`indexer::storage::store::Reads`]): every output of each transaction whose
+//! outputs (or their spenders) it read, the output each input it read spent, every event of each
+//! history it read, each with what spent it as of the tip; the scripts it looked up by address;
+//! the clusters it looked up with the member whose tag names each; the tags of all of them; and
+//! how far the derived stages were built. The answer is a function of these alone, which is what
+//! `query verify` checks.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::str::FromStr;
+use std::collections::{BTreeMap, BTreeSet};
 
-use indexer::storage::schema::{OutScript, OutputsRow, TxNum};
-use indexer::storage::store::hex_hash;
+use indexer::stages::clusters::read;
+use indexer::storage::schema::{EventKind, HistoryKey, IoRef, OutScript, ScriptNum, StageId, TxNum};
+use indexer::storage::store::{hex_hash, Reads};
 
-use super::{BlockRef, Hop, Spend, TaggedAddress};
+use super::{BlockRef, ClusterUsed, Hop, IndexState, Spend, TaggedAddress, TaggedTx};
 use crate::chain::{script_label, Chain, Resolver};
+use crate::cmd::exposure::best_member;
 use crate::error::{QueryError, Result};
-use crate::model::{Body, DestinationView, EdgeView, TxNode};
 
-/// An output an answer names, before it is read from the index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HopSpec {
-    pub txid: String,
-    /// The height the answer gives the tx at, when it gives one: it picks among the txs sharing
-    /// a txid (BIP30).
-    pub height: Option<u32>,
-    /// `None` for a coinbase's newly mined coins.
-    pub vout: Option<u32>,
-    /// The answer follows the money through the input that spent the output (when it was spent).
-    pub through: bool,
-}
-
-/// The hops of an answer with the tags of their addresses and the times of their blocks.
+/// The evidence of an answer, and the times of the blocks it names.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Resolved {
+pub struct Evidence {
     pub hops: Vec<Hop>,
-    /// Each tagged address once, in the order the hops first name it.
+    pub scripts_used: Vec<String>,
+    pub clusters_used: Vec<ClusterUsed>,
     pub tags_used: Vec<TaggedAddress>,
+    pub tx_tags_used: Vec<TaggedTx>,
+    pub index: IndexState,
     /// The UTC time (ISO 8601) of every block a hop or its spender is in, by height.
     pub times: BTreeMap<u32, String>,
 }
 
-/// The outputs an answer rests on, in the order it lists them: a trace's or path's edges, then
-/// its destinations; an exposure's attributed outputs; a taint's tainted outputs. Other answers
-/// rest on none.
-pub fn specs(body: &Body) -> Result<Vec<HopSpec>> {
-    Ok(match body {
-        Body::Trace(t) => flow(&t.txs, &t.edges, &t.destinations)?,
-        Body::Path(p) => flow(&p.nodes, &p.edges, &p.destinations)?,
-        Body::Exposure(e) => e
-            .attributions
-            .iter()
-            .map(|a| HopSpec { txid: a.txid.clone(), height: None, vout: Some(a.vout), through: e.direction == "in" })
-            .collect(),
-        // Every tainted output, without the input spending it: the taint moves through a tx as
-        // a whole, not along one input.
-        Body::Taint(t) => t
-            .outputs
-            .iter()
-            .map(|o| HopSpec { txid: o.txid.clone(), height: Some(o.height), vout: Some(o.vout), through: false })
-            .collect(),
-        _ => Vec::new(),
-    })
-}
-
-fn flow(nodes: &[TxNode], edges: &[EdgeView], destinations: &[DestinationView]) -> Result<Vec<HopSpec>> {
-    let heights: HashMap<&str, u32> = nodes.iter().map(|n| (n.txid.as_str(), n.height)).collect();
-    let height = |txid: &str| heights.get(txid).copied();
-    let mut specs: Vec<HopSpec> = edges
-        .iter()
-        .map(|e| HopSpec { txid: e.from_txid.clone(), height: height(&e.from_txid), vout: Some(e.vout), through: true })
-        .collect();
-    for d in destinations {
-        specs.push(match (d.vout, &d.prev_output) {
-            (Some(vout), _) => {
-                HopSpec { txid: d.txid.clone(), height: Some(d.height), vout: Some(vout), through: true }
+/// Gathers the evidence of what `reads` says the command read.
+pub fn gather(chain: &Chain, reads: &Reads) -> Result<Evidence> {
+    let outpoints = outpoints(chain, reads)?;
+    let mut resolver = Resolver::new(chain);
+    let mut evidence = Evidence::default();
+    let mut scripts: BTreeSet<ScriptNum> = BTreeSet::new();
+    let mut txs: BTreeSet<TxNum> = BTreeSet::new();
+    let mut last: Option<(TxNum, indexer::storage::schema::OutputsRow)> = None;
+    for (&(num, vout), spent) in &outpoints {
+        if last.as_ref().map(|(n, _)| *n) != Some(num) {
+            last = Some((num, chain.store().output_entries(num)?.unwrap_or_default()));
+        }
+        let entry = last.as_ref().and_then(|(_, row)| row.0.get(vout as usize)).cloned().ok_or_else(|| {
+            QueryError::Corrupt(format!("transaction number {num} has no output {vout} in the index"))
+        })?;
+        let script = match &entry.script {
+            OutScript::Num(s) => {
+                scripts.insert(*s);
+                chain.script_bytes(*s)?
             }
-            (None, Some(prev)) => {
-                let (txid, vout) = prev
-                    .rsplit_once(':')
-                    .and_then(|(txid, vout)| Some((txid, vout.parse::<u32>().ok()?)))
-                    .ok_or_else(|| QueryError::Corrupt(format!("malformed outpoint {prev} in an answer")))?;
-                HopSpec { txid: txid.to_string(), height: height(txid), vout: Some(vout), through: true }
+            OutScript::Unspendable(bytes) => bytes.clone(),
+        };
+        txs.insert(num);
+        let spent_by = match spent {
+            Some(by) => {
+                txs.insert(by.txnum);
+                let (txid, block) = tx_block(chain, &mut resolver, &mut evidence.times, by.txnum)?;
+                Some(Spend { txid, vin: by.index, block })
             }
-            // Backward, newly mined coins: only the coinbase tx itself.
-            (None, None) => HopSpec { txid: d.txid.clone(), height: Some(d.height), vout: None, through: false },
-        });
-    }
-    Ok(specs)
-}
-
-/// Reads every hop from the index: value and script of the output, its address and tags, the
-/// block of its tx, and the input that spent it where the answer goes through it.
-pub fn resolve(chain: &Chain, specs: &[HopSpec]) -> Result<Resolved> {
-    let mut reader = Reader {
-        chain,
-        resolver: Resolver::new(chain),
-        nums: HashMap::new(),
-        outputs: None,
-        tagged: HashSet::new(),
-        done: Resolved::default(),
-    };
-    for spec in specs {
-        let hop = reader.hop(spec)?;
-        reader.done.hops.push(hop);
-    }
-    Ok(reader.done)
-}
-
-struct Reader<'c> {
-    chain: &'c Chain,
-    resolver: Resolver<'c>,
-    /// The tx number of each txid met.
-    nums: HashMap<String, TxNum>,
-    /// The outputs of the last tx read (edges come by paying tx).
-    outputs: Option<(TxNum, OutputsRow)>,
-    /// The names already in `tags_used` or known to have no tags.
-    tagged: HashSet<String>,
-    done: Resolved,
-}
-
-impl Reader<'_> {
-    fn hop(&mut self, spec: &HopSpec) -> Result<Hop> {
-        let num = self.num(&spec.txid, spec.height)?;
-        let block = self.block_of(num)?;
-        let Some(vout) = spec.vout else {
-            return Ok(Hop {
-                txid: spec.txid.clone(),
-                block,
-                vout: None,
-                value_sat: None,
-                script_hex: None,
-                address: None,
-                spent_by: None,
-            });
+            None => None,
         };
-        let (value, script) = self.output(num, vout, &spec.txid)?;
-        let address = self.chain.address_of(&script);
-        let name = address.clone().unwrap_or_else(|| script_label(&script));
-        self.note_tags(name, &script)?;
-        let spent_by = match spec.through {
-            true => self.spend(num, vout)?,
-            false => None,
-        };
-        Ok(Hop {
-            txid: spec.txid.clone(),
+        let (txid, block) = tx_block(chain, &mut resolver, &mut evidence.times, num)?;
+        evidence.hops.push(Hop {
+            txid,
             block,
             vout: Some(vout),
-            value_sat: Some(value),
+            value_sat: Some(entry.value),
+            address: chain.address_of(&script),
             script_hex: Some(hex::encode(&script)),
-            address,
             spent_by,
-        })
+        });
     }
-
-    /// The number of a txid; of the occurrence at `height` when there are several.
-    fn num(&mut self, txid: &str, height: Option<u32>) -> Result<TxNum> {
-        if let Some(&num) = self.nums.get(txid) {
-            return Ok(num);
+    for &num in &reads.scripts {
+        scripts.insert(num);
+        evidence.scripts_used.push(hex::encode(chain.script_bytes(num)?));
+    }
+    evidence.clusters_used = clusters(chain, reads, &mut scripts)?;
+    if let Some(tags) = chain.tags() {
+        for &num in &scripts {
+            let bytes = chain.script_bytes(num)?;
+            let found = tags.of_script(&bytes)?;
+            if !found.is_empty() {
+                let address = chain.address_of(&bytes).unwrap_or_else(|| script_label(&bytes));
+                evidence.tags_used.push(TaggedAddress { address, script_hex: hex::encode(&bytes), tags: found });
+            }
         }
-        let parsed = bitcoin::Txid::from_str(txid)
-            .map_err(|_| QueryError::Corrupt(format!("malformed txid {txid} in an answer")))?;
-        let nums = self.chain.txnums(&parsed)?;
-        let mut chosen = nums[0];
-        if let (Some(height), true) = (height, nums.len() > 1) {
-            for &num in &nums {
-                if self.chain.tx_row(num)?.height == height {
-                    chosen = num;
+        for &num in &txs {
+            let txid = chain.tx_row(num)?.txid;
+            let found = tags.of_tx(&txid)?;
+            if !found.is_empty() {
+                evidence.tx_tags_used.push(TaggedTx { txid: hex_hash(&txid), tags: found });
+            }
+        }
+    }
+    evidence.index = index_state(chain)?;
+    Ok(evidence)
+}
+
+/// Every output the reads name, with what spent it: all outputs of the transactions whose
+/// outputs were read, the outputs read inputs spent, and each read history's outputs and spends.
+fn outpoints(chain: &Chain, reads: &Reads) -> Result<BTreeMap<(TxNum, u32), Option<IoRef>>> {
+    let store = chain.store();
+    let mut found: BTreeMap<(TxNum, u32), Option<IoRef>> = BTreeMap::new();
+    let all_outputs = |num: TxNum, found: &mut BTreeMap<(TxNum, u32), Option<IoRef>>| -> Result<()> {
+        let count = store.output_entries(num)?.map_or(0, |row| row.0.len());
+        let spends: BTreeMap<u32, IoRef> = store.spends(num)?.into_iter().collect();
+        for vout in 0..count as u32 {
+            found.insert((num, vout), spends.get(&vout).copied());
+        }
+        Ok(())
+    };
+    for &num in &reads.outputs {
+        all_outputs(num, &mut found)?;
+    }
+    for &num in &reads.inputs {
+        for (vin, input) in store.inputs(num)? {
+            found.insert((input.prev.txnum, input.prev.index), Some(IoRef { txnum: num, index: vin }));
+        }
+    }
+    for &script in &reads.histories {
+        for event in store.history_from(HistoryKey::first_at(script, 0)) {
+            let (key, _) = event?;
+            match key.kind {
+                EventKind::Funded => {
+                    let spent = store.spend(key.txnum, key.index)?;
+                    found.insert((key.txnum, key.index), spent);
+                }
+                EventKind::Spent => {
+                    let inputs = store.inputs(key.txnum)?;
+                    if let Some((_, input)) = inputs.into_iter().find(|(vin, _)| *vin == key.index) {
+                        found.insert(
+                            (input.prev.txnum, input.prev.index),
+                            Some(IoRef { txnum: key.txnum, index: key.index }),
+                        );
+                    }
                 }
             }
         }
-        self.nums.insert(txid.to_string(), chosen);
-        Ok(chosen)
     }
+    Ok(found)
+}
 
-    /// The block of a tx, noting its time.
-    fn block_of(&mut self, num: TxNum) -> Result<BlockRef> {
-        let height = self.chain.tx_row(num)?.height;
-        let block = self.resolver.block(height)?;
-        self.done.times.insert(height, block.time);
-        Ok(BlockRef { height, hash: block.hash })
+/// The txid and block of a transaction, noting the block's time.
+fn tx_block(
+    chain: &Chain,
+    resolver: &mut Resolver,
+    times: &mut BTreeMap<u32, String>,
+    num: TxNum,
+) -> Result<(String, BlockRef)> {
+    let row = chain.tx_row(num)?;
+    let block = resolver.block(row.height)?;
+    times.insert(row.height, block.time);
+    Ok((hex_hash(&row.txid), BlockRef { height: row.height, hash: block.hash }))
+}
+
+/// The clusters looked up, each with the scripts looked up in it and, where its members were
+/// listed, the member whose tag names it. Adds the scripts named to `scripts`.
+fn clusters(chain: &Chain, reads: &Reads, scripts: &mut BTreeSet<ScriptNum>) -> Result<Vec<ClusterUsed>> {
+    let mut by_root: BTreeMap<ScriptNum, (read::Cluster, Vec<ScriptNum>)> = BTreeMap::new();
+    for &script in &reads.clusters {
+        let cluster = read::cluster_of(chain.store(), script)?;
+        by_root.entry(cluster.root).or_insert((cluster, Vec::new())).1.push(script);
     }
-
-    /// The value and script bytes of an output.
-    fn output(&mut self, num: TxNum, vout: u32, txid: &str) -> Result<(u64, Vec<u8>)> {
-        let row = match self.outputs.take() {
-            Some((read, row)) if read == num => row,
-            _ => self.chain.store().output_entries(num)?.unwrap_or_default(),
+    let mut used = Vec::with_capacity(by_root.len());
+    for (root, (cluster, looked_up)) in by_root {
+        let tagged = match (chain.tags(), reads.members.contains(&root)) {
+            (Some(tags), true) => best_member(chain, tags, root)?.map(|(member, _)| member),
+            _ => None,
         };
-        let (entry, count) = (row.0.get(vout as usize).cloned(), row.0.len() as u32);
-        self.outputs = Some((num, row));
-        let entry = entry.ok_or_else(|| QueryError::NoSuchOutput { txid: txid.to_string(), vout, count })?;
-        let script = match &entry.script {
-            OutScript::Num(script) => self.chain.script_bytes(*script)?,
-            OutScript::Unspendable(bytes) => bytes.clone(),
-        };
-        Ok((entry.value, script))
+        scripts.extend(looked_up.iter().copied().chain(tagged).chain([cluster.first]));
+        let first = chain.script_bytes(cluster.first)?;
+        used.push(ClusterUsed {
+            cluster_id: chain.address_of(&first).unwrap_or_else(|| script_label(&first)),
+            first_script_hex: hex::encode(&first),
+            size: cluster.size,
+            scripts: looked_up.iter().map(|&s| chain.script_bytes(s).map(hex::encode)).collect::<Result<_>>()?,
+            tagged_member: tagged.map(|m| chain.script_bytes(m).map(hex::encode)).transpose()?,
+        });
     }
+    Ok(used)
+}
 
-    /// The input that spent an output, if any, with its block.
-    fn spend(&mut self, num: TxNum, vout: u32) -> Result<Option<Spend>> {
-        let Some(by) = self.chain.store().spend(num, vout)? else { return Ok(None) };
-        let txid = hex_hash(&self.chain.tx_row(by.txnum)?.txid);
-        let block = self.block_of(by.txnum)?;
-        Ok(Some(Spend { txid, vin: by.index, block }))
-    }
-
-    /// Adds the tags of a script, named by its address, the first time it is met.
-    fn note_tags(&mut self, name: String, script: &[u8]) -> Result<()> {
-        if self.tagged.contains(&name) {
-            return Ok(());
-        }
-        let tags = self.chain.script_tags(script)?;
-        if !tags.is_empty() {
-            self.done.tags_used.push(TaggedAddress { address: name.clone(), tags });
-        }
-        self.tagged.insert(name);
-        Ok(())
-    }
+/// How far the derived stages were built.
+fn index_state(chain: &Chain) -> Result<IndexState> {
+    let at = |stage| -> Result<Option<BlockRef>> {
+        Ok(chain.store().checkpoint(stage)?.map(|c| BlockRef { height: c.height, hash: hex_hash(&c.hash) }))
+    };
+    let heuristics = read::state(chain.store())?.map(|s| (s.version, s.change));
+    Ok(IndexState {
+        addresses: at(StageId::Addresses)?,
+        clusters: at(StageId::Clusters)?,
+        cluster_heuristics: heuristics,
+        tags: chain.tags().is_some(),
+    })
 }

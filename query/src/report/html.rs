@@ -36,9 +36,10 @@ pub struct Page<'a> {
 
 impl Page<'_> {
     /// The tags of an address the answer shows, best first; none when untagged.
-    pub fn tags_of(&self, address: Option<&str>) -> &[TagView] {
-        let Some(address) = address else { return &[] };
-        self.case.tags_used.iter().find(|t| t.address == address).map(|t| t.tags.as_slice()).unwrap_or(&[])
+    pub fn tags_of(&self, address: Option<&str>) -> Vec<TagView> {
+        let Some(address) = address else { return Vec::new() };
+        let tagged = self.case.tags_used.iter().find(|t| t.address == address);
+        tagged.map(|t| t.tags.iter().map(TagView::from).collect()).unwrap_or_default()
     }
 
     /// `2024-01-31 12:00:00 UTC` for the block at `height`, or `-` when not known.

@@ -124,8 +124,8 @@ fn trace_ends(out: &mut String, p: &Page, t: &TraceView) -> fmt::Result {
 
 /// The tagged addresses of a trace, by address and role (the money passed through it, or a
 /// branch ends there): the best tag and the value (paid through it, or traced to it).
-fn tagged_rows<'a>(p: &'a Page, t: &TraceView) -> BTreeMap<(String, String), (&'a TagView, u64)> {
-    let mut rows: BTreeMap<(String, String), (&TagView, u64)> = BTreeMap::new();
+fn tagged_rows(p: &Page, t: &TraceView) -> BTreeMap<(String, String), (TagView, u64)> {
+    let mut rows: BTreeMap<(String, String), (TagView, u64)> = BTreeMap::new();
     let places = t.edges.iter().map(|e| (e.address.as_deref(), "passed through".to_string(), e.value_sat));
     let ends = t.destinations.iter().map(|d| {
         let role = format!("ends here: {}", d.state.replace('_', " "));
@@ -133,7 +133,7 @@ fn tagged_rows<'a>(p: &'a Page, t: &TraceView) -> BTreeMap<(String, String), (&'
     });
     for (address, role, value) in places.chain(ends) {
         let Some(address) = address else { continue };
-        if let Some(tag) = p.tags_of(Some(address)).first() {
+        if let Some(tag) = p.tags_of(Some(address)).into_iter().next() {
             rows.entry((address.to_string(), role)).or_insert((tag, 0)).1 += value;
         }
     }
@@ -291,7 +291,8 @@ fn destinations(out: &mut String, p: &Page, list: &[DestinationView], source: Op
             (None, Some(vin)) => format!("{} input {vin}", short_txid(&d.txid)),
             (None, None) => short_txid(&d.txid),
         };
-        let tags = if d.tags.is_empty() { p.tags_of(d.address.as_deref()) } else { &d.tags };
+        let tags = if d.tags.is_empty() { p.tags_of(d.address.as_deref()) } else { d.tags.clone() };
+        let tags = tags.as_slice();
         let traced = match (source, d.traced_sat) {
             (Some(source), Some(t)) => format!("{}<td class=\"num\">{}</td>", btc_cell(t), share(t, source)),
             (Some(_), None) => "<td></td><td></td>".into(),
@@ -339,10 +340,10 @@ pub fn hops(out: &mut String, p: &Page) -> fmt::Result {
         };
         let value = h.value_sat.map(btc_cell).unwrap_or_else(|| "<td class=\"num\">-</td>".into());
         let address = match (&h.address, &h.script_hex) {
-            (Some(a), _) => who(Some(a), "", p.tags_of(Some(a))),
+            (Some(a), _) => who(Some(a), "", &p.tags_of(Some(a))),
             (None, Some(script)) => {
                 let name = crate::chain::script_label(&hex::decode(script).unwrap_or_default());
-                who(None, &name, p.tags_of(Some(&name)))
+                who(None, &name, &p.tags_of(Some(&name)))
             }
             (None, None) => String::new(),
         };

@@ -110,18 +110,38 @@ fn case(body: &Body, label: &str) -> CaseReport {
         command: vec!["trace".into(), "forward".into(), txid('a'), "--stop-at-category".into(), "a b".into()],
         network: "regtest".into(),
         tip: block(102),
+        case: Default::default(),
+        index: Default::default(),
         hops: vec![
             Hop { spent_by: Some(spent), ..output('a', 0, 7000, "bcrt1qmiddle") },
             output('a', 1, 3000, "bcrt1qsmall"),
             output('b', 0, 6900, "bcrt1qexchange"),
             Hop { vout: None, value_sat: None, script_hex: None, address: None, ..output('c', 0, 0, "") },
         ],
-        tags_used: vec![TaggedAddress { address: "bcrt1qexchange".into(), tags: vec![tag(label)] }],
+        scripts_used: Vec::new(),
+        clusters_used: Vec::new(),
+        tags_used: vec![TaggedAddress {
+            address: "bcrt1qexchange".into(),
+            script_hex: "0014".into(),
+            tags: vec![crate::tags::Tag {
+                label: label.into(),
+                category: Some("exchange".into()),
+                source: "https://example.org/?a=1&b=2".into(),
+                confidence: "forensic".into(),
+                confidence_level: 50,
+                pack: "pack".into(),
+                abuse: None,
+                actor: None,
+                is_cluster_definer: false,
+            }],
+        }],
+        tx_tags_used: Vec::new(),
         answer: match body {
             Body::Trace(t) => serde_json::to_value(t).unwrap(),
             _ => serde_json::Value::Null,
         },
         digest: String::new(),
+        signature: None,
     }
     .seal()
 }

@@ -1,16 +1,21 @@
 //! Re-checking a case report against a node: its format, its digest, the node's chain, then every
 //! hop in order — its block still in the best chain at its height, its transaction in that block,
 //! the output's value, script and address, and the input that spent it — stopping at the first
-//! that no longer holds.
+//! that no longer holds; then whether the outputs it records as unspent still are. What the node
+//! returned becomes an [`Excerpt`] of the index, on which the answer is computed again
+//! ([`super::recompute`]).
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
+use bitcoin::hashes::Hash;
 use bitcoin::{Address, Block, BlockHash, OutPoint, Transaction, Txid};
 use indexer::network::Network;
 use indexer::node::{NodeError, Rpc};
+use indexer::storage::excerpt::{Excerpt, ExcerptBlock, ExcerptCluster, ExcerptInput, ExcerptTx};
+use indexer::storage::schema::{Checkpoint, ClusterState, StageId};
 
-use super::{digest_of, BlockRef, CaseReport, Hop, Spend, FORMAT};
+use super::{digest_of, unsealed, BlockRef, CaseReport, Hop, Spend, FORMAT};
 use crate::cli::cut;
 use crate::error::{ID_QUOTE_MAX, QUOTE_MAX};
 
@@ -22,6 +27,8 @@ pub trait ChainSource {
     fn hash_at(&mut self, height: u32) -> Result<Option<BlockHash>, NodeError>;
     /// A block by hash (`getblock`).
     fn fetch_block(&mut self, hash: &BlockHash) -> Result<Block, NodeError>;
+    /// Whether an output is unspent at the node's tip (`gettxout`).
+    fn unspent(&mut self, outpoint: &OutPoint) -> Result<bool, NodeError>;
 }
 
 impl ChainSource for Rpc {
@@ -36,6 +43,10 @@ impl ChainSource for Rpc {
 
     fn fetch_block(&mut self, hash: &BlockHash) -> Result<Block, NodeError> {
         self.block_now(hash)
+    }
+
+    fn unspent(&mut self, outpoint: &OutPoint) -> Result<bool, NodeError> {
+        self.unspent_now(outpoint)
     }
 }
 
@@ -56,6 +67,14 @@ pub enum VerifyError {
     TipMoved(u32),
     #[error("hop {index} of {count} (txid {}): {problem}", cut(.txid, ID_QUOTE_MAX))]
     Hop { index: usize, count: usize, txid: String, problem: Box<Problem> },
+    #[error("the report's {what} is malformed: {}", cut(.text, ID_QUOTE_MAX))]
+    Malformed { what: &'static str, text: String },
+    #[error("the report's outputs do not hold its answer: {0}")]
+    Incomplete(String),
+    #[error("the answer does not follow from the report's outputs: at {field}, the report says {}, computed again from its outputs: {}", cut(.recorded, QUOTE_MAX), cut(.computed, QUOTE_MAX))]
+    Answer { field: String, recorded: String, computed: String },
+    #[error("the signature does not hold: {0}")]
+    Signature(#[from] super::sign::SignError),
 }
 
 /// What no longer holds of one hop.
@@ -91,7 +110,7 @@ pub enum Problem {
     Node { what: String, source: NodeError },
 }
 
-/// A report that holds, and how much was checked.
+/// A report whose hops hold, how much was checked, and what the node returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     pub hops_checked: usize,
@@ -99,6 +118,14 @@ pub struct Verified {
     pub blocks_checked: usize,
     /// The node's best block when the checks began.
     pub tip: BlockRef,
+    /// Its time, UTC (ISO 8601).
+    pub tip_time: String,
+    /// Outputs the report records as unspent, checked at the node's tip.
+    pub unspent_checked: usize,
+    /// Of those, the ones spent since (`txid:vout`).
+    pub moved: Vec<String>,
+    /// The index excerpt the node's copies make, for computing the answer again.
+    pub excerpt: Excerpt,
 }
 
 /// The checks that need no node, in order: the format version, then the digest, both over the
@@ -113,9 +140,7 @@ pub fn check_sealed(report: &CaseReport, file: &serde_json::Value) -> Result<Net
         return Err(mismatch(report.compute_digest()));
     }
     let mut file = file.clone();
-    if let serde_json::Value::Object(map) = &mut file {
-        map.remove("digest");
-    }
+    unsealed(&mut file);
     let computed = digest_of(&file);
     if computed != report.digest {
         return Err(mismatch(computed));
@@ -153,7 +178,80 @@ pub fn check_on_node(
     for (i, hop) in report.hops.iter().enumerate() {
         checker.spent(hop).map_err(|p| failed(i, hop, p))?;
     }
-    Ok(Verified { hops_checked: count, blocks_checked: checker.blocks.len(), tip })
+    let (mut unspent_checked, mut moved) = (0, Vec::new());
+    for (i, hop) in report.hops.iter().enumerate() {
+        let (Some(vout), None) = (hop.vout, &hop.spent_by) else { continue };
+        if hop.script_hex.as_deref().is_some_and(|s| s.starts_with("6a")) {
+            continue;
+        }
+        let outpoint = OutPoint { txid: parse_txid(&hop.txid).map_err(|p| failed(i, hop, p))?, vout };
+        unspent_checked += 1;
+        if !checker.source.unspent(&outpoint)? {
+            moved.push(outpoint.to_string());
+        }
+    }
+    let tip_hash = parse_block(&report.tip.hash)?;
+    let tip_block = checker.header(&tip_hash)?;
+    let now = checker.header(&parse_block(&tip.hash)?)?;
+    let tip_time = crate::model::utc(now.time);
+    let genesis = checker.source.hash_at(0)?.ok_or(VerifyError::TipMoved(0))?;
+    let mut excerpt = checker.excerpt(report)?;
+    excerpt.network = report.network.clone();
+    excerpt.genesis = genesis.to_byte_array();
+    excerpt.tip = (report.tip.height, tip_hash.to_byte_array());
+    if !excerpt.blocks.iter().any(|b| b.height == report.tip.height) {
+        let header = bitcoin::consensus::serialize(&tip_block);
+        excerpt.blocks.push(ExcerptBlock {
+            height: report.tip.height,
+            hash: tip_hash.to_byte_array(),
+            header: header.try_into().expect("a header is 80 bytes"),
+        });
+    }
+    index_state(report, &mut excerpt)?;
+    Ok(Verified {
+        hops_checked: count,
+        blocks_checked: checker.blocks.len(),
+        tip,
+        tip_time,
+        unspent_checked,
+        moved,
+        excerpt,
+    })
+}
+
+fn parse_block(text: &str) -> Result<BlockHash, VerifyError> {
+    BlockHash::from_str(text).map_err(|_| VerifyError::Malformed { what: "block hash", text: text.to_string() })
+}
+
+fn hex_script(text: &str) -> Result<Vec<u8>, VerifyError> {
+    hex::decode(text).map_err(|_| VerifyError::Malformed { what: "script", text: text.to_string() })
+}
+
+/// The excerpt's scripts, clusters and stage checkpoints, from what the report records of the
+/// index.
+fn index_state(report: &CaseReport, excerpt: &mut Excerpt) -> Result<(), VerifyError> {
+    for script in &report.scripts_used {
+        excerpt.scripts.push(hex_script(script)?);
+    }
+    for c in &report.clusters_used {
+        let scripts: Vec<Vec<u8>> = c.scripts.iter().map(|s| hex_script(s)).collect::<Result<_, _>>()?;
+        let first = hex_script(&c.first_script_hex)?;
+        let root = match &c.tagged_member {
+            Some(member) => hex_script(member)?,
+            None => scripts.first().cloned().unwrap_or_else(|| first.clone()),
+        };
+        excerpt.clusters.push(ExcerptCluster { root, members: scripts, size: c.size, first });
+    }
+    if let Some((version, change)) = report.index.cluster_heuristics {
+        excerpt.cluster_state = Some(ClusterState { version, change, next_script: u64::MAX >> 24 });
+    }
+    for (stage, at) in [(StageId::Addresses, &report.index.addresses), (StageId::Clusters, &report.index.clusters)] {
+        if let Some(at) = at {
+            let hash = parse_block(&at.hash)?.to_byte_array();
+            excerpt.stages.push((stage, Checkpoint { height: at.height, hash }));
+        }
+    }
+    Ok(())
 }
 
 /// Asks the node hop by hop, fetching each block once and keeping of it only the transactions the
@@ -165,8 +263,14 @@ struct Checker<'a, S> {
     wanted: HashMap<BlockHash, HashSet<Txid>>,
     /// The best chain's block at each height asked.
     heights: HashMap<u32, Option<BlockHash>>,
-    /// The wanted transactions of each block fetched.
-    blocks: HashMap<BlockHash, HashMap<Txid, Transaction>>,
+    /// The wanted transactions of each block fetched, with their positions, and its header.
+    blocks: HashMap<BlockHash, Fetched>,
+}
+
+/// What is kept of a block fetched.
+struct Fetched {
+    header: bitcoin::block::Header,
+    txs: HashMap<Txid, (u32, Transaction)>,
 }
 
 impl<'a, S: ChainSource> Checker<'a, S> {
@@ -231,8 +335,76 @@ impl<'a, S: ChainSource> Checker<'a, S> {
             Some(now) if now != hash => return Err(Problem::Reorged { block: hash, height, now }),
             Some(_) => {}
         }
-        let txs = self.block(&hash)?;
-        txs.get(txid).ok_or(Problem::NotInBlock { block: hash, height })
+        let fetched = self.block(&hash)?;
+        fetched.txs.get(txid).map(|(_, tx)| tx).ok_or(Problem::NotInBlock { block: hash, height })
+    }
+
+    /// The header of a block, fetching it if it was not.
+    fn header(&mut self, hash: &BlockHash) -> Result<bitcoin::block::Header, VerifyError> {
+        if let Some(fetched) = self.blocks.get(hash) {
+            return Ok(fetched.header);
+        }
+        Ok(self.source.fetch_block(hash)?.header)
+    }
+
+    /// The excerpt of the index the fetched transactions make: each with all its outputs, what
+    /// the report says spent them, and its inputs where the report names the output each spent.
+    fn excerpt(&self, report: &CaseReport) -> Result<Excerpt, VerifyError> {
+        let mut txs: Vec<(u32, u32, Txid, &Transaction)> = Vec::new();
+        let mut blocks = Vec::new();
+        for (hash, fetched) in &self.blocks {
+            let height = self.heights.iter().find(|(_, h)| h.as_ref() == Some(hash)).map(|(height, _)| *height);
+            let Some(height) = height else { continue };
+            let header = bitcoin::consensus::serialize(&fetched.header);
+            blocks.push(ExcerptBlock {
+                height,
+                hash: hash.to_byte_array(),
+                header: header.try_into().expect("a header is 80 bytes"),
+            });
+            txs.extend(fetched.txs.iter().map(|(txid, (position, tx))| (height, *position, *txid, tx)));
+        }
+        blocks.sort_by_key(|b| b.height);
+        txs.sort_by_key(|t| (t.0, t.1));
+        let index: HashMap<Txid, usize> = txs.iter().enumerate().map(|(i, t)| (t.2, i)).collect();
+        // What spent each output, by the report.
+        let mut spent: HashMap<OutPoint, (Txid, u32, u64)> = HashMap::new();
+        for hop in &report.hops {
+            let (Some(vout), Some(by), Some(value)) = (hop.vout, &hop.spent_by, hop.value_sat) else { continue };
+            let (Ok(txid), Ok(by_txid)) = (Txid::from_str(&hop.txid), Txid::from_str(&by.txid)) else { continue };
+            spent.insert(OutPoint { txid, vout }, (by_txid, by.vin, value));
+        }
+        let mut out = Vec::with_capacity(txs.len());
+        for &(height, position, txid, tx) in &txs {
+            let outputs = tx.output.iter().map(|o| (o.value.to_sat(), o.script_pubkey.to_bytes())).collect();
+            let mut by = Vec::new();
+            for vout in 0..tx.output.len() as u32 {
+                if let Some((by_txid, vin, _)) = spent.get(&OutPoint { txid, vout }) {
+                    let at = index.get(by_txid).ok_or_else(|| {
+                        VerifyError::Incomplete(format!("{txid}:{vout} is spent by {by_txid}, whose block was not checked"))
+                    })?;
+                    by.push((vout, *at, *vin));
+                }
+            }
+            let inputs = match tx.is_coinbase() {
+                true => Some(Vec::new()),
+                false => tx
+                    .input
+                    .iter()
+                    .enumerate()
+                    .map(|(vin, input)| {
+                        let (by_txid, by_vin, value) = spent.get(&input.previous_output)?;
+                        let prev = *index.get(&input.previous_output.txid)?;
+                        (*by_txid == txid && *by_vin == vin as u32).then_some(ExcerptInput {
+                            prev,
+                            vout: input.previous_output.vout,
+                            value: *value,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>(),
+            };
+            out.push(ExcerptTx { txid: txid.to_byte_array(), height, position, outputs, inputs, spent: by });
+        }
+        Ok(Excerpt { blocks, txs: out, ..Excerpt::default() })
     }
 
     fn hash_at(&mut self, height: u32) -> Result<Option<BlockHash>, Problem> {
@@ -248,7 +420,7 @@ impl<'a, S: ChainSource> Checker<'a, S> {
     }
 
     /// The wanted transactions of a block, fetched once.
-    fn block(&mut self, hash: &BlockHash) -> Result<&HashMap<Txid, Transaction>, Problem> {
+    fn block(&mut self, hash: &BlockHash) -> Result<&Fetched, Problem> {
         if !self.blocks.contains_key(hash) {
             let block = self
                 .source
@@ -258,10 +430,11 @@ impl<'a, S: ChainSource> Checker<'a, S> {
             let txs = block
                 .txdata
                 .into_iter()
-                .map(|tx| (tx.compute_txid(), tx))
+                .enumerate()
+                .map(|(position, tx)| (tx.compute_txid(), (position as u32, tx)))
                 .filter(|(txid, _)| wanted.is_some_and(|w| w.contains(txid)))
                 .collect();
-            self.blocks.insert(*hash, txs);
+            self.blocks.insert(*hash, Fetched { header: block.header, txs });
         }
         Ok(self.blocks.get(hash).expect("inserted just above"))
     }

@@ -17,6 +17,8 @@ struct FakeNode {
     blocks: HashMap<BlockHash, Block>,
     fetched: usize,
     down: bool,
+    /// Outputs spent at the node's tip.
+    moved: Vec<OutPoint>,
 }
 
 impl ChainSource for FakeNode {
@@ -34,6 +36,11 @@ impl ChainSource for FakeNode {
         self.fail()?;
         self.fetched += 1;
         Ok(self.blocks[hash].clone())
+    }
+
+    fn unspent(&mut self, outpoint: &OutPoint) -> Result<bool, NodeError> {
+        self.fail()?;
+        Ok(!self.moved.contains(outpoint))
     }
 }
 
@@ -97,7 +104,7 @@ fn fixture() -> Fixture {
         [block(0, Vec::new()), block(1, vec![tx(OutPoint::null(), &[(1, 7)]), a.clone()]), block(2, vec![b.clone()])];
     let best = chain.iter().map(Block::block_hash).collect();
     let blocks = chain.into_iter().map(|b| (b.block_hash(), b)).collect();
-    Fixture { node: FakeNode { chain: "regtest".into(), best, blocks, fetched: 0, down: false }, a, b }
+    Fixture { node: FakeNode { chain: "regtest".into(), best, blocks, fetched: 0, down: false, moved: Vec::new() }, a, b }
 }
 
 impl Fixture {
@@ -125,14 +132,20 @@ impl Fixture {
             command: vec!["trace".into(), "forward".into(), self.a.compute_txid().to_string()],
             network: "regtest".into(),
             tip: self.at(2),
+            case: Default::default(),
+            index: Default::default(),
             hops: vec![
                 out(&self.a, 0, self.at(1), Some(spend)),
                 out(&self.a, 1, self.at(1), None),
                 out(&self.b, 0, self.at(2), None),
             ],
+            scripts_used: Vec::new(),
+            clusters_used: Vec::new(),
             tags_used: Vec::<TaggedAddress>::new(),
+            tx_tags_used: Vec::new(),
             answer: serde_json::json!({"txs": []}),
             digest: String::new(),
+            signature: None,
         }
         .seal()
     }
@@ -152,9 +165,18 @@ fn verify(report: &CaseReport, node: &mut FakeNode) -> Result<Verified, VerifyEr
 fn a_report_that_holds_is_checked_hop_by_hop_fetching_each_block_once() {
     let mut f = fixture();
     let report = f.report();
+    let b0 = OutPoint { txid: f.b.compute_txid(), vout: 0 };
+    f.node.moved.push(b0);
     let verified = verify(&report, &mut f.node).unwrap();
-    assert_eq!(verified, Verified { hops_checked: 3, blocks_checked: 2, tip: f.at(2) });
+    assert_eq!((verified.hops_checked, verified.blocks_checked, &verified.tip), (3, 2, &f.at(2)));
     assert_eq!(f.node.fetched, 2, "blocks 1 and 2, once each");
+    // The unspent outputs are checked at the tip: one has moved since.
+    assert_eq!((verified.unspent_checked, verified.moved), (2, vec![b0.to_string()]));
+    // The excerpt: both txs in chain order, b spending a:0.
+    let txs = &verified.excerpt.txs;
+    assert_eq!(txs.len(), 2);
+    assert_eq!(txs[0].spent, vec![(0, 1, 0)]);
+    assert_eq!(txs[1].inputs, Some(vec![indexer::storage::excerpt::ExcerptInput { prev: 0, vout: 0, value: txs[0].outputs[0].0 }]));
 }
 
 #[test]
@@ -184,11 +206,11 @@ fn a_changed_report_fails_on_its_digest_before_the_node_is_asked() {
 fn another_format_or_an_unknown_network_is_refused() {
     let mut f = fixture();
     let mut report = f.report();
-    report.format = 2;
+    report.format = 1;
     let report = report.seal();
     assert_eq!(
         f.fails(&report),
-        "the report is of format 2, but this query reads format 1 (the report was written by chaintrail query 0.1.0)"
+        "the report is of format 1, but this query reads format 2 (the report was written by chaintrail query 0.1.0)"
     );
     let mut report = f.report();
     report.network = "moon".into();
@@ -341,6 +363,9 @@ fn malformed_ids_and_node_failures_mid_way_name_the_hop() {
         }
         fn fetch_block(&mut self, _: &BlockHash) -> Result<Block, NodeError> {
             Err(NodeError::Rpc { code: -1, message: "Block not available (pruned data)".into() })
+        }
+        fn unspent(&mut self, outpoint: &OutPoint) -> Result<bool, NodeError> {
+            self.0.unspent(outpoint)
         }
     }
     let report = f.report();

@@ -34,6 +34,9 @@ pub fn state(store: &Store) -> Result<Option<ClusterState>, StoreError> {
 
 /// The cluster `script` belongs to (a cluster of one when it was never merged).
 pub fn cluster_of(store: &Store, script: ScriptNum) -> Result<Cluster, StoreError> {
+    store.note(|r| {
+        r.clusters.insert(script);
+    });
     let mut root = script;
     while let Some(parent) = store.kv().get::<ClusterParents>(&root)? {
         root = parent;
@@ -44,6 +47,9 @@ pub fn cluster_of(store: &Store, script: ScriptNum) -> Result<Cluster, StoreErro
 
 /// Every script of the cluster rooted at `root`, in ascending order.
 pub fn members(store: &Store, root: ScriptNum) -> Result<Vec<ScriptNum>, StoreError> {
+    store.note(|r| {
+        r.members.insert(root);
+    });
     let mut all = vec![root];
     let mut next = 0;
     while let Some(&parent) = all.get(next) {
