@@ -138,14 +138,16 @@ impl Case {
 fn a_report_holds_until_a_reorg_takes_its_block_and_holds_again_once_rebuilt() {
     let case = Case::new();
     let (env, before) = (&case.env, &case.report);
-    // a:0 -> b, b:0 -> c, c:0 -> d, then the destinations a:1 and d:0.
+    // In chain order: the coin a spends (read for a's fee), a:0 -> b, a:1 (unspent), b:0 -> c,
+    // c:0 -> d and d:0 (unspent).
     let hops: Vec<(String, Option<String>)> =
         before.hops.iter().map(|h| (h.txid.clone(), h.spent_by.as_ref().map(|s| s.txid.clone()))).collect();
     let t = |i| case.txid(i);
-    assert_eq!(hops, [(t(0), Some(t(1))), (t(1), Some(t(2))), (t(2), Some(t(3))), (t(0), None), (t(3), None)]);
+    assert_eq!(hops[0].1, Some(t(0)));
+    assert_eq!(hops[1..], [(t(0), Some(t(1))), (t(0), None), (t(1), Some(t(2))), (t(2), Some(t(3))), (t(3), None)]);
     let summary = json(&succeeds(verify(env, case.dir.path())));
-    assert_eq!(summary["ok"], true);
-    assert_eq!((summary["hops_checked"].as_u64(), summary["blocks_checked"].as_u64()), (Some(5), Some(4)));
+    assert_eq!((summary["ok"].as_bool(), summary["answer_recomputed"].as_bool()), (Some(true), Some(true)));
+    assert_eq!((summary["hops_checked"].as_u64(), summary["unspent_checked"].as_u64()), (Some(6), Some(2)));
     assert_eq!(summary["digest"], before.digest.as_str());
     assert_eq!(summary["report"], case.file().to_str().unwrap());
     assert_eq!(
@@ -160,11 +162,11 @@ fn a_report_holds_until_a_reorg_takes_its_block_and_holds_again_once_rebuilt() {
     assert_eq!(
         stderr.trim_end(),
         format!(
-            "error: hop 3 of 5 (txid {}): block {} at height {} is no longer in the best chain (reorged away; the \
+            "error: hop 5 of 6 (txid {}): block {} at height {} is no longer in the best chain (reorged away; the \
              block there is now {})",
             t(2),
             case.blocks[2],
-            before.hops[2].block.height,
+            before.hops[4].block.height,
             replacement[0]
         )
     );
@@ -173,12 +175,12 @@ fn a_report_holds_until_a_reorg_takes_its_block_and_holds_again_once_rebuilt() {
     // now holds. The node is named by the environment this time, the report by its file.
     let again = tempfile::tempdir().expect("tempdir");
     let after = Case::build(env, case.db.path(), &case.txs[0], again.path());
-    assert_eq!(after.hops.len(), 3, "a:0 -> b, then a:1 and b:0");
+    assert_eq!(after.hops.len(), 4, "a's coin, a:0 -> b, a:1 and b:0");
     let mut by_env = query();
     by_env.arg("verify").arg(again.path().join("report.json")).env("CHAINTRAIL_RPC_URL", env.rpc_url());
     by_env.env("CHAINTRAIL_RPC_COOKIE", env.cookie_path());
     let summary = json(&succeeds(by_env));
-    assert_eq!((summary["ok"].as_bool(), summary["hops_checked"].as_u64()), (Some(true), Some(3)));
+    assert_eq!((summary["ok"].as_bool(), summary["hops_checked"].as_u64()), (Some(true), Some(4)));
 }
 
 #[test]
