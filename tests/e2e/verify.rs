@@ -236,3 +236,74 @@ fn an_edited_report_another_network_and_a_node_that_is_down_fail_on_one_line() {
     assert!(line.starts_with(&format!("error: cannot reach bitcoind at {}: ", case.env.rpc_url())), "{line}");
     assert_eq!(line.lines().count(), 1, "{line}");
 }
+
+#[test]
+fn forged_answers_dropped_branches_and_foreign_signatures_fail_naming_what_differs() {
+    let case = Case::new();
+    let (env, dir, report) = (&case.env, case.dir.path(), &case.report);
+    let refused = |forged: &CaseReport, extra: &[&str]| -> String {
+        write(dir, forged);
+        let mut cmd = verify(env, dir);
+        cmd.args(extra);
+        let (code, stderr) = failing(cmd);
+        assert_eq!(code, 1, "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        stderr.trim_end().to_string()
+    };
+
+    // A destination's address and amount changed, the digest recomputed as the docs show.
+    let mut forged = report.clone();
+    let destination = &mut forged.answer["destinations"][0];
+    let traced = destination["traced_sat"].as_u64().expect("a traced amount");
+    destination["traced_sat"] = Value::from(traced * 2);
+    destination["address"] = Value::from("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080");
+    let line = refused(&forged.seal(), &[]);
+    assert!(line.starts_with("error: the answer does not follow from the report's outputs: at answer.destinations[0]."), "{line}");
+
+    // A branch removed: b's spend of a:0 and everything after it dropped from the hops, the
+    // answer left as it was (the digest recomputed).
+    let mut forged = report.clone();
+    let a = case.txid(0);
+    let cut = forged.hops.iter().position(|h| h.txid == a && h.vout == Some(0)).expect("a:0");
+    forged.hops[cut].spent_by = None;
+    forged.hops.retain(|h| h.txid == a || h.spent_by.as_ref().is_some_and(|s| s.txid == a));
+    let line = refused(&forged.seal(), &[]);
+    assert!(line.starts_with("error: the answer does not follow from the report's outputs: at answer."), "{line}");
+
+    // Signed by one key; a signature made by another key under the first one's name; --signer
+    // naming another key; case particulars edited after signing.
+    let key = query::report::sign::new_key().unwrap();
+    let other = query::report::sign::new_key().unwrap();
+    let mut signed = report.clone();
+    signed.signature = Some(query::report::sign::sign(&key, &signed.digest));
+    write(dir, &signed);
+    let public = hex::encode(key.verifying_key().as_bytes());
+    let summary = json(&succeeds({
+        let mut cmd = verify(env, dir);
+        cmd.args(["--signer", &public]);
+        cmd
+    }));
+    assert_eq!((summary["signed_by"].as_str(), summary["signer_expected"].as_bool()), (Some(public.as_str()), Some(true)));
+    let mut foreign = signed.clone();
+    let by_other = query::report::sign::sign(&other, &signed.digest);
+    foreign.signature.as_mut().unwrap().signature = by_other.signature;
+    let line = refused(&foreign, &[]);
+    assert_eq!(line, "error: the signature does not hold: the signature does not match the digest: the file was signed by another key or edited after signing");
+    let line = refused(&signed, &["--signer", &hex::encode(other.verifying_key().as_bytes())]);
+    assert!(line.starts_with(&format!("error: the signature does not hold: signed by {public}, not by the expected signer ")), "{line}");
+    let mut unsigned = report.clone();
+    unsigned.signature = None;
+    let line = refused(&unsigned, &["--signer", &public]);
+    assert_eq!(line, "error: the signature does not hold: the file is not signed");
+    let mut edited = signed.clone();
+    edited.case.analyst = Some("someone else".into());
+    let line = refused(&edited, &[]);
+    assert!(line.starts_with("error: digest mismatch"), "{line}");
+    // Resealed after the edit, the old signature no longer holds.
+    let line = refused(&CaseReport { signature: signed.signature.clone(), ..edited.seal() }, &[]);
+    assert!(line.contains("the signature does not match the digest"), "{line}");
+
+    // The untouched file still holds.
+    write(dir, report);
+    assert_eq!(json(&succeeds(verify(env, dir)))["ok"], true);
+}

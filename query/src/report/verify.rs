@@ -73,8 +73,9 @@ pub enum VerifyError {
     Incomplete(String),
     #[error("the answer does not follow from the report's outputs: at {field}, the report says {}, computed again from its outputs: {}", cut(.recorded, QUOTE_MAX), cut(.computed, QUOTE_MAX))]
     Answer { field: String, recorded: String, computed: String },
+    /// Not a source: the line says it all.
     #[error("the signature does not hold: {0}")]
-    Signature(#[from] super::sign::SignError),
+    Signature(super::sign::SignError),
 }
 
 /// What no longer holds of one hop.
