@@ -559,10 +559,16 @@ fn report_file(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> String 
         command: vec!["trace".into(), "forward".into(), "ab".repeat(32)],
         network: "regtest".into(),
         tip: BlockRef { height: 1, hash: "00".repeat(32) },
+        case: Default::default(),
+        index: Default::default(),
         hops: Vec::new(),
+        scripts_used: Vec::new(),
+        clusters_used: Vec::new(),
         tags_used: Vec::new(),
+        tx_tags_used: Vec::new(),
         answer: serde_json::json!({"txs": []}),
         digest: String::new(),
+        signature: None,
     }
     .seal();
     let mut value = serde_json::to_value(&report).unwrap();
