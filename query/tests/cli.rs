@@ -13,7 +13,7 @@ use fixture::{address, out, path_str, script, TestChain};
 /// The commands, as the one-line errors list them.
 fn commands() -> String {
     let mut names =
-        vec!["tx", "address", "trace", "path", "cluster", "clusters", "exposure", "taint", "tags", "report"];
+        vec!["tx", "address", "trace", "path", "cluster", "clusters", "exposure", "taint", "tags", "report", "keys"];
     if cfg!(feature = "verify") {
         names.push("verify");
     }
