@@ -762,10 +762,7 @@ pub fn utc(time: u32) -> String {
 /// The machine's clock now, as [`utc`] writes times.
 pub fn utc_now() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    match chrono::DateTime::from_timestamp(now as i64, 0) {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        None => now.to_string(),
-    }
+    utc(u32::try_from(now).unwrap_or(u32::MAX))
 }
 
 /// Satoshis as BTC with 8 decimals.

@@ -395,8 +395,9 @@ mod tests {
 
     /// The commands, as the messages list them.
     fn commands() -> String {
-        let mut names =
-            vec!["tx", "address", "trace", "path", "cluster", "clusters", "exposure", "taint", "tags", "report", "keys"];
+        let mut names = vec![
+            "tx", "address", "trace", "path", "cluster", "clusters", "exposure", "taint", "tags", "report", "keys",
+        ];
         if cfg!(feature = "verify") {
             names.push("verify");
         }

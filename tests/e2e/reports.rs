@@ -187,7 +187,8 @@ fn a_report_of_the_stolen_funds_equals_the_node_and_renders_in_a_browser() {
     let hops = report["hops"].as_array().unwrap();
     let rows: Vec<Row> = hops.iter().map(hop_row).collect();
     for mut want in expected_hops(&trace) {
-        let got = rows.iter().find(|r| (&r.0, r.1) == (&want.0, want.1)).expect("an edge or destination among the hops");
+        let got =
+            rows.iter().find(|r| (&r.0, r.1) == (&want.0, want.1)).expect("an edge or destination among the hops");
         // A destination's input is not in the trace: the node says which it is, below.
         want.5 = want.5.or(got.5);
         assert_eq!(got, &want);

@@ -258,7 +258,10 @@ fn forged_answers_dropped_branches_and_foreign_signatures_fail_naming_what_diffe
     destination["traced_sat"] = Value::from(traced * 2);
     destination["address"] = Value::from("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080");
     let line = refused(&forged.seal(), &[]);
-    assert!(line.starts_with("error: the answer does not follow from the report's outputs: at answer.destinations[0]."), "{line}");
+    assert!(
+        line.starts_with("error: the answer does not follow from the report's outputs: at answer.destinations[0]."),
+        "{line}"
+    );
 
     // A branch removed: b's spend of a:0 and everything after it dropped from the hops, the
     // answer left as it was (the digest recomputed).
@@ -283,14 +286,22 @@ fn forged_answers_dropped_branches_and_foreign_signatures_fail_naming_what_diffe
         cmd.args(["--signer", &public]);
         cmd
     }));
-    assert_eq!((summary["signed_by"].as_str(), summary["signer_expected"].as_bool()), (Some(public.as_str()), Some(true)));
+    assert_eq!(
+        (summary["signed_by"].as_str(), summary["signer_expected"].as_bool()),
+        (Some(public.as_str()), Some(true))
+    );
     let mut foreign = signed.clone();
     let by_other = query::report::sign::sign(&other, &signed.digest);
     foreign.signature.as_mut().unwrap().signature = by_other.signature;
     let line = refused(&foreign, &[]);
     assert_eq!(line, "error: the signature does not hold: the signature does not match the digest: the file was signed by another key or edited after signing");
     let line = refused(&signed, &["--signer", &hex::encode(other.verifying_key().as_bytes())]);
-    assert!(line.starts_with(&format!("error: the signature does not hold: signed by {public}, not by the expected signer ")), "{line}");
+    assert!(
+        line.starts_with(&format!(
+            "error: the signature does not hold: signed by {public}, not by the expected signer "
+        )),
+        "{line}"
+    );
     let mut unsigned = report.clone();
     unsigned.signature = None;
     let line = refused(&unsigned, &["--signer", &public]);

@@ -208,7 +208,10 @@ impl Excerpt {
                 if input.prev >= num {
                     return Err(ExcerptError::Spends { tx: num, prev: input.prev });
                 }
-                rows.push(InputRow { prev: IoRef { txnum: input.prev as TxNum, index: input.vout }, value: input.value });
+                rows.push(InputRow {
+                    prev: IoRef { txnum: input.prev as TxNum, index: input.vout },
+                    value: input.value,
+                });
             }
             if !rows.is_empty() {
                 w.put::<Inputs>(&txnum, &InputsRow::of(txnum, &rows));

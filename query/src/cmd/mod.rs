@@ -5,8 +5,8 @@ pub mod address;
 pub mod cluster;
 mod clusters;
 pub mod exposure;
-pub mod keys;
 pub(crate) mod history;
+pub mod keys;
 pub mod path;
 mod report;
 mod resolve;
@@ -43,7 +43,7 @@ pub enum Job {
     #[cfg(feature = "verify")]
     Verify(Box<verify::Request>),
     /// Runs a trace, path or exposure and writes its case file.
-    Report(report::Request),
+    Report(Box<report::Request>),
 }
 
 impl Job {
@@ -65,7 +65,7 @@ impl Job {
             Command::Keys(args) => Job::Keys(keys::Request::prepare(args)),
             #[cfg(feature = "verify")]
             Command::Verify(args) => Job::Verify(Box::new(verify::Request::prepare(args, settings)?)),
-            Command::Report(args) => Job::Report(report::Request::prepare(args, settings)?),
+            Command::Report(args) => Job::Report(Box::new(report::Request::prepare(args, settings)?)),
             #[cfg(feature = "serve")]
             Command::Serve(_) => return Err(UsageError::NoAnswer("serve")),
         })

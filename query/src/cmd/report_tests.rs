@@ -140,12 +140,15 @@ fn a_backward_trace_carries_the_outputs_its_inputs_spent_down_to_the_coinbase() 
     assert_evidence_holds(&report, &t.edges);
     let spent: Vec<Row> = rows(&report.hops).into_iter().filter(|r| r.4.is_some()).collect();
     let (a, b, c) = (k.a, k.b, k.c);
-    assert_eq!(spent, vec![
-        (k.coinbase, Some(0), Some(10_000), 1, Some((a, 0))),
-        (a, Some(0), Some(1000), 2, Some((b, 0))),
-        (a, Some(1), Some(2000), 2, Some((c, 0))),
-        (b, Some(1), Some(50), 2, Some((c, 1))),
-    ]);
+    assert_eq!(
+        spent,
+        vec![
+            (k.coinbase, Some(0), Some(10_000), 1, Some((a, 0))),
+            (a, Some(0), Some(1000), 2, Some((b, 0))),
+            (a, Some(1), Some(2000), 2, Some((c, 0))),
+            (b, Some(1), Some(50), 2, Some((c, 1))),
+        ]
+    );
     assert_blocks_and_scripts(&k.chain, &report.hops);
 }
 

@@ -46,7 +46,10 @@ impl Request {
     /// hop, and last the answer computed again.
     pub fn run(&self) -> Result<Report> {
         let network = check_sealed(&self.report, &self.file)?;
-        let signed_by = match (sign::check(self.report.signature.as_ref(), &self.report.digest, self.signer.as_ref()), &self.signer) {
+        let signed_by = match (
+            sign::check(self.report.signature.as_ref(), &self.report.digest, self.signer.as_ref()),
+            &self.signer,
+        ) {
             (Ok(key), _) => Some(key),
             (Err(SignError::Unsigned), None) => None,
             (Err(e), _) => return Err(VerifyError::Signature(e).into()),

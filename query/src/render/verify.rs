@@ -86,18 +86,23 @@ mod tests {
     fn the_summary_is_json_with_ok_or_a_table_of_what_was_checked() {
         let json: serde_json::Value =
             serde_json::from_str(&render(&report(), Format::Json, &Default::default()).unwrap()).unwrap();
-        assert_eq!((&json["ok"], &json["answer_recomputed"], &json["moved"][0]), (
-            &serde_json::json!(true),
-            &serde_json::json!(true),
-            &serde_json::json!(format!("{}:1", "ef".repeat(32)))
-        ));
+        assert_eq!(
+            (&json["ok"], &json["answer_recomputed"], &json["moved"][0]),
+            (&serde_json::json!(true), &serde_json::json!(true), &serde_json::json!(format!("{}:1", "ef".repeat(32))))
+        );
         assert_eq!(json["case"]["id"], "C-7");
         let table = render(&report(), Format::Table, &Default::default()).unwrap();
-        assert!(table.starts_with(
-            "Report case/report.json holds on the node's best chain as of block 105 (2026-01-01T00:00:00Z)\n"
-        ), "{table}");
+        assert!(
+            table.starts_with(
+                "Report case/report.json holds on the node's best chain as of block 105 (2026-01-01T00:00:00Z)\n"
+            ),
+            "{table}"
+        );
         assert!(table.contains("Signed          not signed\n"), "{table}");
-        assert!(table.contains(&format!("Moved since     1 of the 2 unspent outputs: {}:1\n", "ef".repeat(32))), "{table}");
+        assert!(
+            table.contains(&format!("Moved since     1 of the 2 unspent outputs: {}:1\n", "ef".repeat(32))),
+            "{table}"
+        );
     }
 
     #[test]

@@ -37,12 +37,17 @@ pub fn gather(chain: &Chain, reads: &Reads) -> Result<Evidence> {
     let mut evidence = Evidence::default();
     let mut scripts: BTreeSet<ScriptNum> = BTreeSet::new();
     let mut txs: BTreeSet<TxNum> = BTreeSet::new();
-    let mut last: Option<(TxNum, indexer::storage::schema::OutputsRow)> = None;
+    // The transaction whose outputs are being listed (they come in order): its outputs row,
+    // txid and block.
+    let mut last: Option<(TxNum, indexer::storage::schema::OutputsRow, String, BlockRef)> = None;
     for (&(num, vout), spent) in &outpoints {
-        if last.as_ref().map(|(n, _)| *n) != Some(num) {
-            last = Some((num, chain.store().output_entries(num)?.unwrap_or_default()));
+        if last.as_ref().map(|l| l.0) != Some(num) {
+            let row = chain.store().output_entries(num)?.unwrap_or_default();
+            let (txid, block) = tx_block(chain, &mut resolver, &mut evidence.times, num)?;
+            last = Some((num, row, txid, block));
         }
-        let entry = last.as_ref().and_then(|(_, row)| row.0.get(vout as usize)).cloned().ok_or_else(|| {
+        let (_, row, txid, block) = last.as_ref().expect("set just above");
+        let entry = row.0.get(vout as usize).cloned().ok_or_else(|| {
             QueryError::Corrupt(format!("transaction number {num} has no output {vout} in the index"))
         })?;
         let script = match &entry.script {
@@ -61,10 +66,9 @@ pub fn gather(chain: &Chain, reads: &Reads) -> Result<Evidence> {
             }
             None => None,
         };
-        let (txid, block) = tx_block(chain, &mut resolver, &mut evidence.times, num)?;
         evidence.hops.push(Hop {
-            txid,
-            block,
+            txid: txid.clone(),
+            block: block.clone(),
             vout: Some(vout),
             value_sat: Some(entry.value),
             address: chain.address_of(&script),

@@ -103,15 +103,13 @@ pub fn first_difference(
                 }
             })
         }
-        (Value::Array(a), Value::Array(b)) => {
-            (0..a.len().max(b.len())).find_map(|i| {
-                let at = format!("{path}[{i}]");
-                match (a.get(i), b.get(i)) {
-                    (Some(x), Some(y)) => first_difference(x, y, &at),
-                    (x, y) => Some((at, shown(x), shown(y))),
-                }
-            })
-        }
+        (Value::Array(a), Value::Array(b)) => (0..a.len().max(b.len())).find_map(|i| {
+            let at = format!("{path}[{i}]");
+            match (a.get(i), b.get(i)) {
+                (Some(x), Some(y)) => first_difference(x, y, &at),
+                (x, y) => Some((at, shown(x), shown(y))),
+            }
+        }),
         (a, b) if a == b => None,
         (a, b) => Some((path.to_string(), a.to_string(), b.to_string())),
     }

@@ -35,6 +35,8 @@ pub enum SignError {
     NotPublic(String),
     #[error("cannot write the key file {path}: {reason}")]
     Write { path: String, reason: String },
+    #[error("cannot make a key: the operating system gave no random bytes ({0})")]
+    Random(String),
     #[error("the file is not signed")]
     Unsigned,
     #[error("the signature is malformed: {0}")]
@@ -56,7 +58,11 @@ pub fn sign(key: &SigningKey, digest: &str) -> Signature {
 
 /// Checks a report's signature over its digest; with `expected`, that it is that key's. Returns
 /// the signer's public key (hex).
-pub fn check(signature: Option<&Signature>, digest: &str, expected: Option<&VerifyingKey>) -> Result<String, SignError> {
+pub fn check(
+    signature: Option<&Signature>,
+    digest: &str,
+    expected: Option<&VerifyingKey>,
+) -> Result<String, SignError> {
     let signature = signature.ok_or(SignError::Unsigned)?;
     if signature.algorithm != "ed25519" {
         return Err(SignError::Malformed(format!("unknown algorithm '{}'", signature.algorithm)));
@@ -86,8 +92,7 @@ fn message(digest: &str) -> Vec<u8> {
 /// A new key from the operating system's random source.
 pub fn new_key() -> Result<SigningKey, SignError> {
     let mut seed = [0u8; 32];
-    getrandom::getrandom(&mut seed)
-        .map_err(|e| SignError::Write { path: "-".into(), reason: format!("no random source: {e}") })?;
+    getrandom::getrandom(&mut seed).map_err(|e| SignError::Random(e.to_string()))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
@@ -124,7 +129,8 @@ fn create(path: &Path, text: &str, mode: u32) -> Result<(), SignError> {
 /// Reads a secret key file.
 pub fn read_secret(path: &Path) -> Result<SigningKey, SignError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SignError::Read { path: shown.clone(), reason: e.to_string() })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| SignError::Read { path: shown.clone(), reason: e.to_string() })?;
     let seed: [u8; 32] = text
         .trim()
         .strip_prefix(SECRET_PREFIX)

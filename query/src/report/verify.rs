@@ -192,7 +192,6 @@ pub fn check_on_node(
         }
     }
     let tip_hash = parse_block(&report.tip.hash)?;
-    let tip_block = checker.header(&tip_hash)?;
     let now = checker.header(&parse_block(&tip.hash)?)?;
     let tip_time = crate::model::utc(now.time);
     let genesis = checker.source.hash_at(0)?.ok_or(VerifyError::TipMoved(0))?;
@@ -201,7 +200,7 @@ pub fn check_on_node(
     excerpt.genesis = genesis.to_byte_array();
     excerpt.tip = (report.tip.height, tip_hash.to_byte_array());
     if !excerpt.blocks.iter().any(|b| b.height == report.tip.height) {
-        let header = bitcoin::consensus::serialize(&tip_block);
+        let header = bitcoin::consensus::serialize(&checker.header(&tip_hash)?);
         excerpt.blocks.push(ExcerptBlock {
             height: report.tip.height,
             hash: tip_hash.to_byte_array(),
@@ -270,6 +269,7 @@ struct Checker<'a, S> {
 
 /// What is kept of a block fetched.
 struct Fetched {
+    height: u32,
     header: bitcoin::block::Header,
     txs: HashMap<Txid, (u32, Transaction)>,
 }
@@ -336,7 +336,7 @@ impl<'a, S: ChainSource> Checker<'a, S> {
             Some(now) if now != hash => return Err(Problem::Reorged { block: hash, height, now }),
             Some(_) => {}
         }
-        let fetched = self.block(&hash)?;
+        let fetched = self.block(&hash, height)?;
         fetched.txs.get(txid).map(|(_, tx)| tx).ok_or(Problem::NotInBlock { block: hash, height })
     }
 
@@ -354,15 +354,13 @@ impl<'a, S: ChainSource> Checker<'a, S> {
         let mut txs: Vec<(u32, u32, Txid, &Transaction)> = Vec::new();
         let mut blocks = Vec::new();
         for (hash, fetched) in &self.blocks {
-            let height = self.heights.iter().find(|(_, h)| h.as_ref() == Some(hash)).map(|(height, _)| *height);
-            let Some(height) = height else { continue };
             let header = bitcoin::consensus::serialize(&fetched.header);
             blocks.push(ExcerptBlock {
-                height,
+                height: fetched.height,
                 hash: hash.to_byte_array(),
                 header: header.try_into().expect("a header is 80 bytes"),
             });
-            txs.extend(fetched.txs.iter().map(|(txid, (position, tx))| (height, *position, *txid, tx)));
+            txs.extend(fetched.txs.iter().map(|(txid, (position, tx))| (fetched.height, *position, *txid, tx)));
         }
         blocks.sort_by_key(|b| b.height);
         txs.sort_by_key(|t| (t.0, t.1));
@@ -381,7 +379,9 @@ impl<'a, S: ChainSource> Checker<'a, S> {
             for vout in 0..tx.output.len() as u32 {
                 if let Some((by_txid, vin, _)) = spent.get(&OutPoint { txid, vout }) {
                     let at = index.get(by_txid).ok_or_else(|| {
-                        VerifyError::Incomplete(format!("{txid}:{vout} is spent by {by_txid}, whose block was not checked"))
+                        VerifyError::Incomplete(format!(
+                            "{txid}:{vout} is spent by {by_txid}, whose block was not checked"
+                        ))
                     })?;
                     by.push((vout, *at, *vin));
                 }
@@ -421,7 +421,7 @@ impl<'a, S: ChainSource> Checker<'a, S> {
     }
 
     /// The wanted transactions of a block, fetched once.
-    fn block(&mut self, hash: &BlockHash) -> Result<&Fetched, Problem> {
+    fn block(&mut self, hash: &BlockHash, height: u32) -> Result<&Fetched, Problem> {
         if !self.blocks.contains_key(hash) {
             let block = self
                 .source
@@ -435,7 +435,7 @@ impl<'a, S: ChainSource> Checker<'a, S> {
                 .map(|(position, tx)| (tx.compute_txid(), (position as u32, tx)))
                 .filter(|(txid, _)| wanted.is_some_and(|w| w.contains(txid)))
                 .collect();
-            self.blocks.insert(*hash, Fetched { header: block.header, txs });
+            self.blocks.insert(*hash, Fetched { height, header: block.header, txs });
         }
         Ok(self.blocks.get(hash).expect("inserted just above"))
     }

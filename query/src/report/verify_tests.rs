@@ -104,7 +104,11 @@ fn fixture() -> Fixture {
         [block(0, Vec::new()), block(1, vec![tx(OutPoint::null(), &[(1, 7)]), a.clone()]), block(2, vec![b.clone()])];
     let best = chain.iter().map(Block::block_hash).collect();
     let blocks = chain.into_iter().map(|b| (b.block_hash(), b)).collect();
-    Fixture { node: FakeNode { chain: "regtest".into(), best, blocks, fetched: 0, down: false, moved: Vec::new() }, a, b }
+    Fixture {
+        node: FakeNode { chain: "regtest".into(), best, blocks, fetched: 0, down: false, moved: Vec::new() },
+        a,
+        b,
+    }
 }
 
 impl Fixture {
@@ -176,7 +180,10 @@ fn a_report_that_holds_is_checked_hop_by_hop_fetching_each_block_once() {
     let txs = &verified.excerpt.txs;
     assert_eq!(txs.len(), 2);
     assert_eq!(txs[0].spent, vec![(0, 1, 0)]);
-    assert_eq!(txs[1].inputs, Some(vec![indexer::storage::excerpt::ExcerptInput { prev: 0, vout: 0, value: txs[0].outputs[0].0 }]));
+    assert_eq!(
+        txs[1].inputs,
+        Some(vec![indexer::storage::excerpt::ExcerptInput { prev: 0, vout: 0, value: txs[0].outputs[0].0 }])
+    );
 }
 
 #[test]
