@@ -158,8 +158,9 @@ pub struct Cli {
     /// Output format [default: json, or `format` in the config file's [query] table].
     #[arg(long, global = true, value_enum, help_heading = GLOBAL)]
     pub format: Option<Format>,
-    /// Tables: print whole txids (they are cut to their first 16 digits by default).
-    #[arg(long, global = true, help_heading = GLOBAL)]
+    /// Tables: print whole txids (they are cut to their first 16 digits by default; any unique
+    /// prefix of 8 or more digits is accepted as input).
+    #[arg(long, visible_alias = "wide", global = true, help_heading = GLOBAL)]
     pub full: bool,
     /// Pictures (dot, graphml, svg, png): draw transactions as boxes joined by payments, or
     /// addresses as boxes joined through transactions drawn as small dots.
@@ -457,12 +458,13 @@ pub struct ExposureArgs {
     /// out: what the target sent and who it reached; in: what it received and who it came from.
     #[arg(long, value_enum, default_value_t = ExposureDirection::Out)]
     pub direction: ExposureDirection,
-    /// Check counterparties up to N hops away for tags (hop 1: the target's own counterparties).
-    /// Allowed: 1..=100.
-    #[arg(long, default_value_t = DEFAULT_HOPS, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
+    /// Follow flows through txs up to N hops away and check who they reach for tags (hop 0: the
+    /// target's own txs and counterparties, as in trace and taint; 0 gives direct exposure
+    /// only). Allowed: 0..=100.
+    #[arg(long, default_value_t = DEFAULT_HOPS, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=MAX_HOPS as i64))]
     pub hops: u32,
-    /// Split flows over at most this many txs past the target's own (a tx reached at two hops
-    /// counts twice); what is left is unattributed [default: 10000, or `max_txs` in the config
+    /// Split flows over at most this many txs past the target's own; what is left is
+    /// unattributed [default: 10000, or `max_txs` in the config
     /// file; at most 1000000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=HARD_TRACE_MAX_TXS))]
     pub max_txs: Option<u64>,
@@ -473,10 +475,16 @@ pub struct TaintArgs {
     /// A txid (all its outputs), an outpoint <txid>:<vout>, or an address (every output ever paid
     /// to it).
     pub target: String,
-    /// How a tx passes taint from its inputs to its outputs and fee.
-    #[arg(long, value_enum)]
-    pub model: TaintModel,
-    /// Follow taint through txs up to hop N; the outputs of hop-N txs end it. Allowed: 1..=100.
+    /// How a tx passes taint from its inputs to its outputs and fee (with --compare, the model
+    /// listed in full: haircut when left out).
+    #[arg(long, value_enum, required_unless_present = "compare")]
+    pub model: Option<TaintModel>,
+    /// Also follow the taint under all four models and list every output's taint, each
+    /// category's and the txs where they part, side by side.
+    #[arg(long)]
+    pub compare: bool,
+    /// Follow taint through txs up to hop N (the source tx is hop 0, as in trace and exposure);
+    /// the outputs of hop-N txs end it. Allowed: 1..=100.
     #[arg(long, default_value_t = DEFAULT_TAINT_HOPS, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
     pub hops: u32,
     /// Handle at most this many txs past the source; taint reaching more is left where it is and
@@ -890,7 +898,9 @@ mod tests {
         assert_eq!(e.direction.traversal(), Direction::Backward);
         let err = parse(&["exposure", "t", "--direction", "sideways"]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidValue);
-        assert_eq!(parse(&["exposure", "t", "--hops", "0"]).unwrap_err().kind(), ErrorKind::ValueValidation);
+        let Command::Exposure(e) = parse(&["exposure", "t", "--hops", "0"]).unwrap().command else { panic!() };
+        assert_eq!(e.hops, 0, "hop 0 alone: direct exposure");
+        assert_eq!(parse(&["exposure", "t", "--hops", "101"]).unwrap_err().kind(), ErrorKind::ValueValidation);
     }
 
     #[test]
@@ -898,10 +908,10 @@ mod tests {
         let Command::Taint(t) = parse(&["taint", "t", "--model", "fifo"]).unwrap().command else {
             panic!("expected taint")
         };
-        assert_eq!((t.model, t.hops, t.max_txs, t.min_sat), (TaintModel::Fifo, 10, None, 1));
+        assert_eq!((t.model, t.hops, t.max_txs, t.min_sat), (Some(TaintModel::Fifo), 10, None, 1));
         let cli = parse(&["taint", "t", "--model", "haircut", "--hops", "25", "--max-txs", "7", "--min-sat", "0.001"]);
         let Command::Taint(t) = cli.unwrap().command else { panic!("expected taint") };
-        assert_eq!((t.model, t.hops, t.max_txs, t.min_sat), (TaintModel::Haircut, 25, Some(7), 100_000));
+        assert_eq!((t.model, t.hops, t.max_txs, t.min_sat), (Some(TaintModel::Haircut), 25, Some(7), 100_000));
         assert_eq!(parse(&["taint", "t"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
         assert_eq!(parse(&["taint", "t", "--model", "fofi"]).unwrap_err().kind(), ErrorKind::InvalidValue);
         assert_eq!(

@@ -91,6 +91,9 @@ pub enum UsageError {
     /// Two parameters that exclude each other.
     #[error("{a} and {b} cannot be given together")]
     Conflict { a: &'static str, b: &'static str },
+    /// A parameter that must be given (for parameters built without clap).
+    #[error("{name} is required: {hint}")]
+    Missing { name: &'static str, hint: &'static str },
 }
 
 /// The database cannot answer: missing, foreign, corrupt, or it lacks what was asked for.
@@ -104,6 +107,10 @@ pub enum QueryError {
     Tags(#[from] crate::tags::TagStoreError),
     #[error("transaction {txid} is not in the index (indexed up to {tip})")]
     UnknownTx { txid: String, tip: String },
+    #[error("no indexed transaction's txid starts with {prefix} (indexed up to {tip})")]
+    UnknownTxPrefix { prefix: String, tip: String },
+    #[error("txid prefix {prefix} is ambiguous: it starts {matches}; give more digits")]
+    AmbiguousTxid { prefix: String, matches: String },
     #[error("transaction {txid} has no output {vout} (it has {count})")]
     NoSuchOutput { txid: String, vout: u32, count: u32 },
     #[error("database at {path} indexes '{found}', but the network asked for is '{expected}' (--network or `network` in the config file)")]
@@ -138,8 +145,8 @@ impl From<crate::report::verify::VerifyError> for QueryError {
 /// What is wrong with a malformed txid: its length, or the first character that is no hex digit.
 fn txid_problem(s: &str) -> String {
     let count = s.chars().count();
-    if count != 64 {
-        return format!("expected 64 hexadecimal digits, got {count} characters");
+    if !(8..=64).contains(&count) {
+        return format!("expected 64 hexadecimal digits (or a prefix of at least 8), got {count} characters");
     }
     match s.chars().find(|c| !c.is_ascii_hexdigit()) {
         Some(c) => format!("expected 64 hexadecimal digits, but '{}' is not one", c.escape_debug()),

@@ -327,6 +327,9 @@ pub struct TraceView {
     pub edges: Vec<EdgeView>,
     /// Where every branch ends, by hop, then chain order, then output (input) index.
     pub destinations: Vec<DestinationView>,
+    /// Forward: the txs of the trace (past the roots) where value from outside the traced flow
+    /// joins it, with the inputs that bring it; empty backward.
+    pub joins: Vec<JoinView>,
     /// `max_txs` was reached: txs within the hop limit are missing.
     pub truncated: bool,
 }
@@ -551,9 +554,102 @@ pub struct TaintView {
     pub fees_tainted_sat: u64,
     /// `max_txs` was reached: some taint was not followed further.
     pub truncated: bool,
-    /// Taint in outputs paying addresses whose tags (or cluster's tags) name a category, largest
-    /// first; empty without tags.
+    /// Taint reaching tagged entities (an address's own tags, or its cluster's), by category,
+    /// largest first; empty without tags. Counted at first arrival, as exposure counts; what an
+    /// entity then moves on (to itself or another) is `gross_sat`.
     pub by_category: Vec<TaintCategoryView>,
+    /// The txs where value from outside the followed taint joins it, in chain order: the models
+    /// give their outputs different taint from here on, and only from here.
+    pub joins: Vec<JoinView>,
+    /// `--compare`: every tainted output and category under all four models side by side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare: Option<TaintCompareView>,
+}
+
+/// A tx where value that is not part of the followed flow joins it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JoinView {
+    pub txid: String,
+    pub hop: u32,
+    pub height: u32,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
+    /// The traced (or tainted) value entering through the followed inputs.
+    pub followed_in_sat: u64,
+    /// The value entering through the other inputs.
+    pub joined_sat: u64,
+    /// The other inputs, in input order.
+    pub inputs: Vec<JoinedInputView>,
+}
+
+/// An input that brings outside value into the flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JoinedInputView {
+    pub vin: u32,
+    /// The output it spends: its txid and index.
+    pub txid: String,
+    pub vout: u32,
+    pub address: Option<String>,
+    pub value_sat: u64,
+}
+
+/// Satoshis under each taint model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ByModel {
+    pub poison: u64,
+    pub haircut: u64,
+    pub fifo: u64,
+    pub lifo: u64,
+}
+
+impl ByModel {
+    pub fn get_mut(&mut self, model: &str) -> &mut u64 {
+        match model {
+            "poison" => &mut self.poison,
+            "haircut" => &mut self.haircut,
+            "fifo" => &mut self.fifo,
+            _ => &mut self.lifo,
+        }
+    }
+
+    /// Whether the models disagree.
+    pub fn differs(&self) -> bool {
+        let v = [self.poison, self.haircut, self.fifo, self.lifo];
+        v.iter().any(|x| *x != v[0])
+    }
+}
+
+/// `taint --compare`: the four models side by side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaintCompareView {
+    /// Every output tainted under at least one model, by hop, chain order and index.
+    pub outputs: Vec<ComparedOutputView>,
+    /// First-arrival taint reaching each category, per model.
+    pub by_category: Vec<ComparedCategoryView>,
+    /// The joins where the models' answers part: the outputs of these txs carry different
+    /// taint under different models.
+    pub diverging: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComparedOutputView {
+    pub txid: String,
+    pub vout: u32,
+    pub address: Option<String>,
+    pub value_sat: u64,
+    pub hop: u32,
+    pub spent: bool,
+    pub time: String,
+    pub tainted_sat: ByModel,
+    /// For tables: the address led by its best tag's label.
+    #[serde(skip)]
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComparedCategoryView {
+    pub category: String,
+    pub tainted_sat: ByModel,
 }
 
 /// Where the taint starts.
@@ -584,16 +680,42 @@ pub struct TaintedOutputView {
     /// Tags of the address; left out when it has none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<TagView>,
+    /// The tagged entity it pays (by its own tags or its cluster's), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<ArrivalView>,
     /// For tables: the address (or `op_return` / `script:<hex>`), led by its best tag's label.
     #[serde(skip)]
     pub label: String,
 }
 
-/// Taint reaching the addresses of one category.
+/// Taint reaching a tagged entity at one output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArrivalView {
+    pub label: String,
+    pub category: String,
+    /// Reaching an entity for the first time: what exposure counts.
+    pub first_arrival_sat: u64,
+    /// Already counted at an earlier tagged output: an entity moving funds on (gross).
+    pub gross_sat: u64,
+}
+
+/// Taint reaching the entities of one category.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaintCategoryView {
     pub category: String,
+    /// At first arrival: the figure exposure gives.
     pub tainted_sat: u64,
+    /// Gross: taint the entities received again from an entity (their own funds moving on).
+    pub gross_sat: u64,
+    /// By entity, largest first.
+    pub entities: Vec<TaintEntityView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaintEntityView {
+    pub label: String,
+    pub tainted_sat: u64,
+    pub gross_sat: u64,
 }
 
 /// `query verify`: a case report that still holds against the node.

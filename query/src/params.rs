@@ -61,6 +61,11 @@ pub fn value_enum<'de, D: Deserializer<'de>, T: ValueEnum>(d: D) -> Result<T, D:
     choice(&text).map_err(D::Error::custom)
 }
 
+/// Serde: an optional choice among a clap value enum's names.
+pub fn opt_value_enum<'de, D: Deserializer<'de>, T: ValueEnum>(d: D) -> Result<Option<T>, D::Error> {
+    value_enum(d).map(Some)
+}
+
 /// Serde: an amount, in satoshis or BTC (see [`parse_amount`]).
 pub fn amount<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let text = String::deserialize(d)?;

@@ -212,7 +212,7 @@ proptest! {
         // outpoint has a valid txid before its last colon.
         if let Ok(TargetSpec::Outpoint(txid, _)) = TargetSpec::parse(&s) {
             let (t, _) = s.rsplit_once(':').unwrap();
-            prop_assert_eq!(parse_txid(t).ok(), Some(txid));
+            prop_assert_eq!(crate::target::parse_tx_ref(t).ok(), Some(txid));
         }
     }
 

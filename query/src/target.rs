@@ -17,9 +17,71 @@ use crate::error::{QueryError, Result, UsageError, QUOTE_MAX};
 /// A target as typed, checked for form only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetSpec {
-    Tx(Txid),
-    Outpoint(Txid, u32),
+    Tx(TxRef),
+    Outpoint(TxRef, u32),
     Address(Address<NetworkUnchecked>),
+}
+
+/// A txid as typed: whole, or the start of one (at least [`MIN_TXID_PREFIX`] hex digits, as
+/// tables print it when they cut it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxRef {
+    Whole(Txid),
+    /// Lower-case hex digits.
+    Prefix(String),
+}
+
+/// The fewest hex digits a txid prefix may have.
+pub const MIN_TXID_PREFIX: usize = 8;
+/// Matches an ambiguous prefix lists at most.
+const MAX_LISTED_MATCHES: usize = 10;
+
+/// Parses a txid or a txid prefix of at least 8 hex digits; a trailing `…` or `...` (as a cut
+/// txid is printed) is dropped.
+pub fn parse_tx_ref(s: &str) -> Result<TxRef, UsageError> {
+    let s = s.strip_suffix('…').or_else(|| s.strip_suffix("...")).unwrap_or(s);
+    if s.len() == 64 {
+        return parse_txid(s).map(TxRef::Whole);
+    }
+    if (MIN_TXID_PREFIX..64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(TxRef::Prefix(s.to_ascii_lowercase()));
+    }
+    Err(UsageError::Txid(s.into()))
+}
+
+impl TxRef {
+    /// The txid meant: a prefix must match exactly one indexed txid.
+    pub fn resolve(&self, chain: &Chain) -> Result<Txid> {
+        use bitcoin::hashes::Hash;
+        let prefix = match self {
+            TxRef::Whole(txid) => return Ok(*txid),
+            TxRef::Prefix(prefix) => prefix,
+        };
+        let bytes: Vec<u8> = (0..prefix.len() / 2)
+            .map(|i| u8::from_str_radix(&prefix[2 * i..2 * i + 2], 16).expect("checked hex"))
+            .collect();
+        // An odd digit count scans the whole bytes and checks the last digit on each match.
+        let scan = if prefix.len() % 2 == 1 { 16 * (MAX_LISTED_MATCHES + 1) } else { MAX_LISTED_MATCHES + 1 };
+        let mut matches: Vec<Txid> = Vec::new();
+        for (_, raw) in chain.store().txs_shown_from(&bytes, scan)? {
+            let txid = Txid::from_byte_array(raw);
+            if txid.to_string().starts_with(prefix.as_str()) && !matches.contains(&txid) {
+                matches.push(txid);
+            }
+        }
+        match matches.len() {
+            0 => Err(QueryError::UnknownTxPrefix { prefix: prefix.clone(), tip: chain.tip_text() }),
+            1 => Ok(matches[0]),
+            _ => {
+                let more = if matches.len() > MAX_LISTED_MATCHES { ", and more" } else { "" };
+                let listed: Vec<String> = matches.iter().take(MAX_LISTED_MATCHES).map(|t| t.to_string()).collect();
+                Err(QueryError::AmbiguousTxid {
+                    prefix: prefix.clone(),
+                    matches: format!("{}{more}", listed.join(", ")),
+                })
+            }
+        }
+    }
 }
 
 /// Parses a txid: 64 hex digits in display order.
@@ -123,7 +185,7 @@ impl TargetSpec {
     /// hex digits is taken for a txid; otherwise the input is reported as a malformed address.
     pub fn parse(s: &str) -> Result<TargetSpec, UsageError> {
         if let Some((txid, vout)) = s.rsplit_once(':') {
-            let txid = parse_txid(txid).map_err(|_| UsageError::Outpoint(s.into()))?;
+            let txid = parse_tx_ref(txid).map_err(|_| UsageError::Outpoint(s.into()))?;
             let vout = vout.parse().map_err(|_| UsageError::Outpoint(s.into()))?;
             return Ok(TargetSpec::Outpoint(txid, vout));
         }
@@ -131,9 +193,10 @@ impl TargetSpec {
         if let Ok(address) = address {
             return Ok(TargetSpec::Address(address));
         }
-        let hex = s.bytes().all(|b| b.is_ascii_hexdigit());
-        if hex && s.len() >= 40 {
-            return parse_txid(s).map(TargetSpec::Tx);
+        let hex =
+            s.strip_suffix('…').or_else(|| s.strip_suffix("...")).unwrap_or(s).bytes().all(|b| b.is_ascii_hexdigit());
+        if hex && s.len() >= MIN_TXID_PREFIX {
+            return parse_tx_ref(s).map(TargetSpec::Tx);
         }
         if s.len() < 14 {
             return Err(UsageError::Target(s.into()));
@@ -145,16 +208,18 @@ impl TargetSpec {
     pub fn resolve(&self, chain: &Chain) -> Result<Target> {
         match self {
             TargetSpec::Tx(txid) => {
-                let nums = chain.txnums(txid)?;
-                Ok(Target::Tx { num: nums[0], txid: *txid, duplicates: nums.len() - 1 })
+                let txid = txid.resolve(chain)?;
+                let nums = chain.txnums(&txid)?;
+                Ok(Target::Tx { num: nums[0], txid, duplicates: nums.len() - 1 })
             }
             TargetSpec::Outpoint(txid, vout) => {
-                let nums = chain.txnums(txid)?;
+                let txid = txid.resolve(chain)?;
+                let nums = chain.txnums(&txid)?;
                 let count = chain.store().output_entries(nums[0])?.map(|o| o.0.len()).unwrap_or(0) as u32;
                 if *vout >= count {
                     return Err(QueryError::NoSuchOutput { txid: txid.to_string(), vout: *vout, count });
                 }
-                Ok(Target::Outpoint { num: nums[0], txid: *txid, vout: *vout, duplicates: nums.len() - 1 })
+                Ok(Target::Outpoint { num: nums[0], txid, vout: *vout, duplicates: nums.len() - 1 })
             }
             TargetSpec::Address(address) => {
                 let script = chain.address_script(address)?;
@@ -277,14 +342,56 @@ fn script_txs(chain: &Chain, script: ScriptNum, kind: EventKind, cap: usize) -> 
 mod tests {
     use super::*;
 
+    /// A chain of three txs shown as ab12…01…, ab12…02… and ab13…01….
+    fn prefixed_chain(dir: &std::path::Path) -> Chain {
+        use indexer::storage::excerpt::{Excerpt, ExcerptBlock, ExcerptTx};
+        let tx = |start: [u8; 3], position: u32| {
+            let mut txid = [position as u8 + 1; 32];
+            txid[29..].copy_from_slice(&[start[2], start[1], start[0]]);
+            ExcerptTx {
+                txid,
+                height: 1,
+                position,
+                outputs: vec![(10, vec![0x51])],
+                inputs: (position == 0).then(Vec::new),
+                spent: Vec::new(),
+            }
+        };
+        let excerpt = Excerpt {
+            network: "regtest".into(),
+            tip: (1, [1; 32]),
+            blocks: vec![ExcerptBlock { height: 1, hash: [1; 32], header: [0; 80] }],
+            txs: vec![tx([0xab, 0x12, 0x01], 0), tx([0xab, 0x12, 0x02], 1), tx([0xab, 0x13, 0x01], 2)],
+            ..Excerpt::default()
+        };
+        Chain::new(excerpt.write(dir, 8 << 20).unwrap(), None).unwrap()
+    }
+
+    #[test]
+    fn a_txid_prefix_names_one_tx_or_lists_its_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = prefixed_chain(dir.path());
+        let found = TxRef::Prefix("ab1301".into()).resolve(&chain).unwrap();
+        assert!(found.to_string().starts_with("ab1301"), "{found}");
+        let err = TxRef::Prefix("ab12".into()).resolve(&chain).unwrap_err().to_string();
+        assert!(err.starts_with("txid prefix ab12 is ambiguous: it starts ab1201"), "{err}");
+        assert!(err.contains(", ab1202") && err.ends_with("; give more digits"), "{err}");
+        // An odd number of digits: the last one is checked on each candidate.
+        let err = TxRef::Prefix("ab1".into()).resolve(&chain).unwrap_err().to_string();
+        assert!(err.contains("ab1201") && err.contains("ab1202") && err.contains("ab1301"), "{err}");
+        assert_eq!(TxRef::Prefix("ab120".into()).resolve(&chain).unwrap_err().to_string().matches("ab120").count(), 3);
+        let err = TxRef::Prefix("ab14".into()).resolve(&chain).unwrap_err().to_string();
+        assert_eq!(err, "no indexed transaction's txid starts with ab14 (indexed up to height 1)");
+    }
+
     const TXID: &str = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b";
 
     #[test]
     fn txids_outpoints_and_addresses_are_told_apart() {
-        assert_eq!(TargetSpec::parse(TXID).unwrap(), TargetSpec::Tx(parse_txid(TXID).unwrap()));
+        assert_eq!(TargetSpec::parse(TXID).unwrap(), TargetSpec::Tx(TxRef::Whole(parse_txid(TXID).unwrap())));
         assert_eq!(
             TargetSpec::parse(&format!("{TXID}:7")).unwrap(),
-            TargetSpec::Outpoint(parse_txid(TXID).unwrap(), 7)
+            TargetSpec::Outpoint(TxRef::Whole(parse_txid(TXID).unwrap()), 7)
         );
         let addr = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
         assert!(matches!(TargetSpec::parse(addr).unwrap(), TargetSpec::Address(_)));
@@ -345,7 +452,15 @@ mod tests {
 
     #[test]
     fn malformed_targets_are_usage_errors_naming_the_problem() {
-        assert!(matches!(TargetSpec::parse(&TXID[1..]), Err(UsageError::Txid(_))));
+        assert!(matches!(TargetSpec::parse(&format!("{TXID}0")), Err(UsageError::Txid(_))));
+        // Shorter runs of hex digits are txid prefixes, down to 8 digits, with or without the
+        // ellipsis tables print.
+        let prefix = TxRef::Prefix(TXID[..16].to_string());
+        assert_eq!(TargetSpec::parse(&TXID[..16]).unwrap(), TargetSpec::Tx(prefix.clone()));
+        assert_eq!(TargetSpec::parse(&format!("{}…", &TXID[..16])).unwrap(), TargetSpec::Tx(prefix.clone()));
+        assert_eq!(TargetSpec::parse(&format!("{}…:3", &TXID[..16])).unwrap(), TargetSpec::Outpoint(prefix, 3));
+        assert!(matches!(TargetSpec::parse(&TXID[..63]).unwrap(), TargetSpec::Tx(TxRef::Prefix(_))));
+        assert!(matches!(parse_tx_ref(&TXID[..7]), Err(UsageError::Txid(_))));
         assert!(matches!(TargetSpec::parse(&format!("{TXID}:x")), Err(UsageError::Outpoint(_))));
         assert!(matches!(TargetSpec::parse("abc:1"), Err(UsageError::Outpoint(_))));
         assert!(matches!(TargetSpec::parse("hello"), Err(UsageError::Target(_))));
@@ -422,7 +537,7 @@ mod tests {
         }
         assert_eq!(
             parse_txid("12z4").unwrap_err().to_string(),
-            "malformed txid '12z4': expected 64 hexadecimal digits, got 4 characters"
+            "malformed txid '12z4': expected 64 hexadecimal digits (or a prefix of at least 8), got 4 characters"
         );
         assert_eq!(
             parse_txid(&format!("{}z", &TXID[1..])).unwrap_err().to_string(),

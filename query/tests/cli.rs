@@ -212,7 +212,11 @@ fn mistyped_addresses_say_checksum_mismatch_and_bech32_never_mentions_base58() {
         "not a Bitcoin address (expected base58 like 1..., 3..., m..., 2... or bech32 like bc1..., tb1..., bcrt1...)",
     );
     let txid = query_db(&f.db, &["tx", "1234"]);
-    assert_error(&txid, 2, "malformed txid '1234': expected 64 hexadecimal digits, got 4 characters");
+    assert_error(
+        &txid,
+        2,
+        "malformed txid '1234': expected 64 hexadecimal digits (or a prefix of at least 8), got 4 characters",
+    );
     assert!(txid.stderr.trim_end().ends_with("(see 'query tx --help')"), "{}", txid.stderr);
 }
 
@@ -274,6 +278,26 @@ fn tx_and_address_answer_in_json_by_default() {
     let unseen = query_db(&f.db, &["address", &address(999)]);
     assert_eq!(json(&unseen)["balance_sat"], 0);
     assert!(unseen.stderr.contains("note: address") && unseen.stderr.contains("never been seen"), "{}", unseen.stderr);
+}
+
+#[test]
+fn a_txid_prefix_as_tables_print_it_is_accepted_as_input() {
+    let f = fixture();
+    let a = f.a.to_string();
+    for prefix in [a[..8].to_string(), format!("{}…", &a[..16]), a[..8].to_uppercase()] {
+        assert_eq!(json(&query_db(&f.db, &["tx", &prefix]))["txid"], a, "{prefix}");
+    }
+    let trace = json(&query_db(&f.db, &["trace", "forward", &format!("{}…:1", &a[..16]), "--hops", "1"]));
+    assert_eq!(trace["root"], format!("{a}:1"));
+    let table = query_db(&f.db, &["--format", "table", "tx", &a[..8]]);
+    assert!(table.stdout.contains(&a[..16]), "{}", table.stdout);
+    let unknown = if a.starts_with("00000000") { "ffffffff" } else { "00000000" };
+    assert_error(
+        &query_db(&f.db, &["tx", unknown]),
+        1,
+        &format!("no indexed transaction's txid starts with {unknown}"),
+    );
+    assert_error(&query_db(&f.db, &["tx", &a[..7]]), 2, "(or a prefix of at least 8)");
 }
 
 #[test]

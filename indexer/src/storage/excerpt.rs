@@ -292,6 +292,46 @@ mod tests {
     }
 
     #[test]
+    fn txids_are_found_by_the_start_they_are_shown_with() {
+        let dir = tempfile::tempdir().unwrap();
+        // Shown, a txid is its internal bytes reversed: these three start ab12…, ab12… and ab13….
+        let shown = |start: [u8; 3], fill: u8| {
+            let mut txid = [fill; 32];
+            txid[31] = start[0];
+            txid[30] = start[1];
+            txid[29] = start[2];
+            txid
+        };
+        let mut txs =
+            vec![tx(1, 0, &[(10, 1)], Some(Vec::new())), tx(1, 1, &[(10, 1)], None), tx(1, 2, &[(10, 1)], None)];
+        txs[0].txid = shown([0xab, 0x12, 0x01], 1);
+        txs[1].txid = shown([0xab, 0x12, 0x02], 2);
+        txs[2].txid = shown([0xab, 0x13, 0x01], 3);
+        let excerpt = Excerpt {
+            network: "regtest".into(),
+            tip: (1, [1; 32]),
+            blocks: vec![ExcerptBlock { height: 1, hash: [1; 32], header: [0; 80] }],
+            txs,
+            ..Excerpt::default()
+        };
+        let store = excerpt.write(dir.path(), 8 << 20).unwrap();
+        let nums = |start: &[u8], limit| -> Vec<TxNum> {
+            store.txs_shown_from(start, limit).unwrap().into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(nums(&[0xab, 0x12], 10), vec![0, 1]);
+        assert_eq!(nums(&[0xab, 0x12], 1), vec![0]);
+        assert_eq!(nums(&[0xab, 0x13, 0x01], 10), vec![2]);
+        assert_eq!(nums(&[0xab], 10), vec![0, 1, 2]);
+        assert!(nums(&[0xac], 10).is_empty());
+        // Past the 8 bytes the key holds, the txid itself is compared.
+        let mut long = vec![0xab, 0x12, 0x02];
+        long.extend([2; 8]);
+        assert_eq!(nums(&long, 10), vec![1]);
+        long[10] = 9;
+        assert!(nums(&long, 10).is_empty());
+    }
+
+    #[test]
     fn transactions_out_of_order_or_spending_later_ones_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut excerpt = Excerpt { txs: vec![tx(2, 0, &[], None), tx(1, 0, &[], None)], ..Excerpt::default() };

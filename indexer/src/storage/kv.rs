@@ -637,10 +637,10 @@ mod tests {
             Store::open_follower(dir.path(), 1 << 20).err().unwrap(),
             Store::open_read_only(dir.path(), 1 << 20).err().unwrap(),
         ] {
-            assert!(matches!(err, StoreError::SchemaVersion { found: 2, expected: 3, .. }), "{err}");
+            assert!(matches!(err, StoreError::SchemaVersion { found: 2, expected: SCHEMA_VERSION, .. }), "{err}");
             let msg = err.to_string();
             assert!(
-                msg.contains("schema version 2, this build reads version 3; re-index into a new directory"),
+                msg.contains("schema version 2, this build reads version 4; re-index into a new directory"),
                 "{msg}"
             );
         }

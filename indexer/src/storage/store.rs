@@ -156,6 +156,29 @@ impl Store {
         Ok(nums)
     }
 
+    /// The txs whose txid, as shown, starts with the bytes `shown` (at least one): at most
+    /// `limit` of them, in `txids` key order, each with its txid (internal order).
+    pub fn txs_shown_from(&self, shown: &[u8], limit: usize) -> Result<Vec<(TxNum, [u8; 32])>> {
+        let mut start = [0u8; 8];
+        let len = shown.len().min(8);
+        start[..len].copy_from_slice(&shown[..len]);
+        let mut found = Vec::new();
+        let keys =
+            self.kv.scan::<Txids>(&PrefixKey { prefix: start, num: 0 }, move |k| k.prefix[..len] == start[..len]);
+        for row in keys {
+            let (key, _) = row?;
+            let Some(tx) = self.tx(key.num)? else { continue };
+            let as_shown = tx.txid.iter().rev().copied();
+            if as_shown.zip(shown).all(|(a, b)| a == *b) {
+                found.push((key.num, tx.txid));
+                if found.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
     pub fn tx(&self, num: TxNum) -> Result<Option<TxRow>> {
         self.kv.get::<Txs>(&num)
     }

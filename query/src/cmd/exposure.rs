@@ -29,7 +29,7 @@ pub struct ExposureParams {
     pub target: String,
     #[serde(default = "default_direction", deserialize_with = "params::value_enum")]
     pub direction: ExposureDirection,
-    /// 1..=100.
+    /// 0..=100.
     #[serde(default = "default_hops")]
     pub hops: u32,
     /// 1..=1000000; the settings' `trace_max_txs` when left out.
@@ -48,7 +48,7 @@ fn default_hops() -> u32 {
 impl ExposureParams {
     /// The checks clap makes of the flags, for parameters built without it.
     pub fn validate(&self) -> Result<(), UsageError> {
-        in_range("hops", self.hops, 1, MAX_HOPS)?;
+        in_range("hops", self.hops, 0, MAX_HOPS)?;
         opt_in_range("max_txs", self.max_txs, 1, HARD_TRACE_MAX_TXS)?;
         Ok(())
     }

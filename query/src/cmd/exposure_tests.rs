@@ -60,10 +60,10 @@ fn without_tags_everything_is_unattributed_and_the_sums_still_hold() {
 #[test]
 fn a_txid_in_measures_its_inputs_and_hops_bound_the_walk() {
     let p = paid();
-    let report = ask(&p.chain, &["exposure", &p.pay.to_string(), "--direction", "in", "--hops", "1"]).unwrap();
+    let report = ask(&p.chain, &["exposure", &p.pay.to_string(), "--direction", "in", "--hops", "0"]).unwrap();
     let Body::Exposure(v) = &report.body else { panic!("expected exposure") };
-    assert_eq!((v.direction, v.hops, v.total_sat), ("in", 1, 10_000));
-    // The one input's output is wallet 1's coin: untagged, and hop 1 is the last.
+    assert_eq!((v.direction, v.hops, v.total_sat), ("in", 0, 10_000));
+    // The one input's output is wallet 1's coin: untagged, and hop 0 is the last.
     assert_eq!(v.unattributed_by_reason.hop_limit_sat, 10_000);
     assert!(report.notes.iter().any(|n| n.contains("raise --hops")), "{:?}", report.notes);
     let report = ask(&p.chain, &["exposure", &p.pay.to_string(), "--direction", "in"]).unwrap();
@@ -138,9 +138,9 @@ fn entities_come_from_an_address_s_best_tag_or_else_its_cluster() {
         j["attributions"],
         serde_json::json!([
             {"txid": pay, "vout": 1, "address": address(2), "label": "High", "category": "uncategorized",
-             "value_sat": 4000, "hop": 1},
+             "value_sat": 4000, "hop": 0},
             {"txid": pay, "vout": 0, "address": address(6), "label": "Exchange X", "category": "exchange",
-             "value_sat": 3000, "hop": 1},
+             "value_sat": 3000, "hop": 0},
         ])
     );
     let text = crate::render::render(&report, crate::cli::Format::Table, &Default::default()).unwrap();

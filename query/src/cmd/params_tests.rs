@@ -61,7 +61,7 @@ fn values_are_read_from_text_as_the_command_line_reads_them() {
     let p: AddressParams = from_json(r#"{"address": "x", "from_date": "2009-01-03", "to_date": "2009-01-03"}"#);
     assert_eq!((p.from_date, p.to_date), (Some(1_230_940_800), Some(1_230_940_800 + 86_399)));
     let p: TaintParams = from_json(r#"{"target": "x", "model": "haircut", "min_sat": "0.001"}"#);
-    assert_eq!((p.model, p.min_sat), (TaintModel::Haircut, 100_000));
+    assert_eq!((p.model, p.min_sat), (Some(TaintModel::Haircut), 100_000));
     let p: ExposureParams = from_json(r#"{"target": "x", "direction": "in"}"#);
     assert_eq!(p.direction, ExposureDirection::In);
     let err = serde_json::from_str::<TaintParams>(r#"{"target": "x", "model": "nope"}"#).unwrap_err();
@@ -104,8 +104,10 @@ fn ranges_clap_checks_are_checked_for_parameters_built_without_it() {
     assert_eq!(refused(cluster.validate()), "why and after cannot be given together");
     let cluster = from_json::<ClusterParams>(r#"{"address": "x", "limit": 10001}"#);
     assert_eq!(refused(cluster.validate()), "limit must be between 1 and 10000 (got 10001)");
-    let exposure = from_json::<ExposureParams>(r#"{"target": "x", "hops": 0}"#);
-    assert_eq!(refused(exposure.validate()), "hops must be between 1 and 100 (got 0)");
+    let exposure = from_json::<ExposureParams>(r#"{"target": "x", "hops": 101}"#);
+    assert_eq!(refused(exposure.validate()), "hops must be between 0 and 100 (got 101)");
+    let taint = from_json::<TaintParams>(r#"{"target": "x"}"#);
+    assert_eq!(refused(taint.validate()), "model is required: poison, haircut, fifo or lifo (or set compare)");
     let taint = from_json::<TaintParams>(r#"{"target": "x", "model": "poison", "max_txs": 0}"#);
     assert_eq!(refused(taint.validate()), "max_txs must be between 1 and 1000000 (got 0)");
 }

@@ -246,7 +246,10 @@ fn exposure_line(a: &ExposureArgs, settings: &Settings) -> Vec<String> {
 
 fn taint_line(a: &TaintArgs, settings: &Settings) -> Vec<String> {
     let mut line = words(&["taint", a.target.trim()]);
-    option(&mut line, "--model", a.model.name());
+    option(&mut line, "--model", a.model.unwrap_or(crate::engine::TaintModel::Haircut).name());
+    if a.compare {
+        line.push("--compare".into());
+    }
     option(&mut line, "--hops", a.hops);
     option(&mut line, "--max-txs", a.max_txs.unwrap_or(settings.trace_max_txs));
     option(&mut line, "--min-sat", a.min_sat.max(1));

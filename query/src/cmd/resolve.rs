@@ -7,9 +7,9 @@ use indexer::storage::schema::{OutScript, OutputsRow, ScriptNum, TxNum};
 use indexer::storage::store::hex_hash;
 
 use crate::chain::{script_label, tagged_name, Chain, Resolver};
-use crate::engine::{Destination, Direction, Edge};
+use crate::engine::{Destination, Direction, Edge, Join};
 use crate::error::{QueryError, Result};
-use crate::model::{DestinationView, EdgeView, TagView, TxNode};
+use crate::model::{DestinationView, EdgeView, JoinView, JoinedInputView, TagView, TxNode};
 use crate::parallel::map_parts;
 
 /// Each thread resolves at least this many txs or edges.
@@ -237,4 +237,29 @@ impl OutputCache {
         let script = out.script.clone();
         Ok((value, self.owners.of(chain, Some(&script))?))
     }
+}
+
+/// The joins as shown: txids, blocks and the joining inputs' outputs and addresses.
+pub fn join_views(chain: &Chain, joins: &[Join]) -> Result<Vec<JoinView>> {
+    let mut resolver = Resolver::new(chain);
+    let mut views = Vec::with_capacity(joins.len());
+    for j in joins {
+        let place = resolver.place(j.num)?;
+        let mut inputs = Vec::with_capacity(j.clean.len());
+        for &(vin, prev, vout, value) in &j.clean {
+            let spent = resolver.place(prev)?;
+            let address = chain.store().output(prev, vout)?.and_then(|o| chain.address_of(&o.script));
+            inputs.push(JoinedInputView { vin, txid: spent.txid, vout, address, value_sat: value });
+        }
+        views.push(JoinView {
+            txid: place.txid,
+            hop: j.hop,
+            height: place.height,
+            time: place.time,
+            followed_in_sat: j.tainted,
+            joined_sat: j.clean.iter().map(|c| c.3).sum(),
+            inputs,
+        });
+    }
+    Ok(views)
 }

@@ -2,7 +2,7 @@
 //! value each later output carries. The engine follows the taint on tx numbers; this command names
 //! the tainted outputs (txid, block, address, tags) and adds their taint up by tag category.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use indexer::storage::schema::{OutScript, ScriptNum, TxNum};
 use tracing::debug;
@@ -11,9 +11,12 @@ use super::exposure::TagAttribution;
 use crate::chain::{script_label, tagged_name, Chain, Resolver, TxPlace};
 use crate::cli::{TaintArgs, DEFAULT_MIN_SAT, DEFAULT_TAINT_HOPS, HARD_TRACE_MAX_TXS, MAX_HOPS};
 use crate::config::Settings;
-use crate::engine::{self, Attribution, Taint, TaintLimits, TaintModel, TaintSource, TaintedOutput};
+use crate::engine::{self, Taint, TaintLimits, TaintModel, TaintSource, TaintedOutput};
 use crate::error::{QueryError, Result, UsageError};
-use crate::model::{Body, Report, TagView, TaintCategoryView, TaintSourceView, TaintView, TaintedOutputView};
+use crate::model::{
+    ArrivalView, Body, ByModel, ComparedCategoryView, ComparedOutputView, Report, TagView, TaintCategoryView,
+    TaintCompareView, TaintEntityView, TaintSourceView, TaintView, TaintedOutputView,
+};
 use crate::params::{self, in_range, opt_in_range};
 use crate::target::{Target, TargetSpec};
 
@@ -23,8 +26,11 @@ use crate::target::{Target, TargetSpec};
 pub struct TaintParams {
     /// A txid, an outpoint `<txid>:<vout>` or an address.
     pub target: String,
-    #[serde(deserialize_with = "params::value_enum")]
-    pub model: TaintModel,
+    /// Required unless `compare`.
+    #[serde(default, deserialize_with = "params::opt_value_enum")]
+    pub model: Option<TaintModel>,
+    #[serde(default)]
+    pub compare: bool,
     /// 1..=100.
     #[serde(default = "default_hops")]
     pub hops: u32,
@@ -49,13 +55,23 @@ impl TaintParams {
     pub fn validate(&self) -> Result<(), UsageError> {
         in_range("hops", self.hops, 1, MAX_HOPS)?;
         opt_in_range("max_txs", self.max_txs, 1, HARD_TRACE_MAX_TXS)?;
+        if self.model.is_none() && !self.compare {
+            return Err(UsageError::Missing { name: "model", hint: "poison, haircut, fifo or lifo (or set compare)" });
+        }
         Ok(())
     }
 }
 
 impl From<&TaintArgs> for TaintParams {
     fn from(a: &TaintArgs) -> Self {
-        TaintParams { target: a.target.clone(), model: a.model, hops: a.hops, max_txs: a.max_txs, min_sat: a.min_sat }
+        TaintParams {
+            target: a.target.clone(),
+            model: a.model,
+            compare: a.compare,
+            hops: a.hops,
+            max_txs: a.max_txs,
+            min_sat: a.min_sat,
+        }
     }
 }
 
@@ -63,17 +79,22 @@ impl From<&TaintArgs> for TaintParams {
 pub struct Request {
     target: TargetSpec,
     model: TaintModel,
+    compare: bool,
     hops: u32,
     max_txs: u64,
     min_sat: u64,
 }
+
+/// The four models, in the order they are compared.
+const MODELS: [TaintModel; 4] = [TaintModel::Poison, TaintModel::Haircut, TaintModel::Fifo, TaintModel::Lifo];
 
 impl Request {
     pub fn prepare(args: &TaintParams, settings: &Settings) -> Result<Request, UsageError> {
         args.validate()?;
         Ok(Request {
             target: TargetSpec::parse(args.target.trim())?,
-            model: args.model,
+            model: args.model.unwrap_or(TaintModel::Haircut),
+            compare: args.compare,
             hops: args.hops,
             max_txs: args.max_txs.unwrap_or(settings.trace_max_txs),
             min_sat: args.min_sat,
@@ -94,14 +115,15 @@ impl Request {
                 return Err(QueryError::UnseenAddress { address: address.clone(), tip: chain.tip_text() })
             }
         };
-        let limits = TaintLimits {
-            model: self.model,
-            hops: self.hops,
-            max_txs: usize::try_from(self.max_txs).unwrap_or(usize::MAX),
-            min_sat: self.min_sat,
+        let clusters = match chain.tags() {
+            Some(_) => chain.clusters()?,
+            None => None,
         };
+        if let Some(note) = clusters.as_ref().and_then(|c| c.note.clone()) {
+            notes.push(note);
+        }
         let started = std::time::Instant::now();
-        let taint = engine::taint(chain.store(), source, &limits)?;
+        let taint = self.follow(chain, source, self.model, clusters.is_some())?;
         debug!(
             outputs = taint.outputs.len(),
             txs = taint.txs,
@@ -110,7 +132,10 @@ impl Request {
             "tainted"
         );
         notes.extend(self.notes(&target, &taint));
-        let by_category = categories(chain, &taint.outputs, &mut notes)?;
+        let compare = match self.compare {
+            true => Some(self.compare(chain, source, clusters.is_some(), &taint)?),
+            false => None,
+        };
         let view = TaintView {
             model: self.model.name(),
             source: TaintSourceView { target: target.label(), tainted_sat: taint.source },
@@ -121,9 +146,76 @@ impl Request {
             frontier_tainted_sat: taint.frontier,
             fees_tainted_sat: taint.fees,
             truncated: taint.truncated,
-            by_category,
+            by_category: categories(&taint.outputs),
+            joins: super::resolve::join_views(chain, &taint.joins)?,
+            compare,
         };
         Ok(Report { body: Body::Taint(view), notes })
+    }
+
+    /// The taint of `source` under `model`, naming entities when tags are loaded.
+    fn follow(&self, chain: &Chain, source: TaintSource, model: TaintModel, clusters: bool) -> Result<Taint> {
+        let limits = TaintLimits {
+            model,
+            hops: self.hops,
+            max_txs: usize::try_from(self.max_txs).unwrap_or(usize::MAX),
+            min_sat: self.min_sat,
+        };
+        Ok(match chain.tags() {
+            Some(tags) => {
+                engine::taint(chain.store(), source, &limits, &mut TagAttribution::new(chain, tags, clusters))?
+            }
+            None => engine::taint(chain.store(), source, &limits, &mut engine::Untagged)?,
+        })
+    }
+
+    /// The four models side by side; `listed` is the taint under the model listed in full.
+    fn compare(&self, chain: &Chain, source: TaintSource, clusters: bool, listed: &Taint) -> Result<TaintCompareView> {
+        let mut rows: BTreeMap<(u32, TxNum, u32), (TaintedOutput, ByModel)> = BTreeMap::new();
+        let mut categories: BTreeMap<String, ByModel> = BTreeMap::new();
+        let mut joins: BTreeMap<TxNum, ()> = BTreeMap::new();
+        for model in MODELS {
+            let taint = match model == self.model {
+                true => listed.clone(),
+                false => self.follow(chain, source, model, clusters)?,
+            };
+            for o in &taint.outputs {
+                let row = rows.entry((o.hop, o.num, o.vout)).or_insert_with(|| (o.clone(), ByModel::default()));
+                *row.1.get_mut(model.name()) += o.tainted;
+            }
+            for c in self::categories(&taint.outputs) {
+                *categories.entry(c.category).or_default().get_mut(model.name()) += c.tainted_sat;
+            }
+            joins.extend(taint.joins.iter().map(|j| (j.num, ())));
+        }
+        // A join parts the models when its outputs carry different taint under them.
+        let parted: BTreeSet<TxNum> = rows.values().filter(|(_, m)| m.differs()).map(|(o, _)| o.num).collect();
+        let mut resolver = Resolver::new(chain);
+        let diverging =
+            joins.keys().filter(|n| parted.contains(n)).map(|&n| Ok(resolver.place(n)?.txid)).collect::<Result<_>>()?;
+        let (outputs, by_model): (Vec<TaintedOutput>, Vec<ByModel>) = rows.into_values().unzip();
+        let views = output_views(chain, &outputs)?;
+        let outputs = views
+            .into_iter()
+            .zip(by_model)
+            .map(|(v, tainted_sat)| ComparedOutputView {
+                txid: v.txid,
+                vout: v.vout,
+                address: v.address,
+                value_sat: v.value_sat,
+                hop: v.hop,
+                spent: v.spent,
+                time: v.time,
+                tainted_sat,
+                label: v.label,
+            })
+            .collect();
+        let mut by_category: Vec<ComparedCategoryView> = categories
+            .into_iter()
+            .map(|(category, tainted_sat)| ComparedCategoryView { category, tainted_sat })
+            .collect();
+        by_category.sort_by(|a, b| b.tainted_sat.haircut.cmp(&a.tainted_sat.haircut).then(a.category.cmp(&b.category)));
+        Ok(TaintCompareView { outputs, by_category, diverging })
     }
 
     /// What the reader should know about how far the answer goes.
@@ -193,6 +285,12 @@ fn output_views(chain: &Chain, outputs: &[TaintedOutput]) -> Result<Vec<TaintedO
             height: place.height,
             time: place.time,
             tags: owner.tags,
+            entity: o.entity.as_ref().map(|e| ArrivalView {
+                label: e.label.clone(),
+                category: e.category.clone(),
+                first_arrival_sat: o.tainted - o.earlier,
+                gross_sat: o.earlier,
+            }),
             label: owner.label,
         });
     }
@@ -207,24 +305,36 @@ fn owner(chain: &Chain, num: ScriptNum) -> Result<Owner> {
     Ok(Owner { address, tags, label })
 }
 
-/// The taint of the outputs paying addresses an entity's tags (or its cluster's) name, by the
-/// entity's category, largest first; empty without tags.
-fn categories(chain: &Chain, outputs: &[TaintedOutput], notes: &mut Vec<String>) -> Result<Vec<TaintCategoryView>> {
-    let Some(tags) = chain.tags() else { return Ok(Vec::new()) };
-    let clusters = chain.clusters()?;
-    if let Some(note) = clusters.as_ref().and_then(|c| c.note.clone()) {
-        notes.push(note);
-    }
-    let mut attribution = TagAttribution::new(chain, tags, clusters.is_some());
-    let mut sums: BTreeMap<String, u64> = BTreeMap::new();
+/// The taint reaching tagged entities, by category and entity, largest first: at first arrival,
+/// and gross (received from an entity). Empty without tags.
+pub(crate) fn categories(outputs: &[TaintedOutput]) -> Vec<TaintCategoryView> {
+    let mut sums: BTreeMap<&str, BTreeMap<&str, (u64, u64)>> = BTreeMap::new();
     for o in outputs {
-        let OutScript::Num(script) = o.script else { continue };
-        if let Some(entity) = attribution.entity(script)? {
-            *sums.entry(entity.category).or_default() += o.tainted;
-        }
+        let Some(entity) = &o.entity else { continue };
+        let sum = sums.entry(&entity.category).or_default().entry(&entity.label).or_default();
+        sum.0 += o.tainted - o.earlier;
+        sum.1 += o.earlier;
     }
-    let mut out: Vec<TaintCategoryView> =
-        sums.into_iter().map(|(category, tainted_sat)| TaintCategoryView { category, tainted_sat }).collect();
+    let mut out: Vec<TaintCategoryView> = sums
+        .into_iter()
+        .map(|(category, entities)| {
+            let mut entities: Vec<TaintEntityView> = entities
+                .into_iter()
+                .map(|(label, (first, gross))| TaintEntityView {
+                    label: label.into(),
+                    tainted_sat: first,
+                    gross_sat: gross,
+                })
+                .collect();
+            entities.sort_by(|a, b| b.tainted_sat.cmp(&a.tainted_sat).then_with(|| a.label.cmp(&b.label)));
+            TaintCategoryView {
+                category: category.into(),
+                tainted_sat: entities.iter().map(|e| e.tainted_sat).sum(),
+                gross_sat: entities.iter().map(|e| e.gross_sat).sum(),
+                entities,
+            }
+        })
+        .collect();
     out.sort_by(|a, b| b.tainted_sat.cmp(&a.tainted_sat).then_with(|| a.category.cmp(&b.category)));
-    Ok(out)
+    out
 }

@@ -15,7 +15,7 @@ use crate::cli::{Follow, TraceArgs, DEFAULT_HOPS, HARD_TRACE_MAX_TXS, MAX_FOLLOW
 use crate::config::Settings;
 use crate::engine::{self, Amount, Direction, Root, Select, TraceLimits};
 use crate::error::{Result, UsageError};
-use crate::model::{Body, Report, TraceView};
+use crate::model::{Body, JoinView, Report, TraceView};
 use crate::params::{self, exclusive, in_range, opt_in_range};
 use crate::tags::Tag;
 use crate::target::{parse_address, Target, TargetSpec};
@@ -249,9 +249,39 @@ impl Request {
             txs,
             edges,
             destinations,
+            joins: self.joins(chain, &trace, &roots.txs)?,
             truncated,
         };
         Ok(Report { body: Body::Trace(view), notes })
+    }
+
+    /// Forward: each tx past the roots with inputs the trace did not follow into it.
+    fn joins(&self, chain: &Chain, trace: &engine::Trace, roots: &[TxNum]) -> Result<Vec<JoinView>> {
+        if self.direction == Direction::Backward {
+            return Ok(Vec::new());
+        }
+        let mut followed: HashMap<TxNum, Vec<(u32, u64)>> = HashMap::new();
+        for e in &trace.edges {
+            followed.entry(e.to).or_default().push((e.vin, e.value));
+        }
+        let mut joins = Vec::new();
+        let mut nodes: Vec<&engine::TraceNode> = trace.nodes.iter().filter(|n| !roots.contains(&n.num)).collect();
+        nodes.sort_by_key(|n| n.num);
+        for node in nodes {
+            let into = followed.get(&node.num).map(Vec::as_slice).unwrap_or_default();
+            let clean: Vec<(u32, TxNum, u32, u64)> = chain
+                .store()
+                .inputs(node.num)?
+                .into_iter()
+                .filter(|(vin, _)| !into.iter().any(|(v, _)| v == vin))
+                .map(|(vin, i)| (vin, i.prev.txnum, i.prev.index, i.value))
+                .collect();
+            if !clean.is_empty() {
+                let tainted = into.iter().map(|(_, v)| v).sum();
+                joins.push(engine::Join { num: node.num, hop: node.hop, tainted, clean });
+            }
+        }
+        resolve::join_views(chain, &joins)
     }
 }
 

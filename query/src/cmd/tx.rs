@@ -3,7 +3,6 @@
 
 use std::collections::hash_map::{Entry, HashMap};
 
-use bitcoin::Txid;
 use indexer::heuristics::{change, coinjoin, TxShape};
 use indexer::storage::schema::{OutScript, OutputEntry, OutputsRow, TxNum};
 use indexer::storage::store::hex_hash;
@@ -12,7 +11,7 @@ use crate::chain::{Chain, Resolver};
 use crate::cli::TxArgs;
 use crate::error::{QueryError, Result, UsageError};
 use crate::model::{Body, ChangeView, CoinJoinView, InputView, OutputView, Report, SpentBy, TxView};
-use crate::target::parse_txid;
+use crate::target::{parse_tx_ref, TxRef};
 
 /// What `query tx` is asked.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -30,16 +29,17 @@ impl From<&TxArgs> for TxParams {
 
 #[derive(Debug)]
 pub struct Request {
-    txid: Txid,
+    txid: TxRef,
 }
 
 impl Request {
     pub fn prepare(params: &TxParams) -> Result<Request, UsageError> {
-        Ok(Request { txid: parse_txid(params.txid.trim())? })
+        Ok(Request { txid: parse_tx_ref(params.txid.trim())? })
     }
 
     pub fn run(&self, chain: &Chain) -> Result<Report> {
-        let nums = chain.txnums(&self.txid)?;
+        let txid = self.txid.resolve(chain)?;
+        let nums = chain.txnums(&txid)?;
         let num = nums[0];
         let row = chain.tx_row(num)?;
         let mut resolver = Resolver::new(chain);
@@ -56,7 +56,7 @@ impl Request {
         if !duplicate_heights.is_empty() {
             notes.push(format!(
                 "txid {} also occurs at height(s) {:?} (BIP30 duplicate); showing the first",
-                self.txid, duplicate_heights
+                txid, duplicate_heights
             ));
         }
         let view = TxView {

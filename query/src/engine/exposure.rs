@@ -3,9 +3,10 @@
 //! in whole satoshis, so that what is attributed, left unattributed and paid in fees always adds
 //! up to the total exactly. The rules are in `docs/exposure.md`.
 //!
-//! Flows are merged before they are expanded: the values reaching one output at one hop are
-//! added up, and so are the values entering one transaction at one hop, so each transaction is
-//! split at most once per hop level however many paths lead to it.
+//! Transactions are handled in chain order (forward) or reverse chain order (backward), as taint
+//! handles them: every flow into a transaction has arrived when it is handled, so the values
+//! entering it are added up and it is split once, at its hop (the smallest number of transactions
+//! from the target's own, which are hop 0; see [`super`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -48,7 +49,8 @@ pub enum Source {
 pub struct ExposureLimits {
     /// Forward measures where the value went (out); backward where it came from (in).
     pub direction: Direction,
-    /// Outputs up to this hop are checked for tags; flows still untagged there stop.
+    /// Txs up to this hop are split and their outputs (inputs, backward) checked for tags;
+    /// flows still untagged at this hop stop. 0: the target's own counterparties only.
     pub hops: u32,
     /// At most this many txs are split past the target's own; flows beyond stay unattributed.
     pub max_txs: usize,
@@ -75,7 +77,7 @@ pub struct Attributed {
     /// The tx of the output.
     pub num: TxNum,
     pub vout: u32,
-    /// The hop the flow reached it at (1: the target's own counterparty).
+    /// The hop the flow reached it at (0: the target's own counterparty).
     pub hop: u32,
     pub label: String,
     pub category: String,
@@ -107,7 +109,7 @@ impl Unattributed {
 pub struct Exposure {
     /// What the target sent (out) or received (in).
     pub total: u64,
-    /// Reached at hop 1: the entity is the immediate counterparty. Largest category first.
+    /// Reached at hop 0: the entity is the immediate counterparty. Largest category first.
     pub direct: Vec<CategoryValue>,
     /// Reached deeper, through untagged intermediaries. Largest category first.
     pub indirect: Vec<CategoryValue>,
@@ -133,17 +135,25 @@ pub fn exposure<A: Attribution>(
     attribution: &mut A,
 ) -> Result<Exposure, A::Error> {
     let mut walk = Walk::new(store, limits, attribution);
-    let mut level = walk.start(source)?;
-    let mut hop = 1;
-    while !level.is_empty() {
-        let entering = walk.settle(level, hop)?;
-        level = walk.expand(entering)?;
-        hop += 1;
+    let level = walk.start(source)?;
+    walk.settle(level, 0)?;
+    while let Some((num, entering)) = match limits.direction {
+        Direction::Forward => walk.pending.pop_first(),
+        Direction::Backward => walk.pending.pop_last(),
+    } {
+        walk.expand(num, entering)?;
     }
     Ok(walk.finish())
 }
 
-/// Value arriving at one output at the hop being handled.
+/// Value entering a tx still to be split, and its hop.
+#[derive(Debug, Clone, Copy)]
+struct Entering {
+    value: u64,
+    hop: u32,
+}
+
+/// Value arriving at one output.
 #[derive(Debug, Clone, Copy)]
 struct Arrival {
     /// `None` for an unspendable output, which nothing tags.
@@ -151,7 +161,8 @@ struct Arrival {
     value: u64,
 }
 
-/// The outputs reached at one hop, by (tx, output index), with their merged values.
+/// The outputs reached together (the source's, or one tx's), by (tx, output index), with their
+/// merged values.
 type Level = BTreeMap<(TxNum, u32), Arrival>;
 
 struct Walk<'a, A> {
@@ -173,6 +184,8 @@ struct Walk<'a, A> {
     roots: usize,
     txs: usize,
     truncated: bool,
+    /// Txs value entered and that are still to be split, by tx number.
+    pending: BTreeMap<TxNum, Entering>,
     weights: Vec<u64>,
     pieces: Vec<u64>,
 }
@@ -194,12 +207,13 @@ impl<'a, A: Attribution> Walk<'a, A> {
             roots: 0,
             txs: 0,
             truncated: false,
+            pending: BTreeMap::new(),
             weights: Vec::new(),
             pieces: Vec::new(),
         }
     }
 
-    /// The hop-1 outputs of the source and the value reaching each; sets the total.
+    /// The hop-0 outputs of the source and the value reaching each; sets the total.
     fn start(&mut self, source: Source) -> Result<Level, A::Error> {
         let mut level = Level::new();
         match (source, self.limits.direction) {
@@ -298,18 +312,17 @@ impl<'a, A: Attribution> Walk<'a, A> {
         Ok(())
     }
 
-    /// Attributes or stops what reached each output of `level` (at `hop`), and returns the value
-    /// entering each tx the rest continues into: forward the tx spending the output, backward
-    /// the tx that created it.
-    fn settle(&mut self, level: Level, hop: u32) -> Result<BTreeMap<TxNum, u64>, A::Error> {
-        let mut entering: BTreeMap<TxNum, u64> = BTreeMap::new();
+    /// Attributes or stops what reached each output of `level` (at `hop`), and queues the rest
+    /// for the tx it continues into at the next hop: forward the tx spending the output,
+    /// backward the tx that created it.
+    fn settle(&mut self, level: Level, hop: u32) -> Result<(), A::Error> {
         for ((num, vout), arrival) in level {
             if arrival.value == 0 {
                 continue;
             }
             if let Some(script) = arrival.script {
                 if let Some(entity) = self.entity(script)? {
-                    self.values[entity][usize::from(hop > 1)] += arrival.value;
+                    self.values[entity][usize::from(hop > 0)] += arrival.value;
                     self.attributed.push((num, vout, hop, entity, arrival.value));
                     continue;
                 }
@@ -328,49 +341,50 @@ impl<'a, A: Attribution> Walk<'a, A> {
                 self.unattributed.hop_limit += arrival.value;
                 continue;
             }
-            *entering.entry(next).or_default() += arrival.value;
+            let entering = self.pending.entry(next).or_insert(Entering { value: 0, hop: hop + 1 });
+            entering.value += arrival.value;
+            entering.hop = entering.hop.min(hop + 1);
         }
-        Ok(entering)
+        Ok(())
     }
 
-    /// Splits the value entering each tx over its outputs and fee (forward) or its inputs
-    /// (backward): the outputs reached at the next hop.
-    fn expand(&mut self, entering: BTreeMap<TxNum, u64>) -> Result<Level, A::Error> {
+    /// Splits the value entering tx `num` over its outputs and fee (forward) or its inputs
+    /// (backward), and settles what reaches each at the tx's hop.
+    fn expand(&mut self, num: TxNum, entering: Entering) -> Result<(), A::Error> {
+        let value = entering.value;
+        if self.txs >= self.limits.max_txs || crate::budget::expired() {
+            self.truncated = true;
+            self.unattributed.max_txs += value;
+            return Ok(());
+        }
+        self.txs += 1;
         let mut level = Level::new();
-        for (num, value) in entering {
-            if self.txs >= self.limits.max_txs || crate::budget::expired() {
-                self.truncated = true;
-                self.unattributed.max_txs += value;
-                continue;
-            }
-            self.txs += 1;
-            match self.limits.direction {
-                Direction::Forward => {
-                    let outputs = self.outputs(num)?;
-                    self.split_into_outputs(num, value, &outputs)?;
-                    let (fee, pieces) = self.pieces.split_last().expect("the fee is always a part");
-                    for (vout, (out, &piece)) in outputs.0.iter().zip(pieces).enumerate() {
-                        add(&mut level, (num, vout as u32), script_num(&out.script), piece);
-                    }
-                    self.fees += fee;
+        match self.limits.direction {
+            Direction::Forward => {
+                let outputs = self.outputs(num)?;
+                self.split_into_outputs(num, value, &outputs)?;
+                let (fee, pieces) = self.pieces.split_last().expect("the fee is always a part");
+                for (vout, (out, &piece)) in outputs.0.iter().zip(pieces).enumerate() {
+                    add(&mut level, (num, vout as u32), script_num(&out.script), piece);
                 }
-                Direction::Backward => {
-                    let inputs = self.store.inputs(num)?;
-                    if inputs.is_empty() {
-                        self.unattributed.coinbase += value;
-                        continue;
-                    }
-                    self.weights.clear();
-                    self.weights.extend(inputs.iter().map(|(_, i)| i.value));
-                    split(value, &self.weights, &mut self.pieces);
-                    for ((_, input), piece) in inputs.iter().zip(std::mem::take(&mut self.pieces)) {
-                        let script = self.script_at(input.prev.txnum, input.prev.index)?;
-                        add(&mut level, (input.prev.txnum, input.prev.index), script, piece);
-                    }
+                self.fees += fee;
+            }
+            Direction::Backward => {
+                let inputs = self.store.inputs(num)?;
+                if inputs.is_empty() {
+                    self.unattributed.coinbase += value;
+                    return Ok(());
+                }
+                self.weights.clear();
+                self.weights.extend(inputs.iter().map(|(_, i)| i.value));
+                split(value, &self.weights, &mut self.pieces);
+                for ((_, input), piece) in inputs.iter().zip(std::mem::take(&mut self.pieces)) {
+                    let script = self.script_at(input.prev.txnum, input.prev.index)?;
+                    add(&mut level, (input.prev.txnum, input.prev.index), script, piece);
                 }
             }
         }
-        Ok(level)
+        self.settle(level, entering.hop)
     }
 
     /// Splits `value` entering tx `num` over its outputs and then its fee, in proportion to
@@ -469,7 +483,7 @@ impl<'a, A: Attribution> Walk<'a, A> {
     }
 }
 
-/// Adds `value` reaching an output to a level; nothing for zero.
+/// Adds `value` reaching an output to the outputs reached together; nothing for zero.
 fn add(level: &mut Level, at: (TxNum, u32), script: Option<ScriptNum>, value: u64) {
     if value > 0 {
         level.entry(at).or_insert(Arrival { script, value: 0 }).value += value;

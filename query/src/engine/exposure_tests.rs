@@ -71,10 +71,10 @@ fn assert_identity(e: &Exposure) {
     assert!(e.indirect.windows(2).all(|w| w[0].value >= w[1].value));
     let parts = sum(&e.direct) + sum(&e.indirect) + e.unattributed.total() + e.fees;
     assert_eq!(parts, e.total, "{e:?}");
-    // The attributed outputs add up to the entities' values, hop 1 to direct exposure.
-    let at = |direct: bool| e.attributions.iter().filter(|a| (a.hop == 1) == direct).map(|a| a.value).sum::<u64>();
+    // The attributed outputs add up to the entities' values, hop 0 to direct exposure.
+    let at = |direct: bool| e.attributions.iter().filter(|a| (a.hop == 0) == direct).map(|a| a.value).sum::<u64>();
     assert_eq!((at(true), at(false)), (sum(&e.direct), sum(&e.indirect)), "{e:?}");
-    assert!(e.attributions.iter().all(|a| a.value > 0 && a.hop >= 1));
+    assert!(e.attributions.iter().all(|a| a.value > 0));
     assert!(e.attributions.windows(2).all(|w| w[0].value >= w[1].value));
 }
 
@@ -123,10 +123,10 @@ fn direct_and_indirect_exposure_stop_at_the_first_tagged_address() {
     assert_eq!(e.unattributed, Unattributed { unspent: 2950, ..Unattributed::default() });
     assert_eq!(e.fees, 150);
     assert_eq!((e.roots, e.txs, e.truncated), (1, 1, false));
-    // Where: output 0 of the payment at hop 1, output 0 of the onward tx at hop 2.
+    // Where: output 0 of the payment at hop 0, output 0 of the onward tx at hop 1.
     let at: Vec<(TxNum, u32, u32, &str, &str, u64)> =
         e.attributions.iter().map(|a| (a.num, a.vout, a.hop, a.label.as_str(), a.category.as_str(), a.value)).collect();
-    assert_eq!(at, vec![(p.pay, 0, 1, "Exchange A", "exchange", 3000), (p.onward, 0, 2, "Mixer M", "mixer", 1000)]);
+    assert_eq!(at, vec![(p.pay, 0, 0, "Exchange A", "exchange", 3000), (p.onward, 0, 1, "Mixer M", "mixer", 1000)]);
     // The change output is left out before any lookup; so is everything past a tagged output.
     assert!(!tags.asked.contains(&sn(s, 1)));
     let mut asked = tags.asked.clone();
@@ -169,7 +169,7 @@ fn out_from_a_txid_counts_its_outputs_not_its_fee_and_unspent_outputs_stay_unatt
 fn the_hop_limit_leaves_untagged_spent_outputs_unattributed() {
     let p = payment();
     let s = p.chain.store();
-    let e = run(s, Source::Script(sn(s, 1)), &limits(Direction::Forward, 1), &mut payment_tags(s));
+    let e = run(s, Source::Script(sn(s, 1)), &limits(Direction::Forward, 0), &mut payment_tags(s));
     assert_eq!(e.total, 7100);
     assert_eq!(sum(&e.direct), 3000);
     assert!(e.indirect.is_empty());
@@ -181,13 +181,13 @@ fn the_hop_limit_leaves_untagged_spent_outputs_unattributed() {
 fn in_follows_inputs_back_to_a_coinbase() {
     let p = payment();
     let s = p.chain.store();
-    // Wallet 5's 2,950 came from wallet 3 (hop 1), which got it from wallet 1 (hop 2), which
-    // got it from a coinbase.
+    // Wallet 5's 2,950 came from wallet 3 (hop 0), which got it from wallet 1 (hop 1), which
+    // got it from a coinbase (hop 2).
     let e = run(s, Source::Script(sn(s, 5)), &limits(Direction::Backward, 3), &mut Tags::default());
     assert_eq!(e.total, 2950);
     assert_eq!(e.unattributed, Unattributed { coinbase: 2950, ..Unattributed::default() });
     assert_eq!((e.fees, e.txs), (0, 2));
-    let e = run(s, Source::Script(sn(s, 5)), &limits(Direction::Backward, 2), &mut Tags::default());
+    let e = run(s, Source::Script(sn(s, 5)), &limits(Direction::Backward, 1), &mut Tags::default());
     assert_eq!(e.unattributed, Unattributed { hop_limit: 2950, ..Unattributed::default() });
     let mut tagged = tags(s, &[(1, "Miner", "mining"), (3, "Broker", "exchange")]);
     let e = run(s, Source::Script(sn(s, 5)), &limits(Direction::Backward, 3), &mut tagged);
@@ -196,9 +196,9 @@ fn in_follows_inputs_back_to_a_coinbase() {
     let e = run(s, Source::Script(sn(s, 5)), &limits(Direction::Backward, 3), &mut tagged);
     assert!(e.direct.is_empty());
     assert_eq!(flat(&e.indirect), vec![("mining", vec![("Miner", 2950)])]);
-    // In, the tagged output is the one the flow came from: the coinbase's, two hops back.
+    // In, the tagged output is the one the flow came from: the coinbase's, at hop 1.
     let at: Vec<(TxNum, u32, u32, u64)> = e.attributions.iter().map(|a| (a.num, a.vout, a.hop, a.value)).collect();
-    assert_eq!(at, vec![(p.coinbase, 0, 2, 2950)]);
+    assert_eq!(at, vec![(p.coinbase, 0, 1, 2950)]);
     // From the txid: its input total; a coinbase has none.
     let e = run(s, Source::Tx(p.onward), &limits(Direction::Backward, 3), &mut Tags::default());
     assert_eq!((e.total, e.unattributed.coinbase), (4000, 4000));
@@ -258,7 +258,7 @@ fn rejoin() -> (TestChain, TxNum) {
 }
 
 #[test]
-fn flows_into_one_tx_at_one_hop_are_merged_and_split_once() {
+fn flows_into_one_tx_are_merged_and_split_once() {
     let (chain, _) = rejoin();
     let s = chain.store();
     let mut tags = tags(s, &[(23, "Desk", "otc")]);
@@ -280,7 +280,7 @@ fn max_txs_leaves_the_rest_unattributed_and_says_so() {
     let e = run(s, Source::Script(sn(s, 20)), &l, &mut tags);
     assert!(e.truncated);
     assert_eq!(e.unattributed, Unattributed { max_txs: 10_000, ..Unattributed::default() });
-    // The target's own txs are always read: from the txid, hop 1 is checked without the cap.
+    // The target's own txs are always read: from the txid, hop 0 is checked without the cap.
     let e = run(s, Source::Tx(join), &l, &mut tags);
     assert_eq!(flat(&e.direct), vec![("otc", vec![("Desk", 9999)])]);
     assert!(!e.truncated);

@@ -3,6 +3,13 @@
 //! from tagged entities) and taint (how much of a source each later output carries) over spend
 //! edges. It works on transaction numbers only; turning them into txids and addresses is left to
 //! the commands, for the few that end up in a result.
+//!
+//! **Hops** are counted one way in trace, path, exposure, taint and reports. The txs a question
+//! starts from are at hop 0: a txid's own tx; for an outpoint or an address, forward the txs that
+//! spend it and backward the txs that pay it. A tx one spend edge further from a tx at hop `h` is at
+//! hop `h + 1`, unless a shorter way reaches it. An output (forward) or input (backward) is at the
+//! hop of its tx, so a payment the theft tx itself makes is hop 0 everywhere, and "direct" exposure
+//! is hop 0. `--hops N` handles txs up to hop N.
 
 mod edges;
 mod exposure;
@@ -24,7 +31,7 @@ pub use exposure::{
 pub use flow::{Amount, Destination, Root};
 pub use path::{shortest_path, PathLimits, PathResult};
 pub use ports::{End, Select};
-pub use taint::{taint, Taint, TaintLimits, TaintModel, TaintSource, TaintedOutput};
+pub use taint::{taint, Join, Taint, TaintLimits, TaintModel, TaintSource, TaintedOutput, Untagged};
 pub use trace::{trace, Trace, TraceLimits, TraceNode};
 
 /// Which way a traversal follows spend edges.

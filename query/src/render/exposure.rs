@@ -54,7 +54,7 @@ pub fn table(out: &mut String, v: &ExposureView) -> fmt::Result {
     if v.direction != "in" {
         lines.push(("Fees", amount(v.fees_sat, v.total_sat)));
     }
-    lines.push(("Hops", format!("1..={} ({} tx(s) followed)", v.hops, v.txs_followed)));
+    lines.push(("Hops", format!("0..={} ({} tx(s) followed)", v.hops, v.txs_followed)));
     fields(out, &lines)?;
     if v.truncated {
         writeln!(
@@ -64,7 +64,7 @@ pub fn table(out: &mut String, v: &ExposureView) -> fmt::Result {
             btc(v.unattributed_by_reason.max_txs_sat)
         )?;
     }
-    categories(out, "Direct (hop 1)", &v.direct, v.total_sat)?;
+    categories(out, "Direct (hop 0)", &v.direct, v.total_sat)?;
     categories(out, "Indirect (through untagged addresses)", &v.indirect, v.total_sat)
 }
 

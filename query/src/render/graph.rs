@@ -17,7 +17,9 @@
 //! - traces of more than [`cut::MAX_DRAWN_TXS`] txs, or more than [`cut::MAX_TXS_PER_HOP`] at one
 //!   hop, keep that many, grown from the root along the largest traced value, and the title says
 //!   how many were left out; a tx paying more than [`picture::MAX_OUTPUTS_PER_TX`] destinations
-//!   shows its largest ones. A dashed box marks each place where something was left out.
+//!   shows its largest ones. A dashed box marks each place where something was left out;
+//! - value from outside the traced flow joining a tx comes in as a dashed arrow from a dashed,
+//!   amber box that gives its amount and the inputs bringing it.
 //!
 //! GraphML is data for other tools rather than a picture: it carries every tx (with its time)
 //! and every spend edge, whatever `--draw` says and however big the trace; where the branches end
@@ -34,7 +36,7 @@ use std::fmt;
 
 pub(super) use super::escape_markup as xml;
 use crate::cli::Draw;
-use crate::model::{btc, DestinationView, EdgeView, PathView, TagView, TraceView, TxNode};
+use crate::model::{btc, DestinationView, EdgeView, JoinView, PathView, TagView, TraceView, TxNode};
 
 pub use graphml::graphml;
 
@@ -49,6 +51,8 @@ pub struct Flow<'a> {
     nodes: &'a [TxNode],
     edges: &'a [EdgeView],
     destinations: &'a [DestinationView],
+    /// Where outside value joins the flow (forward traces).
+    joins: &'a [JoinView],
 }
 
 impl<'a> Flow<'a> {
@@ -69,6 +73,7 @@ impl<'a> Flow<'a> {
             nodes: &t.txs,
             edges: &t.edges,
             destinations: &t.destinations,
+            joins: &t.joins,
         }
     }
 
@@ -85,6 +90,7 @@ impl<'a> Flow<'a> {
             nodes: &p.nodes,
             edges: &p.edges,
             destinations: &p.destinations,
+            joins: &[],
         }
     }
 }

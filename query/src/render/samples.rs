@@ -3,8 +3,8 @@
 //! through struct update syntax (`TxNode { stopped: true, ..tx_node(..) }`).
 
 use crate::model::{
-    AddressView, ClusterView, DestinationView, EdgeView, HeuristicsView, PathView, TagView, TaintCategoryView,
-    TaintSourceView, TaintView, TaintedOutputView, TraceView, TxNode,
+    AddressView, ArrivalView, ClusterView, DestinationView, EdgeView, HeuristicsView, PathView, TagView,
+    TaintCategoryView, TaintEntityView, TaintSourceView, TaintView, TaintedOutputView, TraceView, TxNode,
 };
 
 /// A txid of 64 copies of `c`.
@@ -110,6 +110,7 @@ pub(super) fn trace(
         txs,
         edges,
         destinations,
+        joins: Vec::new(),
         truncated: false,
     }
 }
@@ -202,6 +203,7 @@ pub(super) fn tainted_output(c: char, vout: u32, value_sat: u64, tainted_sat: u6
         height: 101,
         time: block_time(101),
         tags: Vec::new(),
+        entity: None,
     }
 }
 
@@ -211,6 +213,12 @@ pub(super) fn taint() -> TaintView {
     let mut exchange = tainted_output('c', 0, 5_000, 4_000, 2);
     exchange.tags = vec![tag("Exchange A", "exchange")];
     exchange.label = format!("Exchange A ({})", exchange.label);
+    exchange.entity = Some(ArrivalView {
+        label: "Exchange A".into(),
+        category: "exchange".into(),
+        first_arrival_sat: 4_000,
+        gross_sat: 0,
+    });
     TaintView {
         model: "fifo",
         source: TaintSourceView { target: txid('a'), tainted_sat: 9_900 },
@@ -226,6 +234,13 @@ pub(super) fn taint() -> TaintView {
         frontier_tainted_sat: 9_500,
         fees_tainted_sat: 400,
         truncated: false,
-        by_category: vec![TaintCategoryView { category: "exchange".into(), tainted_sat: 4_000 }],
+        by_category: vec![TaintCategoryView {
+            category: "exchange".into(),
+            tainted_sat: 4_000,
+            gross_sat: 0,
+            entities: vec![TaintEntityView { label: "Exchange A".into(), tainted_sat: 4_000, gross_sat: 0 }],
+        }],
+        joins: Vec::new(),
+        compare: None,
     }
 }

@@ -25,13 +25,20 @@ pub fn trace(out: &mut String, v: &TraceView, style: &Style) -> fmt::Result {
     let mut t = Table::new(&[("HOP", true), ("TXID", false), ("HEIGHT", true), ("TIME (UTC)", false), ("NOTE", false)]);
     t.fit(&[4], style);
     for n in &v.txs {
-        t.row(vec![n.hop.to_string(), txid(&n.txid, style), n.height.to_string(), when(&n.time), note(n)]);
+        let joined = v.joins.iter().find(|j| j.txid == n.txid).map(|j| j.joined_sat);
+        t.row(vec![n.hop.to_string(), txid(&n.txid, style), n.height.to_string(), when(&n.time), note(n, joined)]);
     }
     t.write(out)?;
     if !v.edges.is_empty() {
         writeln!(out)?;
         edges(out, &v.edges, style)?;
     }
+    super::taint::joins(
+        out,
+        &v.joins,
+        "traced value is diluted there; taint --compare shows how each model treats it",
+        style,
+    )?;
     writeln!(out)?;
     summary(out, v, style)
 }
@@ -60,8 +67,11 @@ fn trace_header(v: &TraceView) -> Vec<String> {
 }
 
 /// What a trace row should say besides its numbers: the stop addresses it touched, its tag.
-fn note(n: &TxNode) -> String {
+fn note(n: &TxNode, joined: Option<u64>) -> String {
     let mut parts = Vec::new();
+    if let Some(sat) = joined {
+        parts.push(format!("JOIN: +{} BTC from outside", btc(sat)));
+    }
     if !n.stopped_at.is_empty() {
         parts.push(format!("stop: {}", n.stopped_at.join(", ")));
     } else if n.stopped {

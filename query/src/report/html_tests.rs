@@ -85,6 +85,7 @@ fn trace(label: &str) -> TraceView {
             end('a', 1, 3000, "bcrt1qsmall", Vec::new(), "below_min_value"),
             end('b', 0, 6900, "bcrt1qexchange", vec![tag(label)], "unspent"),
         ],
+        joins: Vec::new(),
         truncated: false,
     }
 }

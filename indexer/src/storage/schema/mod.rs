@@ -11,7 +11,7 @@ use bitcoin::hashes::{sha256, Hash};
 use serde::{Deserialize, Serialize};
 
 /// Bump when any key or value layout changes; a database of another version refuses to open.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// A transaction's position in the whole chain: 0 is the genesis coinbase, counting up in block
 /// and in-block order. 40 bits on disk: room for a trillion transactions.
@@ -598,7 +598,9 @@ impl Codec for TxRow {
 }
 
 /// A hash prefix, then a number: the key of the two tables that map hashes to numbers. In
-/// `txids` the prefix is the txid's first 8 bytes (internal order) and the number a txnum; in
+/// `txids` the prefix is the txid's first 8 bytes as it is shown (the last 8 of its internal
+/// order, reversed), so that a txid prefix someone types is a key prefix, and the number a
+/// txnum; in
 /// `script_ids` the prefix is the first 8 bytes of the script's SHA-256 and the number a script
 /// number. A prefix can be shared by several hashes: readers check the full txid in `txs` or the
 /// script's bytes in `scripts` when it is.
@@ -609,9 +611,13 @@ pub struct PrefixKey {
 }
 
 impl PrefixKey {
-    /// The `txids` prefix of a txid.
+    /// The `txids` prefix of a txid (internal byte order): its first 8 bytes as shown.
     pub fn of_txid(txid: &[u8; 32]) -> [u8; 8] {
-        array(txid, 0)
+        let mut prefix = [0; 8];
+        for (to, from) in prefix.iter_mut().zip(txid.iter().rev()) {
+            *to = *from;
+        }
+        prefix
     }
 
     /// The `script_ids` prefix of a script.
@@ -987,6 +993,10 @@ mod tests {
     fn key_bytes_are_pinned_and_round_trip() {
         round_trip(PrefixKey { prefix: [9; 8], num: 3 }, &[9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0, 3]);
         assert_eq!(PrefixKey::of_txid(&[7; 32]), [7; 8]);
+        let mut txid = [0u8; 32];
+        txid[31] = 0xab;
+        txid[24] = 0x01;
+        assert_eq!(PrefixKey::of_txid(&txid), [0xab, 0, 0, 0, 0, 0, 0, 0x01]);
         assert_eq!(PrefixKey::of_script(&[]), [0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14]);
         round_trip(OutKey { txnum: 0x0a0b, vout: 3 }, &[0, 0, 0, 0x0a, 0x0b, 0, 0, 0, 3]);
         round_trip(

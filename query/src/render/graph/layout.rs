@@ -201,6 +201,7 @@ fn paint(look: Look) -> Paint {
         Look::NotFollowed => ("ellipse", "filled,dashed", "#f3f4f6", "#6b7280", 1, None),
         Look::Coinbase => ("ellipse", "filled", "#fef3c7", "#b45309", 1, None),
         Look::LeftOut => ("box", "dashed", "#ffffff", "#6b7280", 1, None),
+        Look::Joined => ("box", "filled,dashed", "#fef3c7", "#b45309", 1, None),
     };
     Paint { shape, style, fill, border, pen, width }
 }
@@ -225,6 +226,7 @@ fn meaning(look: Look, cut_states: &[&'static str]) -> String {
         }
         Look::Coinbase => "coinbase: newly mined coins".into(),
         Look::LeftOut => "left out of this picture: see json or csv".into(),
+        Look::Joined => "outside value joining the flow (not traced)".into(),
     }
 }
 

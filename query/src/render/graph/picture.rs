@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::cut::Shown;
 use super::{btc_short, short_txid, when, who, Flow};
 use crate::cli::Draw;
-use crate::model::{btc, DestinationView, EdgeView, TagView, TxNode};
+use crate::model::{btc, DestinationView, EdgeView, JoinView, TagView, TxNode};
 
 /// A tx's destinations beyond this many (the largest by traced value stay) are one dashed box.
 pub const MAX_OUTPUTS_PER_TX: usize = 10;
@@ -33,6 +33,8 @@ pub enum Look {
     Coinbase,
     /// Txs of a big trace, or a tx's smallest destinations, left out of the picture.
     LeftOut,
+    /// Value from outside the traced flow joining a tx.
+    Joined,
 }
 
 impl Look {
@@ -145,6 +147,11 @@ pub fn build(g: &Flow, shown: &Shown, draw: Draw) -> Picture {
     }
     for stub in &shown.stubs {
         pic.add_stub(&g.nodes[stub.tx], stub.txs, stub.value_sat, g.backward);
+    }
+    for join in g.joins {
+        if let Some(tx) = kept.get(join.txid.as_str()) {
+            pic.add_join(join, tx);
+        }
     }
     pic.finish_spots();
     pic
@@ -392,6 +399,32 @@ impl Picture {
         label.push("not drawn".into());
         let tooltip = format!("{} {what} of {} where branches end, left out of this picture", folded.len(), tx.txid);
         self.add_left_out(format!("left_out_ends:{}", tx.txid), tx, label, tooltip, value_sat, backward);
+    }
+
+    /// A dashed box for the value joining `tx` from outside the trace, with a dashed arrow in.
+    fn add_join(&mut self, join: &JoinView, tx: &TxNode) {
+        let inputs = join.inputs.len();
+        let label = vec![
+            "outside value joins".to_string(),
+            btc_short(join.joined_sat),
+            format!("{inputs} untraced input{}", if inputs == 1 { "" } else { "s" }),
+        ];
+        let spent: Vec<String> = join.inputs.iter().map(|i| format!("{}:{}", i.txid, i.vout)).collect();
+        let tooltip = format!("{} joins {} through {}", btc(join.joined_sat), join.txid, spent.join(", "));
+        let id = format!("joined:{}", join.txid);
+        let hop = tx.hop.saturating_sub(1);
+        let node = Vertex {
+            id: id.clone(),
+            look: Look::Joined,
+            tagged: false,
+            label,
+            xlabel: Vec::new(),
+            tooltip: tooltip.clone(),
+            hop,
+            column: false,
+        };
+        self.add_node(node);
+        self.add_arrow(&id, &tx.txid, join.joined_sat, tooltip, true);
     }
 
     /// A dashed box beside `tx`, joined to it the way the money went.
