@@ -355,8 +355,7 @@ pub struct TraceArgs {
     /// Report txs at hops 0 through N (inclusive); hop 0 is the root set. Allowed: 1..=100.
     #[arg(long, default_value_t = DEFAULT_HOPS, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
     pub hops: u32,
-    /// Skip (neither follow nor list) spend edges carrying less than this: satoshis (`5000`,
-    /// `5000sat`) or BTC (`1.5`, `2btc`, `0.1BTC`).
+    /// Skip (neither follow nor list) spend edges carrying less than this: satoshis (`5000sat`) or BTC (`1.5`, `2btc`, `0.1BTC`).
     #[arg(long, default_value = "0", value_name = "AMOUNT", value_parser = parse_amount)]
     pub min_value: u64,
     /// all: follow every output (backward: input); largest: only each tx's largest, the main
@@ -392,7 +391,7 @@ pub struct PathArgs {
     /// Longest path searched, in spend edges. Allowed: 1..=100.
     #[arg(long, default_value_t = DEFAULT_PATH_MAX_HOPS, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_HOPS as i64))]
     pub max_hops: u32,
-    /// Ignore spend edges carrying less than this: satoshis (`5000`, `5000sat`) or BTC (`1.5`,
+    /// Ignore spend edges carrying less than this: satoshis (`5000sat`) or BTC (`1.5`,
     /// `2btc`).
     #[arg(long, default_value = "0", value_name = "AMOUNT", value_parser = parse_amount)]
     pub min_value: u64,
@@ -492,8 +491,8 @@ pub struct TaintArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=HARD_TRACE_MAX_TXS))]
     pub max_txs: Option<u64>,
     /// Do not follow outputs carrying less taint than this (they are still listed): satoshis
-    /// (`5000`, `5000sat`) or BTC (`0.001`, `1btc`).
-    #[arg(long, default_value = "1", value_name = "AMOUNT", value_parser = parse_amount)]
+    /// (`5000sat`) or BTC (`0.001`, `1btc`).
+    #[arg(long, default_value = "1sat", value_name = "AMOUNT", value_parser = parse_amount)]
     pub min_sat: u64,
 }
 
@@ -669,18 +668,25 @@ pub struct ServeArgs {
 /// Most satoshis there can be.
 const MAX_SATS: u64 = 21_000_000 * 100_000_000;
 
-/// An amount: whole satoshis (`5000`, `5000sat`, `5000 sats`) or BTC (`1.5`, `2btc`, `0.1 BTC`,
-/// at most 8 decimals).
+/// An amount: whole satoshis (`5000sat`, `5000 sats`) or BTC (`1.5`, `2btc`, `0.1 BTC`, at
+/// most 8 decimals). A bare whole number other than 0 is refused: `2` could be either.
 pub fn parse_amount(s: &str) -> Result<u64, String> {
     let text = s.trim();
     let lower = text.to_ascii_lowercase();
-    let bad = || format!("'{}' is not an amount: use satoshis (5000, 5000sat) or BTC (1.5, 2btc)", cut(text, 40));
+    let bad = || format!("'{}' is not an amount: use satoshis (5000sat) or BTC (1.5, 2btc)", cut(text, 40));
     let (number, btc) = if let Some(n) = lower.strip_suffix("btc") {
         (n.trim_end(), true)
     } else if let Some(n) = lower.strip_suffix("sats").or_else(|| lower.strip_suffix("sat")) {
         (n.trim_end(), false)
+    } else if lower.contains('.') || lower.bytes().all(|b| b == b'0') && !lower.is_empty() {
+        (lower.as_str(), true)
+    } else if !lower.is_empty() && lower.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "amount '{}' has no unit: write {text}sat for satoshis or {text}btc for bitcoins",
+            cut(text, 40)
+        ));
     } else {
-        (lower.as_str(), lower.contains('.'))
+        (lower.as_str(), false)
     };
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
@@ -748,7 +754,7 @@ mod tests {
     fn amounts_take_satoshis_or_btc() {
         for (text, sats) in [
             ("0", 0),
-            ("5000", 5000),
+            ("000", 0),
             ("5000sat", 5000),
             ("5000 sats", 5000),
             ("2BTC", 200_000_000),
@@ -765,6 +771,10 @@ mod tests {
             assert!(parse_amount(bad).is_err(), "{bad}");
         }
         assert!(parse_amount("1.123456789").unwrap_err().contains("8 decimals"));
+        assert_eq!(
+            parse_amount("2").unwrap_err(),
+            "amount '2' has no unit: write 2sat for satoshis or 2btc for bitcoins"
+        );
     }
 
     #[test]

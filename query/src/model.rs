@@ -594,7 +594,7 @@ pub struct JoinedInputView {
 }
 
 /// Satoshis under each taint model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 pub struct ByModel {
     pub poison: u64,
     pub haircut: u64,
@@ -641,9 +641,20 @@ pub struct ComparedOutputView {
     pub spent: bool,
     pub time: String,
     pub tainted_sat: ByModel,
+    /// The tagged entity it pays, and the taint reaching that entity here for the first time
+    /// under each model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<ComparedArrivalView>,
     /// For tables: the address led by its best tag's label.
     #[serde(skip)]
     pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComparedArrivalView {
+    pub label: String,
+    pub category: String,
+    pub first_arrival_sat: ByModel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -46,7 +46,7 @@ fn addresses() -> Vec<String> {
     out
 }
 
-const AMOUNTS: [&str; 6] = ["5000", "5000sat", "5000 sats", "1.5", "2btc", "0.00000001 BTC"];
+const AMOUNTS: [&str; 6] = ["5000SAT", "5000sat", "5000 sats", "1.5", "2btc", "0.00000001 BTC"];
 const DATES: [&str; 3] = ["2024-01-31", "2024-01-31T12:00:00Z", "2009-01-03T18:15:05+01:00"];
 const CURSORS: [&str; 4] = ["c12f0", "c7s3", "100000:42", "s00ff"];
 
@@ -236,7 +236,10 @@ proptest! {
 
     #[test]
     fn amounts_in_range_round_trip(sats in 0..=21_000_000u64 * 100_000_000) {
-        prop_assert_eq!(parse_amount(&sats.to_string()), Ok(sats));
+        prop_assert_eq!(parse_amount(&format!("{sats}sat")), Ok(sats));
+        if sats > 0 {
+            prop_assert!(parse_amount(&sats.to_string()).unwrap_err().contains("has no unit"));
+        }
         prop_assert_eq!(parse_amount(&format!("{}.{:08}btc", sats / 100_000_000, sats % 100_000_000)), Ok(sats));
     }
 

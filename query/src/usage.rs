@@ -31,7 +31,7 @@ pub fn clap_line(err: &clap::Error, argv: &[String]) -> String {
         ErrorKind::InvalidValue => invalid_value(err),
         ErrorKind::ValueValidation => failed_validation(err),
         ErrorKind::InvalidSubcommand => unknown_command(err, cmd, &path),
-        ErrorKind::UnknownArgument => unknown_argument(err, cmd, &path),
+        ErrorKind::UnknownArgument => unknown_argument(err, &root, cmd, &path),
         ErrorKind::ArgumentConflict => conflict(err),
         ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             Some(no_command(cmd, &path))
@@ -252,7 +252,10 @@ fn unknown_command(err: &clap::Error, cmd: &Command, path: &[String]) -> Option<
 }
 
 /// `unknown option '--hop' for trace; did you mean '--hops'?`, or an extra positional argument.
-fn unknown_argument(err: &clap::Error, cmd: &Command, path: &[String]) -> Option<String> {
+/// An option suggested must be close to the one typed (a typo, not a guess); otherwise the
+/// message says which commands have it (`trace has no date filter`) or lists the command's
+/// options.
+fn unknown_argument(err: &clap::Error, root: &Command, cmd: &Command, path: &[String]) -> Option<String> {
     let given = string(err, ContextKind::InvalidArg)?;
     let shown = cut(given, QUOTE_MAX);
     let mut text = if given.starts_with('-') {
@@ -262,13 +265,67 @@ fn unknown_argument(err: &clap::Error, cmd: &Command, path: &[String]) -> Option
         format!("unexpected argument '{shown}': {} takes {}", name_of(path), positionals(cmd))
     };
     if given.starts_with("--") {
-        let longs: Vec<String> = cmd.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect();
+        let longs: Vec<String> = cmd
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long())
+            .map(|l| format!("--{l}"))
+            .collect();
         let flag = given.split('=').next().unwrap_or(given);
-        let suggested = string(err, ContextKind::SuggestedArg).map(str::to_string);
-        suggest(&mut text, suggested.or_else(|| nearest(flag, &longs)));
+        match typo_of(flag, &longs) {
+            Some(close) => suggest(&mut text, Some(close)),
+            None => text.push_str(&elsewhere(root, cmd, path, flag, &longs)),
+        }
+        return Some(text);
     }
     push_tips(&mut text, err, given);
     Some(text)
+}
+
+/// The option `flag` is most likely a typo of: at most one edit per four characters away (a
+/// swap of two neighbours counts once), or the start of it.
+fn typo_of(flag: &str, longs: &[String]) -> Option<String> {
+    let typed = flag.trim_start_matches('-').to_lowercase();
+    let allowed = (typed.chars().count() / 4).max(1);
+    longs
+        .iter()
+        .map(|l| (strsim::damerau_levenshtein(&typed, l.trim_start_matches('-')), l))
+        .filter(|(d, l)| *d <= allowed || typed.len() >= 3 && l.trim_start_matches('-').starts_with(&typed))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, l)| l.clone())
+}
+
+/// For an option with no close match: the commands that take it (a date filter is named as
+/// such), or else the command's own options.
+fn elsewhere(root: &Command, cmd: &Command, path: &[String], flag: &str, longs: &[String]) -> String {
+    let long = flag.trim_start_matches('-');
+    let mut owners = Vec::new();
+    let mut stack: Vec<(String, &Command)> = root.get_subcommands().map(|c| (c.get_name().to_string(), c)).collect();
+    while let Some((name, c)) = stack.pop() {
+        // `report <command>` repeats the commands' own options.
+        if !name.starts_with("report ") && c.get_arguments().any(|a| a.get_long() == Some(long) && !a.is_global_set()) {
+            owners.push(name.clone());
+        }
+        stack.extend(c.get_subcommands().map(|s| (format!("{name} {}", s.get_name()), s)));
+    }
+    owners.sort();
+    let this = name_of(path);
+    if !owners.is_empty() {
+        let has = if long.contains("date") || long.contains("height") {
+            format!("{this} has no date or height filter")
+        } else {
+            format!("{this} does not take it")
+        };
+        return format!(": {has} ({flag} is an option of {})", and_list(&owners));
+    }
+    let own: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| !a.is_global_set() && !a.is_hide_set())
+        .filter_map(|a| a.get_long())
+        .filter(|l| longs.iter().any(|x| x.trim_start_matches('-') == *l) && *l != "help" && *l != "version")
+        .map(|l| format!("--{l}"))
+        .collect();
+    format!("; {this}'s own options are {}", and_list(&own))
 }
 
 /// `<DIRECTION> <TARGET>`: the positional arguments of a command.
@@ -488,6 +545,25 @@ mod tests {
             line(&["trace", "forward", "x", "--hop", "3"]),
             "unknown option '--hop' for trace; did you mean '--hops'? (see 'query trace --help')"
         );
+        // No close option: no guess, but where the option belongs or what the command takes.
+        assert_eq!(
+            line(&["trace", "forward", "x", "--from-date", "2024-01-01"]),
+            "unknown option '--from-date' for trace: trace has no date or height filter (--from-date is an option \
+             of address) (see 'query trace --help')"
+        );
+        assert_eq!(
+            line(&["tx", "x", "--hops", "2"]),
+            "unknown option '--hops' for tx: tx does not take it (--hops is an option of exposure, taint and trace) \
+             (see 'query tx --help')"
+        );
+        let depth = line(&["trace", "forward", "x", "--depth", "3"]);
+        assert!(
+            depth.starts_with("unknown option '--depth' for trace; trace's own options are --hops, --min-value"),
+            "{depth}"
+        );
+        assert!(!depth.contains("did you mean"), "{depth}");
+        assert!(!line(&["trace", "forward", "x", "--since", "2024"]).contains("did you mean"));
+        assert!(line(&["address", "x", "--form-date", "2024"]).contains("did you mean '--from-date'?"));
         assert_eq!(
             line(&["trace", "forward", "x", "y"]),
             "unexpected argument 'y': trace takes <DIRECTION> <TARGET> (see 'query trace --help')"

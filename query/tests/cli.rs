@@ -320,7 +320,7 @@ fn trace_reports_hops_edges_and_truncation() {
     assert_eq!(t["truncated"], true);
     assert_eq!(t["txs"].as_array().unwrap().len(), 5);
     assert!(run.stderr.contains("truncated"), "{}", run.stderr);
-    let t = json(&query_db(&f.db, &["trace", "forward", &f.a.to_string(), "--min-value", "45000", "--hops", "1"]));
+    let t = json(&query_db(&f.db, &["trace", "forward", &f.a.to_string(), "--min-value", "45000sat", "--hops", "1"]));
     assert_eq!(t["txs"][1]["txid"], f.c.to_string());
     assert_eq!(t["txs"].as_array().unwrap().len(), 2);
 }
@@ -591,6 +591,7 @@ fn report_file(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> String 
         tags_used: Vec::new(),
         tx_tags_used: Vec::new(),
         answer: serde_json::json!({"txs": []}),
+        requests: None,
         digest: String::new(),
         signature: None,
     }

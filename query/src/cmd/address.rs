@@ -130,12 +130,21 @@ impl Request {
     }
 
     /// The heights the history is limited to, from the bounds given (dates by block time).
-    fn heights(&self, chain: &Chain) -> Result<(Option<u32>, Option<u32>)> {
+    fn heights(&self, chain: &Chain, notes: &mut Vec<String>) -> Result<(Option<u32>, Option<u32>)> {
         let from = match self.from {
             Bound::None => None,
             Bound::Height(h) => Some(h),
-            // No block at or after the date: past the tip, so nothing.
-            Bound::Time(t) => Some(chain.heights_around(t)?.0.unwrap_or(u32::MAX)),
+            Bound::Time(t) => match chain.heights_around(t)?.0 {
+                Some(h) => Some(h),
+                None => {
+                    // No block at or after the date: the history starts past the tip, so it is empty.
+                    notes.push(format!(
+                        "no indexed block is as late as --from-date: the index ends at {}",
+                        chain.tip_text()
+                    ));
+                    Some(chain.tip_height().map_or(0, |h| h + 1))
+                }
+            },
         };
         let to = match self.to {
             Bound::None => None,
@@ -177,7 +186,7 @@ impl Request {
                 utxos.len()
             ));
         }
-        let (from_height, to_height) = self.heights(chain)?;
+        let (from_height, to_height) = self.heights(chain, &mut notes)?;
         let span = Span::of_heights(chain, from_height, to_height)?;
         if from_height.zip(to_height).is_some_and(|(f, t)| f > t) {
             notes.push("the history range is empty: its start is after its end".into());

@@ -23,12 +23,14 @@ use crate::output;
 use crate::render::{render, Style};
 use crate::report::hops::{self, Evidence};
 use crate::report::html::{self, Page, Picture};
-use crate::report::{sign, BlockRef, CaseInfo, CaseReport, FORMAT};
+use crate::report::{requests, sign, BlockRef, CaseInfo, CaseReport, FORMAT};
 
 /// The case file's data.
 pub const REPORT_JSON: &str = "report.json";
 /// The case file's page.
 pub const REPORT_HTML: &str = "report.html";
+/// The deposits and holders of a forward trace or taint, as CSV.
+pub const REQUESTS_CSV: &str = "requests.csv";
 
 /// The Graphviz program that draws the picture.
 const DOT: &str = "dot";
@@ -73,11 +75,15 @@ impl Request {
         // What the command reads is what the case file carries.
         chain.store().record();
         let answer = self.inner.run(chain);
+        let requests = match &answer {
+            Ok(a) => requests::Asked::of(&a.body).map(|asked| requests::compute(chain, &asked)).transpose(),
+            Err(_) => Ok(None),
+        };
         let reads = chain.store().take_reads();
-        let answer = answer?;
+        let (answer, requests) = (answer?, requests?);
         let mut notes = answer.notes.clone();
         let evidence = hops::gather(chain, &reads)?;
-        let (case, times) = self.case(chain, &answer, evidence)?;
+        let (case, times) = self.case(chain, &answer, evidence, requests)?;
         let picture = match drawing(&answer) {
             Some(dot) => draw(DOT, &dot),
             None => Picture::Missing("this answer has no picture".into()),
@@ -89,7 +95,8 @@ impl Request {
             html::page(&Page { case: &case, body: &answer.body, times: &times, picture: &picture, notes: &notes });
         let mut json = serde_json::to_string_pretty(&case).expect("a report holds only JSON values");
         json.push('\n');
-        write_case(&self.out, &json, &page)?;
+        let csv = case.requests.as_ref().map(|r| requests::csv(r, case.tip.height));
+        write_case(&self.out, &json, &page, csv.as_deref())?;
         let view = ReportView {
             report: self.out.join(REPORT_JSON).display().to_string(),
             html: self.out.join(REPORT_HTML).display().to_string(),
@@ -106,6 +113,7 @@ impl Request {
         chain: &Chain,
         answer: &Report,
         evidence: Evidence,
+        requests: Option<requests::Requests>,
     ) -> Result<(CaseReport, std::collections::BTreeMap<u32, String>)> {
         let Evidence { hops, scripts_used, clusters_used, tags_used, tx_tags_used, index, mut times } = evidence;
         let tip = chain.tip_height().ok_or_else(|| QueryError::Corrupt("the index has no blocks".into()))?;
@@ -127,6 +135,7 @@ impl Request {
             tags_used,
             tx_tags_used,
             answer,
+            requests,
             digest: String::new(),
             signature: None,
         };
@@ -180,14 +189,15 @@ fn check_out(dir: &Path) -> Result<(), UsageError> {
     }
 }
 
-/// Creates the directory and writes both files, never replacing one.
-fn write_case(dir: &Path, json: &str, page: &str) -> Result<()> {
+/// Creates the directory and writes the files, never replacing one.
+fn write_case(dir: &Path, json: &str, page: &str, csv: Option<&str>) -> Result<()> {
     let failed = |path: &Path, e: std::io::Error| QueryError::ReportWrite {
         path: path.display().to_string(),
         problem: e.to_string(),
     };
     fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
-    for (name, text) in [(REPORT_JSON, json), (REPORT_HTML, page)] {
+    let files = [(REPORT_JSON, Some(json)), (REPORT_HTML, Some(page)), (REQUESTS_CSV, csv)];
+    for (name, text) in files.into_iter().filter_map(|(n, t)| Some((n, t?))) {
         let path = dir.join(name);
         let mut file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| failed(&path, e))?;
         file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| failed(&path, e))?;
@@ -252,7 +262,7 @@ fn taint_line(a: &TaintArgs, settings: &Settings) -> Vec<String> {
     }
     option(&mut line, "--hops", a.hops);
     option(&mut line, "--max-txs", a.max_txs.unwrap_or(settings.trace_max_txs));
-    option(&mut line, "--min-sat", a.min_sat.max(1));
+    option(&mut line, "--min-sat", format!("{}sat", a.min_sat.max(1)));
     line
 }
 

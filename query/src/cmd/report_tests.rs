@@ -128,6 +128,20 @@ fn a_forward_trace_carries_every_output_it_read_with_what_spent_it() {
     assert!(report.tags_used.is_empty() && !report.index.tags);
     assert!(report.case.created.ends_with('Z') && report.case.id.is_none());
     assert!(html.contains("<h1>Where did the money go?</h1>"));
+    // The requests: taint from the same source and hops under every model; no tags, so no
+    // deposits, and the taint sits in the four unspent outputs.
+    let requests = report.requests.as_ref().expect("a forward trace has its requests");
+    let asked = crate::report::requests::Asked { target: a.to_string(), hops: 2, max_txs: 10_000, min_sat: 1 };
+    assert_eq!(requests.asked, asked);
+    assert_eq!(requests.command[..3], ["taint".to_string(), a.to_string(), "--compare".into()]);
+    assert!(requests.deposits.is_empty());
+    let mut holders: Vec<(String, u32, u64)> =
+        requests.holders.iter().map(|h| (h.txid.clone(), h.vout, h.tainted_sat.poison)).collect();
+    holders.sort_unstable();
+    let mut expected = [(a, 2, 500), (b, 0, 900), (c, 0, 1900), (c, 1, 100)].map(|(t, v, s)| (t.to_string(), v, s));
+    expected.sort_unstable();
+    assert_eq!(holders, expected);
+    assert!(html.contains("<h2>For a freeze or disclosure request</h2>"), "the page has the requests");
 }
 
 #[test]
@@ -277,7 +291,11 @@ fn a_directory_that_is_not_empty_or_a_file_is_refused_before_anything_runs() {
     let empty = k.dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     ask(&k.chain, &["report", "--out", empty.to_str().unwrap(), "trace", "forward", &a]).unwrap();
-    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 2);
+    // A forward trace's case file also has its requests in CSV.
+    let mut written: Vec<String> =
+        std::fs::read_dir(&empty).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    written.sort();
+    assert_eq!(written, ["report.html", "report.json", "requests.csv"]);
     let err = ask(&k.chain, &["report", "trace", "forward", &a]).unwrap_err();
     assert!(matches!(err, QueryError::Usage(UsageError::ReportNoOut)), "{err}");
     let err = ask(&k.chain, &["--format", "svg", "report", "--out", "/unused", "trace", "forward", &a]).unwrap_err();

@@ -14,8 +14,8 @@ use crate::config::Settings;
 use crate::engine::{self, Taint, TaintLimits, TaintModel, TaintSource, TaintedOutput};
 use crate::error::{QueryError, Result, UsageError};
 use crate::model::{
-    ArrivalView, Body, ByModel, ComparedCategoryView, ComparedOutputView, Report, TagView, TaintCategoryView,
-    TaintCompareView, TaintEntityView, TaintSourceView, TaintView, TaintedOutputView,
+    ArrivalView, Body, ByModel, ComparedArrivalView, ComparedCategoryView, ComparedOutputView, Report, TagView,
+    TaintCategoryView, TaintCompareView, TaintEntityView, TaintSourceView, TaintView, TaintedOutputView,
 };
 use crate::params::{self, in_range, opt_in_range};
 use crate::target::{Target, TargetSpec};
@@ -101,6 +101,21 @@ impl Request {
         })
     }
 
+    /// The four models side by side (haircut listed in full), as `taint --compare` with every
+    /// option given: for case files.
+    pub fn compared(target: &str, hops: u32, max_txs: u64, min_sat: u64) -> Result<Request, UsageError> {
+        in_range("hops", hops, 1, MAX_HOPS)?;
+        in_range("max_txs", max_txs, 1, HARD_TRACE_MAX_TXS)?;
+        Ok(Request {
+            target: TargetSpec::parse(target.trim())?,
+            model: TaintModel::Haircut,
+            compare: true,
+            hops,
+            max_txs,
+            min_sat,
+        })
+    }
+
     pub fn run(&self, chain: &Chain) -> Result<Report> {
         let target = self.target.resolve(chain)?;
         let mut notes = target.notes();
@@ -171,7 +186,7 @@ impl Request {
 
     /// The four models side by side; `listed` is the taint under the model listed in full.
     fn compare(&self, chain: &Chain, source: TaintSource, clusters: bool, listed: &Taint) -> Result<TaintCompareView> {
-        let mut rows: BTreeMap<(u32, TxNum, u32), (TaintedOutput, ByModel)> = BTreeMap::new();
+        let mut rows: BTreeMap<(u32, TxNum, u32), (TaintedOutput, ByModel, ByModel)> = BTreeMap::new();
         let mut categories: BTreeMap<String, ByModel> = BTreeMap::new();
         let mut joins: BTreeMap<TxNum, ()> = BTreeMap::new();
         for model in MODELS {
@@ -180,8 +195,14 @@ impl Request {
                 false => self.follow(chain, source, model, clusters)?,
             };
             for o in &taint.outputs {
-                let row = rows.entry((o.hop, o.num, o.vout)).or_insert_with(|| (o.clone(), ByModel::default()));
+                let row = rows
+                    .entry((o.hop, o.num, o.vout))
+                    .or_insert_with(|| (o.clone(), ByModel::default(), ByModel::default()));
                 *row.1.get_mut(model.name()) += o.tainted;
+                *row.2.get_mut(model.name()) += o.tainted - o.earlier;
+                if row.0.entity.is_none() {
+                    row.0.entity = o.entity.clone();
+                }
             }
             for c in self::categories(&taint.outputs) {
                 *categories.entry(c.category).or_default().get_mut(model.name()) += c.tainted_sat;
@@ -189,16 +210,18 @@ impl Request {
             joins.extend(taint.joins.iter().map(|j| (j.num, ())));
         }
         // A join parts the models when its outputs carry different taint under them.
-        let parted: BTreeSet<TxNum> = rows.values().filter(|(_, m)| m.differs()).map(|(o, _)| o.num).collect();
+        let parted: BTreeSet<TxNum> = rows.values().filter(|(_, m, _)| m.differs()).map(|(o, _, _)| o.num).collect();
         let mut resolver = Resolver::new(chain);
         let diverging =
             joins.keys().filter(|n| parted.contains(n)).map(|&n| Ok(resolver.place(n)?.txid)).collect::<Result<_>>()?;
-        let (outputs, by_model): (Vec<TaintedOutput>, Vec<ByModel>) = rows.into_values().unzip();
+        let (outputs, by_model): (Vec<TaintedOutput>, Vec<(ByModel, ByModel)>) =
+            rows.into_values().map(|(o, t, f)| (o, (t, f))).unzip();
         let views = output_views(chain, &outputs)?;
         let outputs = views
             .into_iter()
             .zip(by_model)
-            .map(|(v, tainted_sat)| ComparedOutputView {
+            .zip(&outputs)
+            .map(|((v, (tainted_sat, first)), o)| ComparedOutputView {
                 txid: v.txid,
                 vout: v.vout,
                 address: v.address,
@@ -207,6 +230,11 @@ impl Request {
                 spent: v.spent,
                 time: v.time,
                 tainted_sat,
+                entity: o.entity.as_ref().map(|e| ComparedArrivalView {
+                    label: e.label.clone(),
+                    category: e.category.clone(),
+                    first_arrival_sat: first,
+                }),
                 label: v.label,
             })
             .collect();

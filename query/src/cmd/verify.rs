@@ -138,6 +138,7 @@ mod tests {
             tags_used: Vec::new(),
             tx_tags_used: Vec::new(),
             answer: serde_json::json!({}),
+            requests: None,
             digest: String::new(),
             signature: None,
         }

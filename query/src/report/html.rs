@@ -63,6 +63,7 @@ fn write_page(out: &mut String, p: &Page) -> fmt::Result {
     writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>\n<main>")?;
     header(out, p, question, &asked)?;
     tables::summary(out, p)?;
+    tables::requests(out, p)?;
     picture(out, p)?;
     tables::details(out, p)?;
     tables::hops(out, p)?;
@@ -79,6 +80,28 @@ fn header(out: &mut String, p: &Page, question: &str, asked: &str) -> fmt::Resul
     writeln!(out, "<h1>{}</h1>", esc(question))?;
     writeln!(out, "<p class=\"asked\">{}</p>", esc(asked))?;
     writeln!(out, "<dl class=\"facts\">")?;
+    let info = &case.case;
+    for (what, value) in [("Case", &info.id), ("Analyst", &info.analyst), ("Note", &info.note)] {
+        if let Some(value) = value {
+            writeln!(out, "<dt>{what}</dt><dd>{}</dd>", esc(value))?;
+        }
+    }
+    writeln!(
+        out,
+        "<dt>Created</dt><dd>{} <span class=\"muted\">({})</span></dd>",
+        esc(&when(&info.created)),
+        esc(&info.clock)
+    )?;
+    match &case.signature {
+        Some(s) => writeln!(
+            out,
+            "<dt>Signed</dt><dd>{} by key <code>{}</code> &middot; <code>query verify --signer {}</code> checks it</dd>",
+            esc(&s.algorithm),
+            esc(&s.public_key),
+            esc(&s.public_key)
+        )?,
+        None => writeln!(out, "<dt>Signed</dt><dd class=\"warn\">not signed: anyone could have made this file (query report --sign)</dd>")?,
+    }
     writeln!(out, "<dt>Command</dt><dd><code>{}</code></dd>", esc(&command_text(&case.command)))?;
     writeln!(out, "<dt>Network</dt><dd>{}</dd>", esc(&case.network))?;
     writeln!(

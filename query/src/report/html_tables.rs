@@ -56,6 +56,111 @@ pub fn summary(out: &mut String, p: &Page) -> fmt::Result {
     writeln!(out, "</section>")
 }
 
+/// For an exchange or a court: the deposits at each tagged entity and the holders at the tip,
+/// with the taint under every model.
+pub fn requests(out: &mut String, p: &Page) -> fmt::Result {
+    let Some(r) = &p.case.requests else { return Ok(()) };
+    let tip = p.case.tip.height;
+    writeln!(out, "<section id=\"requests\">\n<h2>For a freeze or disclosure request</h2>")?;
+    writeln!(
+        out,
+        "<p>Taint from <code>{}</code> ({} BTC), up to {} hops, under all four models \
+         (<code>{}</code>); also in <code>requests.csv</code>. A deposit is an output paying a tagged \
+         entity where the taint reached it from outside that entity, counted as exposure counts. \
+         State as of block {tip} ({}).</p>",
+        esc(&r.asked.target),
+        btc(r.source_sat),
+        r.asked.hops,
+        esc(&html_command(&r.command)),
+        esc(&p.date(tip))
+    )?;
+    let models = [("Poison", true), ("Haircut", true), ("FIFO", true), ("LIFO", true)];
+    let cells = |m: &crate::model::ByModel| {
+        [m.poison, m.haircut, m.fifo, m.lifo].iter().map(|v| btc_cell(*v)).collect::<String>()
+    };
+    writeln!(out, "<h3>Deposits at tagged entities</h3>")?;
+    if r.deposits.is_empty() {
+        writeln!(out, "<p class=\"muted\">None: the taint reached no tagged entity within {} hops.</p>", r.asked.hops)?;
+    } else {
+        let mut columns = vec![
+            ("Entity", false),
+            ("Address", false),
+            ("Output (txid:vout)", false),
+            ("Time (UTC)", false),
+            ("Amount (BTC)", true),
+        ];
+        columns.extend(models);
+        columns.push(("At the tip", false));
+        table_head(out, &columns)?;
+        for d in &r.deposits {
+            let state = if d.spent { "moved on by the entity" } else { "unspent" };
+            writeln!(
+                out,
+                "<tr><td><span class=\"tag\">{}</span> <span class=\"muted\">{}</span></td><td class=\"id\"><code>{}</code></td>\
+                 <td class=\"id\"><code>{}:{}</code></td><td class=\"small\">{}</td>{}{}<td>{}</td></tr>",
+                esc(&d.entity),
+                esc(&d.category),
+                esc(d.address.as_deref().unwrap_or("-")),
+                esc(&d.txid),
+                d.vout,
+                esc(&super::html::when(&d.time)),
+                btc_cell(d.value_sat),
+                cells(&d.tainted_sat),
+                state
+            )?;
+        }
+        writeln!(out, "</table>")?;
+    }
+    writeln!(out, "<h3>Where the taint sits at the tip: {} unspent outputs</h3>", r.holders.len())?;
+    if !r.holders.is_empty() {
+        let mut columns =
+            vec![("Address", false), ("Output (txid:vout)", false), ("Hop", true), ("Amount (BTC)", true)];
+        columns.extend(models);
+        table_head(out, &columns)?;
+        for h in r.holders.iter().take(super::requests::PAGE_HOLDERS) {
+            let who = match &h.entity {
+                Some(e) => format!(
+                    "<span class=\"tag\">{}</span> <code>{}</code>",
+                    esc(e),
+                    esc(h.address.as_deref().unwrap_or("-"))
+                ),
+                None => format!("<code>{}</code>", esc(h.address.as_deref().unwrap_or("-"))),
+            };
+            writeln!(
+                out,
+                "<tr><td class=\"id\">{who}</td><td class=\"id\"><code>{}:{}</code></td><td class=\"num\">{}</td>{}{}</tr>",
+                esc(&h.txid),
+                h.vout,
+                h.hop,
+                btc_cell(h.value_sat),
+                cells(&h.tainted_sat)
+            )?;
+        }
+        writeln!(out, "</table>")?;
+        if r.holders.len() > super::requests::PAGE_HOLDERS {
+            writeln!(
+                out,
+                "<p class=\"muted\">The {} largest by haircut taint; all {} are in report.json and requests.csv.</p>",
+                super::requests::PAGE_HOLDERS,
+                r.holders.len()
+            )?;
+        }
+    }
+    if !r.diverging.is_empty() {
+        writeln!(
+            out,
+            "<p>The models part where outside value joins the taint, at {} transaction(s): {}.</p>",
+            r.diverging.len(),
+            r.diverging.iter().take(20).map(|t| format!("<code>{}</code>", esc(t))).collect::<Vec<_>>().join(", ")
+        )?;
+    }
+    writeln!(out, "</section>")
+}
+
+fn html_command(command: &[String]) -> String {
+    super::html::command_text(command)
+}
+
 fn card(out: &mut String, value: &str, what: &str, warn: bool) -> fmt::Result {
     let class = if warn { "card warn" } else { "card" };
     writeln!(
@@ -91,6 +196,14 @@ fn trace_ends(out: &mut String, p: &Page, t: &TraceView) -> fmt::Result {
     writeln!(out, "<h2>Where it {}, by why each branch ends</h2>", if backward { "came from" } else { "ended" })?;
     by_state(out, t)?;
     writeln!(out, "</div>\n<div>\n<h2>Tagged addresses</h2>")?;
+    if p.case.requests.is_some() {
+        writeln!(
+            out,
+            "<p class=\"muted\">Gross figures: an output the trace passed through counts whole, and an entity's own \
+             moves count again. The figure per entity, at first arrival, is under \
+             <a href=\"#requests\">For a freeze or disclosure request</a>.</p>"
+        )?;
+    }
     let tagged = tagged_rows(p, t);
     if tagged.is_empty() {
         writeln!(
@@ -126,7 +239,8 @@ fn trace_ends(out: &mut String, p: &Page, t: &TraceView) -> fmt::Result {
 /// branch ends there): the best tag and the value (paid through it, or traced to it).
 fn tagged_rows(p: &Page, t: &TraceView) -> BTreeMap<(String, String), (TagView, u64)> {
     let mut rows: BTreeMap<(String, String), (TagView, u64)> = BTreeMap::new();
-    let places = t.edges.iter().map(|e| (e.address.as_deref(), "passed through".to_string(), e.value_sat));
+    let places =
+        t.edges.iter().map(|e| (e.address.as_deref(), "passed through (whole output)".to_string(), e.value_sat));
     let ends = t.destinations.iter().map(|d| {
         let role = format!("ends here: {}", d.state.replace('_', " "));
         (d.address.as_deref(), role, d.traced_sat.unwrap_or(d.value_sat))

@@ -141,6 +141,7 @@ fn case(body: &Body, label: &str) -> CaseReport {
             Body::Trace(t) => serde_json::to_value(t).unwrap(),
             _ => serde_json::Value::Null,
         },
+        requests: None,
         digest: String::new(),
         signature: None,
     }

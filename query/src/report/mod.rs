@@ -15,6 +15,7 @@ pub mod html;
 mod html_tables;
 #[cfg(test)]
 mod html_tests;
+pub mod requests;
 mod taint;
 
 use bitcoin::hashes::{sha256, Hash};
@@ -64,6 +65,10 @@ pub struct CaseReport {
     pub tx_tags_used: Vec<TaggedTx>,
     /// The command's answer, exactly as its JSON output.
     pub answer: serde_json::Value,
+    /// For a forward trace or a taint: the deposits at tagged entities and the holders at the
+    /// tip, under all four taint models (see [`requests`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<requests::Requests>,
     /// See the module documentation.
     pub digest: String,
     /// An Ed25519 signature over the digest, when the file was signed (`report --sign`).
@@ -228,6 +233,7 @@ mod tests {
             tags_used: Vec::new(),
             tx_tags_used: Vec::new(),
             answer: serde_json::json!({"z": 1, "a": [1.5, "é"]}),
+            requests: None,
             digest: String::new(),
             signature: None,
         }

@@ -47,7 +47,13 @@ pub fn recompute(report: &CaseReport, excerpt: &Excerpt, network: Network) -> Re
     let answer = job.run(&chain).map_err(failed)?;
     let text = render(&answer, Format::Json, &Style::default()).map_err(|e| VerifyError::Incomplete(e.to_string()))?;
     let computed: serde_json::Value = serde_json::from_str(&text).expect("the JSON renderer writes JSON");
-    match first_difference(&report.answer, &computed, "answer") {
+    if let Some((field, recorded, computed)) = first_difference(&report.answer, &computed, "answer") {
+        return Err(VerifyError::Answer { field, recorded, computed });
+    }
+    let Some(recorded) = &report.requests else { return Ok(()) };
+    let computed = super::requests::compute(&chain, &recorded.asked).map_err(failed)?;
+    let as_json = |r: &super::requests::Requests| serde_json::to_value(r).expect("plain data");
+    match first_difference(&as_json(recorded), &as_json(&computed), "requests") {
         None => Ok(()),
         Some((field, recorded, computed)) => Err(VerifyError::Answer { field, recorded, computed }),
     }

@@ -148,6 +148,7 @@ impl Fixture {
             tags_used: Vec::<TaggedAddress>::new(),
             tx_tags_used: Vec::new(),
             answer: serde_json::json!({"txs": []}),
+            requests: None,
             digest: String::new(),
             signature: None,
         }

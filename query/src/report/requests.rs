@@ -1,0 +1,209 @@
+//! The part of a case file an exchange or a court acts on: for every tagged entity the stolen
+//! value reached, each deposit (the output paying it where taint arrived from outside it) with
+//! its taint under each of the four models, and every output still holding taint at the tip.
+//!
+//! It is `taint --compare` from the case's source with the case's hops, recorded with what was
+//! asked so that `verify` computes it again from the case file's outputs like the answer.
+
+use serde::{Deserialize, Serialize};
+
+use crate::chain::Chain;
+use crate::cmd::taint;
+use crate::error::Result;
+use crate::model::{Body, ByModel, TaintCompareView};
+
+/// Holders listed in the page; the JSON and CSV list them all.
+pub const PAGE_HOLDERS: usize = 100;
+
+/// What the section was computed from: a taint from `target`, up to `hops`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asked {
+    pub target: String,
+    pub hops: u32,
+    pub max_txs: u64,
+    pub min_sat: u64,
+}
+
+impl Asked {
+    /// For the answers that start from a source and follow it forward: a forward trace and a
+    /// taint. Paths, exposure and backward traces ask something else.
+    pub fn of(body: &Body) -> Option<Asked> {
+        match body {
+            Body::Trace(t) if t.direction == "forward" => {
+                Some(Asked { target: t.root.clone(), hops: t.hops, max_txs: t.max_txs, min_sat: 1 })
+            }
+            Body::Taint(t) => {
+                Some(Asked { target: t.source.target.clone(), hops: t.hops, max_txs: t.max_txs, min_sat: t.min_sat })
+            }
+            _ => None,
+        }
+    }
+
+    /// The same question as typed after `query`.
+    pub fn command(&self) -> Vec<String> {
+        [
+            "taint",
+            &self.target,
+            "--compare",
+            "--hops",
+            &self.hops.to_string(),
+            "--max-txs",
+            &self.max_txs.to_string(),
+            "--min-sat",
+            &format!("{}sat", self.min_sat.max(1)),
+        ]
+        .iter()
+        .map(|w| w.to_string())
+        .collect()
+    }
+}
+
+/// The section as the case file carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requests {
+    pub asked: Asked,
+    /// [`Asked::command`], for people.
+    pub command: Vec<String>,
+    /// The value the taint starts from.
+    pub source_sat: u64,
+    /// By entity (category, then label), then chain order.
+    pub deposits: Vec<Deposit>,
+    /// Every output unspent at the tip that carries taint under some model, most taint (haircut)
+    /// first.
+    pub holders: Vec<Holder>,
+    /// The txs where outside value joins the taint and the models part.
+    pub diverging: Vec<String>,
+}
+
+/// An output paying a tagged entity where the taint reached it from outside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deposit {
+    pub entity: String,
+    pub category: String,
+    pub address: Option<String>,
+    pub txid: String,
+    pub vout: u32,
+    /// The block's time, UTC (ISO 8601).
+    pub time: String,
+    pub value_sat: u64,
+    /// The taint arriving there, under each model.
+    pub tainted_sat: ByModel,
+    /// Spent by the tip of the index (the entity moved it on).
+    pub spent: bool,
+}
+
+/// An output still holding taint at the tip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub address: Option<String>,
+    /// The entity it pays, if tagged.
+    pub entity: Option<String>,
+    pub txid: String,
+    pub vout: u32,
+    pub time: String,
+    pub hop: u32,
+    pub value_sat: u64,
+    pub tainted_sat: ByModel,
+}
+
+/// Computes the section on `chain`.
+pub fn compute(chain: &Chain, asked: &Asked) -> Result<Requests> {
+    let request = taint::Request::compared(&asked.target, asked.hops, asked.max_txs, asked.min_sat)?;
+    let answer = request.run(chain)?;
+    let Body::Taint(view) = answer.body else { unreachable!("taint answers with a taint") };
+    let compare = view.compare.unwrap_or_else(|| unreachable!("compared on request"));
+    Ok(from_compare(asked, view.source.tainted_sat, compare))
+}
+
+fn from_compare(asked: &Asked, source_sat: u64, compare: TaintCompareView) -> Requests {
+    let any = |m: &ByModel| m.poison.max(m.haircut).max(m.fifo).max(m.lifo) > 0;
+    let mut deposits: Vec<Deposit> = compare
+        .outputs
+        .iter()
+        .filter_map(|o| {
+            let entity = o.entity.as_ref().filter(|e| any(&e.first_arrival_sat))?;
+            Some(Deposit {
+                entity: entity.label.clone(),
+                category: entity.category.clone(),
+                address: o.address.clone(),
+                txid: o.txid.clone(),
+                vout: o.vout,
+                time: o.time.clone(),
+                value_sat: o.value_sat,
+                tainted_sat: entity.first_arrival_sat,
+                spent: o.spent,
+            })
+        })
+        .collect();
+    deposits.sort_by(|a, b| (&a.category, &a.entity).cmp(&(&b.category, &b.entity)));
+    let mut holders: Vec<Holder> = compare
+        .outputs
+        .iter()
+        .filter(|o| !o.spent && any(&o.tainted_sat))
+        .map(|o| Holder {
+            address: o.address.clone(),
+            entity: o.entity.as_ref().map(|e| e.label.clone()),
+            txid: o.txid.clone(),
+            vout: o.vout,
+            time: o.time.clone(),
+            hop: o.hop,
+            value_sat: o.value_sat,
+            tainted_sat: o.tainted_sat,
+        })
+        .collect();
+    holders.sort_by(|a, b| b.tainted_sat.haircut.cmp(&a.tainted_sat.haircut).then(a.hop.cmp(&b.hop)));
+    Requests {
+        asked: asked.clone(),
+        command: asked.command(),
+        source_sat,
+        deposits,
+        holders,
+        diverging: compare.diverging,
+    }
+}
+
+/// The section as CSV (`requests.csv` beside the case file): one row per deposit, then one per
+/// holder; amounts in BTC.
+pub fn csv(r: &Requests, tip_height: u32) -> String {
+    use crate::model::btc;
+    let mut out = String::from(
+        "section,entity,category,address,txid,vout,time_utc,value_btc,poison_btc,haircut_btc,fifo_btc,lifo_btc,state\n",
+    );
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let models = |m: &ByModel| format!("{},{},{},{}", btc(m.poison), btc(m.haircut), btc(m.fifo), btc(m.lifo));
+    for d in &r.deposits {
+        let state =
+            if d.spent { "moved on by the entity".to_string() } else { format!("unspent at height {tip_height}") };
+        out.push_str(&format!(
+            "deposit,{},{},{},{},{},{},{},{},{}\n",
+            field(&d.entity),
+            field(&d.category),
+            field(d.address.as_deref().unwrap_or("")),
+            d.txid,
+            d.vout,
+            d.time,
+            btc(d.value_sat),
+            models(&d.tainted_sat),
+            state
+        ));
+    }
+    for h in &r.holders {
+        out.push_str(&format!(
+            "holder,{},,{},{},{},{},{},{},unspent at height {tip_height}\n",
+            field(h.entity.as_deref().unwrap_or("")),
+            field(h.address.as_deref().unwrap_or("")),
+            h.txid,
+            h.vout,
+            h.time,
+            btc(h.value_sat),
+            models(&h.tainted_sat)
+        ));
+    }
+    out
+}
