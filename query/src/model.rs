@@ -755,10 +755,20 @@ pub struct VerifyView {
     pub answer_recomputed: bool,
     /// Outputs the file records as unspent, checked at the node's tip.
     pub unspent_checked: usize,
-    /// Of those, the ones spent since the file was made (`txid:vout`).
-    pub moved: Vec<String>,
+    /// Of those, the ones spent in a block after the file's tip, with where.
+    pub moved: Vec<MovedView>,
     /// Always true: a report that does not hold is an error.
     pub ok: bool,
+}
+
+/// An output a case file records unspent, spent since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MovedView {
+    /// `txid:vout`.
+    pub output: String,
+    pub spent_by_txid: String,
+    pub spent_by_vin: u32,
+    pub height: u32,
 }
 
 /// `query keys new`: the key pair written.

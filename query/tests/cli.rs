@@ -659,7 +659,11 @@ fn report_writes_its_case_file_and_refuses_a_directory_that_is_not_empty() {
     // Again into the same directory: refused on one line, exit 2, nothing touched.
     let before = std::fs::read(case.join("report.json")).unwrap();
     let again = query_db(&f.db, &["report", "trace", "forward", &a, "--out", &case_str]);
-    assert_error(&again, 2, &format!("--out {case_str} is not empty (it holds report.html, report.json)"));
+    assert_error(
+        &again,
+        2,
+        &format!("--out {case_str} is not empty (it holds report.html, report.json, requests.csv)"),
+    );
     assert!(again.stderr.contains("(see 'query report --help')"), "{}", again.stderr);
     assert_eq!(std::fs::read(case.join("report.json")).unwrap(), before);
     assert_error(&query_db(&f.db, &["report", "trace", "forward", &a]), 2, "report needs --out DIR");

@@ -12,7 +12,7 @@ use tracing::info;
 use crate::cli::VerifyArgs;
 use crate::config::Settings;
 use crate::error::{one_line, Result, UsageError};
-use crate::model::{Body, Report, VerifyView};
+use crate::model::{Body, MovedView, Report, VerifyView};
 use crate::report::recompute::recompute;
 use crate::report::sign::{self, SignError};
 use crate::report::verify::{check_on_node, check_sealed, VerifyError};
@@ -79,7 +79,16 @@ impl Request {
             signer_expected: self.signer.is_some(),
             answer_recomputed: true,
             unspent_checked: verified.unspent_checked,
-            moved: verified.moved,
+            moved: verified
+                .moved_since
+                .iter()
+                .map(|m| MovedView {
+                    output: m.outpoint.to_string(),
+                    spent_by_txid: m.spent_by.to_string(),
+                    spent_by_vin: m.vin,
+                    height: m.height,
+                })
+                .collect(),
             ok: true,
         };
         let mut notes = Vec::new();
@@ -88,7 +97,7 @@ impl Request {
         }
         if !view.moved.is_empty() {
             notes.push(format!(
-                "{} output(s) the file records as unspent were spent after block {} (the node cannot say when)",
+                "{} output(s) the file records as unspent were spent after its tip, block {}: see moved",
                 view.moved.len(),
                 self.report.tip.height
             ));

@@ -15,7 +15,16 @@ pub fn table(out: &mut String, v: &VerifyView) -> fmt::Result {
     };
     let moved = match v.moved.len() {
         0 => format!("none of the {} unspent outputs", v.unspent_checked),
-        n => format!("{n} of the {} unspent outputs: {}", v.unspent_checked, v.moved.join(", ")),
+        n => {
+            let each: Vec<String> = v
+                .moved
+                .iter()
+                .map(|m| {
+                    format!("{} (spent by {}:{} at height {})", m.output, m.spent_by_txid, m.spent_by_vin, m.height)
+                })
+                .collect();
+            format!("{n} of the {} unspent outputs: {}", v.unspent_checked, each.join(", "))
+        }
     };
     let case = [
         v.case.id.as_deref().map(|id| format!("case {id}")),
@@ -76,7 +85,12 @@ mod tests {
             signer_expected: false,
             answer_recomputed: true,
             unspent_checked: 2,
-            moved: vec![format!("{}:1", "ef".repeat(32))],
+            moved: vec![crate::model::MovedView {
+                output: format!("{}:1", "ef".repeat(32)),
+                spent_by_txid: "12".repeat(32),
+                spent_by_vin: 0,
+                height: 104,
+            }],
             ok: true,
         };
         Report { body: Body::Verify(view), notes: Vec::new() }
@@ -87,7 +101,7 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_str(&render(&report(), Format::Json, &Default::default()).unwrap()).unwrap();
         assert_eq!(
-            (&json["ok"], &json["answer_recomputed"], &json["moved"][0]),
+            (&json["ok"], &json["answer_recomputed"], &json["moved"][0]["output"]),
             (&serde_json::json!(true), &serde_json::json!(true), &serde_json::json!(format!("{}:1", "ef".repeat(32))))
         );
         assert_eq!(json["case"]["id"], "C-7");
@@ -100,7 +114,11 @@ mod tests {
         );
         assert!(table.contains("Signed          not signed\n"), "{table}");
         assert!(
-            table.contains(&format!("Moved since     1 of the 2 unspent outputs: {}:1\n", "ef".repeat(32))),
+            table.contains(&format!(
+                "Moved since     1 of the 2 unspent outputs: {}:1 (spent by {}:0 at height 104)\n",
+                "ef".repeat(32),
+                "12".repeat(32)
+            )),
             "{table}"
         );
     }

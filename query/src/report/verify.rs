@@ -109,6 +109,10 @@ pub enum Problem {
     Spend { txid: String, vin: u32, problem: Box<Problem> },
     #[error("cannot get {what} from the node: {source}")]
     Node { what: String, source: NodeError },
+    #[error(
+        "recorded unspent, but spent at or before the report's tip (height {tip}): the report leaves out where it went"
+    )]
+    SpentBefore { tip: u32 },
 }
 
 /// A report whose hops hold, how much was checked, and what the node returned.
@@ -123,8 +127,8 @@ pub struct Verified {
     pub tip_time: String,
     /// Outputs the report records as unspent, checked at the node's tip.
     pub unspent_checked: usize,
-    /// Of those, the ones spent since (`txid:vout`).
-    pub moved: Vec<String>,
+    /// Of those, the ones spent in a block after the report's tip, with where.
+    pub moved_since: Vec<Moved>,
     /// The index excerpt the node's copies make, for computing the answer again.
     pub excerpt: Excerpt,
 }
@@ -179,7 +183,7 @@ pub fn check_on_node(
     for (i, hop) in report.hops.iter().enumerate() {
         checker.spent(hop).map_err(|p| failed(i, hop, p))?;
     }
-    let (mut unspent_checked, mut moved) = (0, Vec::new());
+    let (mut unspent_checked, mut moved) = (0, HashMap::new());
     for (i, hop) in report.hops.iter().enumerate() {
         let (Some(vout), None) = (hop.vout, &hop.spent_by) else { continue };
         if hop.script_hex.as_deref().is_some_and(|s| s.starts_with("6a")) {
@@ -188,9 +192,11 @@ pub fn check_on_node(
         let outpoint = OutPoint { txid: parse_txid(&hop.txid).map_err(|p| failed(i, hop, p))?, vout };
         unspent_checked += 1;
         if !checker.source.unspent(&outpoint)? {
-            moved.push(outpoint.to_string());
+            moved.insert(outpoint, i);
         }
     }
+    let moved_since =
+        spent_since(report, height, moved, checker.source).map_err(|(i, p)| failed(i, &report.hops[i], p))?;
     let tip_hash = parse_block(&report.tip.hash)?;
     let now = checker.header(&parse_block(&tip.hash)?)?;
     let tip_time = crate::model::utc(now.time);
@@ -214,9 +220,54 @@ pub fn check_on_node(
         tip,
         tip_time,
         unspent_checked,
-        moved,
+        moved_since,
         excerpt,
     })
+}
+
+/// An output the report records unspent that a later block spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub outpoint: OutPoint,
+    pub spent_by: Txid,
+    pub vin: u32,
+    pub height: u32,
+}
+
+/// Where each output recorded unspent but spent at the node's tip was spent, searching the
+/// blocks after the report's tip up to `tip`. One not spent there was spent at or before the
+/// report's tip, so the report left a branch out: the error names its hop.
+fn spent_since(
+    report: &CaseReport,
+    tip: u32,
+    mut wanted: HashMap<OutPoint, usize>,
+    source: &mut impl ChainSource,
+) -> Result<Vec<Moved>, (usize, Problem)> {
+    let mut found = Vec::new();
+    let mut height = report.tip.height;
+    while !wanted.is_empty() && height < tip {
+        height += 1;
+        let node = |what: String| move |source| Problem::Node { what, source };
+        let first = *wanted.values().min().expect("not empty");
+        let hash = source
+            .hash_at(height)
+            .map_err(|e| (first, node(format!("the block at height {height}"))(e)))?
+            .ok_or((first, Problem::SpentBefore { tip: report.tip.height }))?;
+        let block = source.fetch_block(&hash).map_err(|e| (first, node(format!("block {hash}"))(e)))?;
+        for tx in &block.txdata {
+            for (vin, input) in tx.input.iter().enumerate() {
+                if wanted.remove(&input.previous_output).is_some() {
+                    let spent_by = tx.compute_txid();
+                    found.push(Moved { outpoint: input.previous_output, spent_by, vin: vin as u32, height });
+                }
+            }
+        }
+    }
+    if let Some(&first) = wanted.values().min() {
+        return Err((first, Problem::SpentBefore { tip: report.tip.height }));
+    }
+    found.sort_by_key(|m| (m.height, m.outpoint));
+    Ok(found)
 }
 
 fn parse_block(text: &str) -> Result<BlockHash, VerifyError> {

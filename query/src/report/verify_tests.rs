@@ -171,12 +171,18 @@ fn a_report_that_holds_is_checked_hop_by_hop_fetching_each_block_once() {
     let mut f = fixture();
     let report = f.report();
     let b0 = OutPoint { txid: f.b.compute_txid(), vout: 0 };
+    // Block 3, after the report's tip, spends b:0.
+    let c = tx(b0, &[(48_000, 4)]);
+    let later = block(3, vec![c.clone()]);
+    f.node.best.push(later.block_hash());
+    f.node.blocks.insert(later.block_hash(), later);
     f.node.moved.push(b0);
     let verified = verify(&report, &mut f.node).unwrap();
-    assert_eq!((verified.hops_checked, verified.blocks_checked, &verified.tip), (3, 2, &f.at(2)));
-    assert_eq!(f.node.fetched, 2, "blocks 1 and 2, once each");
-    // The unspent outputs are checked at the tip: one has moved since.
-    assert_eq!((verified.unspent_checked, verified.moved), (2, vec![b0.to_string()]));
+    assert_eq!((verified.hops_checked, verified.blocks_checked, &verified.tip), (3, 2, &f.at(3)));
+    assert_eq!(f.node.fetched, 4, "blocks 1 and 2 once each; block 3 for where b:0 went and for the tip's time");
+    // The unspent outputs are checked at the tip: one has moved since, in block 3.
+    let moved = Moved { outpoint: b0, spent_by: c.compute_txid(), vin: 0, height: 3 };
+    assert_eq!((verified.unspent_checked, verified.moved_since.clone()), (2, vec![moved]));
     // The excerpt: both txs in chain order, b spending a:0.
     let txs = &verified.excerpt.txs;
     assert_eq!(txs.len(), 2);
@@ -184,6 +190,23 @@ fn a_report_that_holds_is_checked_hop_by_hop_fetching_each_block_once() {
     assert_eq!(
         txs[1].inputs,
         Some(vec![indexer::storage::excerpt::ExcerptInput { prev: 0, vout: 0, value: txs[0].outputs[0].0 }])
+    );
+}
+
+#[test]
+fn an_output_recorded_unspent_but_spent_by_the_reports_tip_fails_as_a_branch_left_out() {
+    let mut f = fixture();
+    // The report says a:1 is unspent; the node has it spent, and no block after the report's
+    // tip spends it: the spend was left out of the file.
+    let report = f.report();
+    f.node.moved.push(OutPoint { txid: f.a.compute_txid(), vout: 1 });
+    let err = f.fails(&report);
+    assert!(err.starts_with("hop 2 of 3 (txid "), "{err}");
+    assert!(
+        err.ends_with(
+            "recorded unspent, but spent at or before the report's tip (height 2): the report leaves out where it went"
+        ),
+        "{err}"
     );
 }
 
