@@ -91,6 +91,8 @@ pub enum UsageError {
     /// Two parameters that exclude each other.
     #[error("{a} and {b} cannot be given together")]
     Conflict { a: &'static str, b: &'static str },
+    #[error("txid prefix {prefix} is ambiguous: it starts {matches}; give more digits")]
+    AmbiguousTxid { prefix: String, matches: String },
     /// A parameter that must be given (for parameters built without clap).
     #[error("{name} is required: {hint}")]
     Missing { name: &'static str, hint: &'static str },
@@ -109,8 +111,6 @@ pub enum QueryError {
     UnknownTx { txid: String, tip: String },
     #[error("no indexed transaction's txid starts with {prefix} (indexed up to {tip})")]
     UnknownTxPrefix { prefix: String, tip: String },
-    #[error("txid prefix {prefix} is ambiguous: it starts {matches}; give more digits")]
-    AmbiguousTxid { prefix: String, matches: String },
     #[error("transaction {txid} has no output {vout} (it has {count})")]
     NoSuchOutput { txid: String, vout: u32, count: u32 },
     #[error("database at {path} indexes '{found}', but the network asked for is '{expected}' (--network or `network` in the config file)")]

@@ -75,10 +75,8 @@ impl TxRef {
             _ => {
                 let more = if matches.len() > MAX_LISTED_MATCHES { ", and more" } else { "" };
                 let listed: Vec<String> = matches.iter().take(MAX_LISTED_MATCHES).map(|t| t.to_string()).collect();
-                Err(QueryError::AmbiguousTxid {
-                    prefix: prefix.clone(),
-                    matches: format!("{}{more}", listed.join(", ")),
-                })
+                let matches = format!("{}{more}", listed.join(", "));
+                Err(UsageError::AmbiguousTxid { prefix: prefix.clone(), matches }.into())
             }
         }
     }

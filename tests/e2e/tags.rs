@@ -38,7 +38,9 @@ fn exchange_pack(truth: &Truth) -> (String, HashSet<String>) {
 }
 
 /// The thief's exposure to the tagged addresses, computed from the generator's records with
-/// the documented rules in floating point: direct (hop 1) and indirect value.
+/// the documented rules in floating point: direct (hop 0) and indirect value. Txs are taken in
+/// chain order, each split once with everything that entered it, at the smallest hop it was
+/// reached at.
 fn expected_exposure(truth: &Truth, from: &str, hops: u32, tagged: &HashSet<String>) -> (f64, f64) {
     let paid: HashMap<(&str, u32), (&str, u64)> = truth
         .txs
@@ -50,55 +52,47 @@ fn expected_exposure(truth: &Truth, from: &str, hops: u32, tagged: &HashSet<Stri
                 .map(move |(v, o)| ((t.txid.as_str(), v as u32), (o.address.as_deref().unwrap_or(""), o.value_sat)))
         })
         .collect();
-    let spender: HashMap<(&str, u32), usize> = truth
-        .txs
-        .iter()
-        .enumerate()
-        .flat_map(|(n, t)| t.inputs.iter().map(move |i| ((i.txid.as_str(), i.vout), n)))
-        .collect();
-    let input_total = |n: usize| truth.txs[n].inputs.iter().map(|i| paid[&(i.txid.as_str(), i.vout)].1).sum::<u64>();
+    let spent: HashSet<(&str, u32)> =
+        truth.txs.iter().flat_map(|t| t.inputs.iter().map(|i| (i.txid.as_str(), i.vout))).collect();
     let (mut direct, mut indirect) = (0.0, 0.0);
-    // Flows at outputs of the current hop: (txid, vout) -> value.
-    let mut level: HashMap<(&str, u32), f64> = HashMap::new();
-    let mut spends_from: Vec<usize> = Vec::new();
-    for (n, tx) in truth.txs.iter().enumerate() {
-        if tx.inputs.iter().any(|i| paid[&(i.txid.as_str(), i.vout)].0 == from) {
-            spends_from.push(n);
+    // Flows waiting at untagged spent outputs: value and hop.
+    let mut waiting: HashMap<(&str, u32), (f64, u32)> = HashMap::new();
+    let mut settle = |out, value: f64, hop: u32, waiting: &mut HashMap<_, (f64, u32)>| {
+        if tagged.contains(paid[&out].0) {
+            if hop == 0 {
+                direct += value;
+            } else {
+                indirect += value;
+            }
+        } else if spent.contains(&out) && hop < hops {
+            let w = waiting.entry(out).or_insert((0.0, hop));
+            w.0 += value;
+            w.1 = w.1.min(hop);
         }
-    }
-    for n in spends_from {
-        let tx = &truth.txs[n];
-        let own: u64 =
-            tx.inputs.iter().map(|i| paid[&(i.txid.as_str(), i.vout)]).filter(|p| p.0 == from).map(|p| p.1).sum();
-        let share = own as f64 / input_total(n) as f64;
-        for (v, o) in tx.outputs.iter().enumerate() {
-            if o.address.as_deref() != Some(from) {
-                *level.entry((tx.txid.as_str(), v as u32)).or_default() += share * o.value_sat as f64;
-            }
-        }
-    }
-    for hop in 1..=hops {
-        let mut next: HashMap<(&str, u32), f64> = HashMap::new();
-        for (out, value) in level {
-            if tagged.contains(paid[&out].0) {
-                if hop == 1 {
-                    direct += value;
-                } else {
-                    indirect += value;
-                }
-                continue;
-            }
-            let Some(&n) = spender.get(&out) else { continue };
-            if hop == hops {
-                continue;
-            }
-            let tx = &truth.txs[n];
-            let total = input_total(n) as f64;
+    };
+    for tx in &truth.txs {
+        let inputs: Vec<(&str, u64)> = tx.inputs.iter().map(|i| paid[&(i.txid.as_str(), i.vout)]).collect();
+        let total = inputs.iter().map(|i| i.1).sum::<u64>() as f64;
+        let own: u64 = inputs.iter().filter(|i| i.0 == from).map(|i| i.1).sum();
+        if own > 0 {
             for (v, o) in tx.outputs.iter().enumerate() {
-                *next.entry((tx.txid.as_str(), v as u32)).or_default() += value * o.value_sat as f64 / total;
+                if o.address.as_deref() != Some(from) {
+                    settle((tx.txid.as_str(), v as u32), own as f64 * o.value_sat as f64 / total, 0, &mut waiting);
+                }
             }
         }
-        level = next;
+        let (mut entering, mut hop) = (0.0, None::<u32>);
+        for i in &tx.inputs {
+            if let Some((value, h)) = waiting.remove(&(i.txid.as_str(), i.vout)) {
+                entering += value;
+                hop = Some(hop.map_or(h + 1, |x| x.min(h + 1)));
+            }
+        }
+        if let Some(hop) = hop {
+            for (v, o) in tx.outputs.iter().enumerate() {
+                settle((tx.txid.as_str(), v as u32), entering * o.value_sat as f64 / total, hop, &mut waiting);
+            }
+        }
     }
     (direct, indirect)
 }
@@ -221,4 +215,101 @@ fn tags_name_the_exchanges_everywhere_stop_traces_and_measure_the_thiefs_exposur
         "indirect {got_indirect} vs {indirect:.1} ({splits} splits)"
     );
     assert!(got_direct + got_indirect > 0, "the thief's coins never reached an exchange within {hops} hops");
+
+    one_figure_per_question(&db, &tags, &dir.path().join("case"), &case.theft_txid);
+    joins_are_marked(&truth, &db, &tags);
+}
+
+/// From the theft tx, exposure, taint (haircut, per category) and a case file of that taint
+/// give the same exchange figure, to the satoshi, and put each deposit at the same hop.
+fn one_figure_per_question(db: &Path, tags: &Path, out: &Path, theft: &str) {
+    let limits = ["--hops", "12", "--max-txs", "1000000"];
+    let exposure = query(db, tags, &[&["exposure", theft][..], &limits].concat());
+    let exchange = category_value(&exposure, "direct", "exchange") + category_value(&exposure, "indirect", "exchange");
+    assert!(exchange > 0, "{exposure}");
+    let by_category = |taint: &Value| -> u64 {
+        let categories = taint["by_category"].as_array().expect("categories");
+        categories.iter().filter(|c| c["category"] == "exchange").map(|c| c["tainted_sat"].as_u64().unwrap()).sum()
+    };
+    let taint = query(db, tags, &[&["taint", theft, "--model", "haircut"][..], &limits].concat());
+    assert_eq!(by_category(&taint), exchange, "taint at first arrival is exposure's figure");
+    let gross: u64 = taint["by_category"].as_array().unwrap().iter().map(|c| c["gross_sat"].as_u64().unwrap()).sum();
+    assert!(gross > 0, "the exchanges' own moves are kept apart as gross: {}", taint["by_category"]);
+    // Each output exposure attributed value at is a tainted output at the same hop.
+    for a in exposure["attributions"].as_array().expect("attributions") {
+        let at = taint["outputs"].as_array().unwrap().iter().find(|o| o["txid"] == a["txid"] && o["vout"] == a["vout"]);
+        let at = at.unwrap_or_else(|| panic!("{a} carries no taint"));
+        assert_eq!(at["hop"], a["hop"], "{a} vs {at}");
+    }
+    query(
+        db,
+        tags,
+        &[&["report", "--out", out.to_str().unwrap(), "taint", theft, "--model", "haircut"][..], &limits].concat(),
+    );
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(by_category(&file["answer"]), exchange);
+    let deposits = file["requests"]["deposits"].as_array().expect("deposits");
+    let at_exchanges: u64 = deposits
+        .iter()
+        .filter(|d| d["category"] == "exchange")
+        .map(|d| d["tainted_sat"]["haircut"].as_u64().unwrap())
+        .sum();
+    assert_eq!(at_exchanges, exchange, "the case file's deposits add up to the same figure");
+    let csv = std::fs::read_to_string(out.join("requests.csv")).unwrap();
+    assert_eq!(csv.lines().filter(|l| l.starts_with("deposit,")).count(), deposits.len());
+}
+
+/// The CoinJoin, where other users' coins join the stolen ones, is marked as a join in the
+/// trace's JSON, table and picture, and named where the taint models part.
+fn joins_are_marked(truth: &Truth, db: &Path, tags: &Path) {
+    let case = &truth.case;
+    let args = ["trace", "forward", &case.theft_txid, "--hops", "40", "--max-txs", "1000000"];
+    let trace = query(db, tags, &args);
+    let join = trace["joins"].as_array().expect("joins").iter().find(|j| j["txid"] == case.coinjoin_txid.as_str());
+    let join = join.unwrap_or_else(|| panic!("the CoinJoin is no join: {}", trace["joins"]));
+    // Joined: the CoinJoin's inputs no edge of the trace leads into.
+    let followed: HashSet<(String, u64)> = trace["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["to_txid"] == case.coinjoin_txid.as_str())
+        .map(|e| (e["from_txid"].as_str().unwrap().to_string(), e["vout"].as_u64().unwrap()))
+        .collect();
+    let coinjoin = truth.txs.iter().find(|t| t.txid == case.coinjoin_txid).expect("generated");
+    let value = |txid: &str, vout: u32| {
+        truth.txs.iter().find(|t| t.txid == txid).map(|t| t.outputs[vout as usize].value_sat).expect("spent output")
+    };
+    let outside: u64 = coinjoin
+        .inputs
+        .iter()
+        .filter(|i| !followed.contains(&(i.txid.clone(), u64::from(i.vout))))
+        .map(|i| value(&i.txid, i.vout))
+        .sum();
+    assert!(outside > 0);
+    assert_eq!(join["joined_sat"].as_u64(), Some(outside), "{join}");
+    assert_eq!(join["inputs"].as_array().unwrap().len(), coinjoin.inputs.len() - followed.len());
+    let shown = |format: &str| {
+        let out = Command::new(bin("query"))
+            .arg("--db")
+            .arg(db)
+            .arg("--tags")
+            .arg(tags)
+            .args(["--format", format])
+            .args(args)
+            .output()
+            .expect("query runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("text")
+    };
+    let table = shown("table");
+    let row = table.lines().find(|l| l.contains(&case.coinjoin_txid[..16]) && l.contains("JOIN:"));
+    assert!(row.is_some(), "no JOIN note on the CoinJoin's row:\n{table}");
+    assert!(table.contains("JOINS: outside value entering the flow"), "{table}");
+    let svg = shown("svg");
+    assert!(svg.contains("outside value joins"), "the picture draws no join");
+    // Taint: the CoinJoin is a join, and the models part there.
+    let taint = query(db, tags, &["taint", &case.theft_txid, "--compare", "--hops", "40", "--max-txs", "1000000"]);
+    assert!(taint["joins"].as_array().unwrap().iter().any(|j| j["txid"] == case.coinjoin_txid.as_str()));
+    let diverging = taint["compare"]["diverging"].as_array().expect("diverging");
+    assert!(diverging.iter().any(|t| t == case.coinjoin_txid.as_str()), "{diverging:?}");
 }

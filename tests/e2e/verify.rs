@@ -67,6 +67,12 @@ fn coin(tx: &Transaction, vout: u32) -> Coin {
 /// A chain of spends, one block each: `a` pays two outputs (the first spent by `b`), `b` pays
 /// `c`, `c` pays `d`. Returns the four txs and their blocks.
 fn chain_of_spends(env: &TestEnv) -> (Vec<Transaction>, Vec<BlockHash>) {
+    let (txs, blocks, _, _) = keyed_chain_of_spends(env);
+    (txs, blocks)
+}
+
+/// [`chain_of_spends`], with the wallet and the scripts: `d:0` pays the fourth, `a:1` the fifth.
+fn keyed_chain_of_spends(env: &TestEnv) -> (Vec<Transaction>, Vec<BlockHash>, Wallet, Vec<OwnedScript>) {
     let mut wallet = Wallet::new(7, bitcoin::Network::Regtest);
     let (owner, mined) = mature_coin(env, &mut wallet);
     let scripts: Vec<OwnedScript> = (0..5).map(|_| wallet.new_script(ScriptKind::P2wpkh)).collect();
@@ -82,7 +88,7 @@ fn chain_of_spends(env: &TestEnv) -> (Vec<Transaction>, Vec<BlockHash>) {
         txs.push(pay(&wallet, &scripts[i], &coin(prev, 0), scripts[i + 1].script_pubkey()));
     }
     let blocks = txs.iter().map(|tx| env.generate_block(std::slice::from_ref(tx)).expect("block")).collect();
-    (txs, blocks)
+    (txs, blocks, wallet, scripts)
 }
 
 /// A node with the chain of spends, indexed, and the sealed report of a trace from `a` in
@@ -263,15 +269,35 @@ fn forged_answers_dropped_branches_and_foreign_signatures_fail_naming_what_diffe
         "{line}"
     );
 
-    // A branch removed: b's spend of a:0 and everything after it dropped from the hops, the
-    // answer left as it was (the digest recomputed).
+    // A branch removed: b's spend of a:0 and everything after it dropped from the hops, and the
+    // answer edited to match (a:0 where the money ends, unspent), the digest recomputed. The
+    // node has a:0 spent by the report's tip: the hop that hides the branch is named.
     let mut forged = report.clone();
     let a = case.txid(0);
     let cut = forged.hops.iter().position(|h| h.txid == a && h.vout == Some(0)).expect("a:0");
     forged.hops[cut].spent_by = None;
     forged.hops.retain(|h| h.txid == a || h.spent_by.as_ref().is_some_and(|s| s.txid == a));
+    let ends = forged.answer["destinations"].as_array_mut().expect("destinations");
+    ends.retain(|d| d["txid"] == a.as_str());
+    let count = forged.hops.len();
     let line = refused(&forged.seal(), &[]);
-    assert!(line.starts_with("error: the answer does not follow from the report's outputs: at answer."), "{line}");
+    let named = format!(
+        "error: hop {} of {count} (txid {a}): recorded unspent, but spent at or before the report's tip",
+        cut + 1
+    );
+    assert!(line.starts_with(&named), "{line}");
+
+    // A taint figure changed: the first holder's haircut taint in the request section doubled.
+    let mut forged = report.clone();
+    let requests = forged.requests.as_mut().expect("a forward trace has its requests");
+    requests.holders[0].tainted_sat.haircut *= 2;
+    let line = refused(&forged.seal(), &[]);
+    assert!(
+        line.starts_with(
+            "error: the answer does not follow from the report's outputs: at requests.holders[0].tainted_sat.haircut"
+        ),
+        "{line}"
+    );
 
     // Signed by one key; a signature made by another key under the first one's name; --signer
     // naming another key; case particulars edited after signing.
@@ -317,4 +343,43 @@ fn forged_answers_dropped_branches_and_foreign_signatures_fail_naming_what_diffe
     // The untouched file still holds.
     write(dir, report);
     assert_eq!(json(&succeeds(verify(env, dir)))["ok"], true);
+}
+
+#[test]
+fn a_destination_spent_after_the_report_is_listed_as_moved_and_the_report_still_holds() {
+    let env = TestEnv::new().expect("node starts");
+    let (txs, _, wallet, scripts) = keyed_chain_of_spends(&env);
+    let (db, dir) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    index_once(&env, db.path(), &[]);
+    let report = report(db.path(), &txs[0].compute_txid().to_string(), 3, dir.path());
+    // d:0 is where the trace ends, unspent at the report's tip; it moves on after.
+    let d = &txs[3];
+    let ends = report.answer["destinations"].as_array().expect("destinations");
+    assert!(ends
+        .iter()
+        .any(|e| e["txid"] == d.compute_txid().to_string().as_str() && e["vout"] == 0 && e["state"] == "unspent"));
+    let onward = pay(&wallet, &scripts[3], &coin(d, 0), scripts[4].script_pubkey());
+    env.generate_block(std::slice::from_ref(&onward)).expect("block");
+    let summary = json(&succeeds(verify(&env, dir.path())));
+    assert_eq!(summary["ok"], true);
+    assert_eq!(summary["unspent_checked"], 2, "a:1 and d:0");
+    assert_eq!(
+        summary["moved"],
+        serde_json::json!([{
+            "output": format!("{}:0", d.compute_txid()),
+            "spent_by_txid": onward.compute_txid().to_string(),
+            "spent_by_vin": 0,
+            "height": report.tip.height + 1,
+        }])
+    );
+    let table = succeeds({
+        let mut cmd = verify(&env, dir.path());
+        cmd.args(["--format", "table"]);
+        cmd
+    });
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains(&format!("Moved since     1 of the 2 unspent outputs: {}:0 (spent by", d.compute_txid())),
+        "{text}"
+    );
 }

@@ -70,6 +70,7 @@ impl From<QueryError> for ApiError {
         match e {
             QueryError::Usage(_) => ApiError::BadRequest(text),
             QueryError::UnknownTx { .. }
+            | QueryError::UnknownTxPrefix { .. }
             | QueryError::UnseenAddress { .. }
             | QueryError::NoSuchOutput { .. }
             | QueryError::NoClusters => ApiError::NotFound(text),
@@ -117,6 +118,11 @@ mod tests {
 
     #[test]
     fn the_body_is_the_one_line_message_as_json() {
+        let prefix = ApiError::from(QueryError::UnknownTxPrefix { prefix: "abcd1234".into(), tip: "height 3".into() });
+        assert_eq!(prefix.status(), StatusCode::NOT_FOUND);
+        let ambiguous = UsageError::AmbiguousTxid { prefix: "abcd1234".into(), matches: "x, y".into() };
+        let ambiguous = ApiError::from(QueryError::Usage(ambiguous));
+        assert_eq!(ambiguous.status(), StatusCode::BAD_REQUEST);
         let e = ApiError::from(QueryError::UnknownTx { txid: "ab".into(), tip: "height 3".into() });
         assert_eq!(e.body(), "{\"error\":\"transaction ab is not in the index (indexed up to height 3)\"}\n");
         let e = ApiError::Internal("first\n  second".into());
