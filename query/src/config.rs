@@ -133,7 +133,7 @@ impl Settings {
             db,
             network,
             format: cli.format.or(q.format).unwrap_or(Format::Json),
-            style: Style { full_txids: cli.full, draw: cli.draw },
+            style: Style { full_txids: cli.full, draw: cli.draw, one_row: false },
             cache_bytes: cache_mb << 20,
             trace_max_txs,
             path_max_txs,

@@ -23,7 +23,16 @@ pub fn emit(report: &Report, format: Format, style: &Style) -> anyhow::Result<()
             if format == Format::Png && std::io::stdout().is_terminal() {
                 anyhow::bail!("--format png writes a binary picture: redirect it to a file (> trace.png)");
             }
-            Some(draw(DOT, &render(report, format, style)?, format)?)
+            let drawn = draw(DOT, &render(report, format, style)?, format);
+            let drawn = drawn.or_else(|e| match one_row(report, style) {
+                Some(flat) => {
+                    let picture = draw(DOT, &flat, format)?;
+                    eprintln!("note: Graphviz could not lay the picture out in rows: it is drawn on one row");
+                    Ok(picture)
+                }
+                None => Err(e),
+            });
+            Some(drawn?)
         }
         _ => Some(render(report, format, style)?.into_bytes()),
     };
@@ -54,6 +63,15 @@ pub fn say(line: &str) {
 
 /// Has Graphviz's `program` draw dot text as `format` (`svg` or `png`): the dot text goes to its
 /// standard input, the picture comes from its standard output.
+/// For when Graphviz failed on a picture wrapped into rows (its layout of arrows across rows is
+/// fragile on wide traces: `trouble in init_rank`): the same picture on one row, or `None` when
+/// the picture had one row already.
+pub(crate) fn one_row(report: &Report, style: &Style) -> Option<String> {
+    let flat = render(report, Format::Dot, &Style { one_row: true, ..*style }).ok()?;
+    let wrapped = render(report, Format::Dot, &Style { one_row: false, ..*style }).ok()?;
+    (flat != wrapped).then_some(flat)
+}
+
 pub(crate) fn draw(program: &str, dot: &str, format: Format) -> Result<Vec<u8>, QueryError> {
     let fail = |problem: String| QueryError::Graphviz { format: format.name(), problem };
     let spawned = Command::new(program)

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::{exposure, path, taint, trace, Job};
 use crate::chain::{Chain, Resolver};
-use crate::cli::{Draw, ExposureArgs, Follow, Format, PathArgs, ReportArgs, ReportCommand, TaintArgs, TraceArgs};
+use crate::cli::{ExposureArgs, Follow, Format, PathArgs, ReportArgs, ReportCommand, TaintArgs, TraceArgs};
 use crate::config::Settings;
 use crate::error::{QueryError, Result, UsageError};
 use crate::model::{btc, Body, Report, ReportView};
@@ -85,7 +85,7 @@ impl Request {
         let evidence = hops::gather(chain, &reads)?;
         let (case, times) = self.case(chain, &answer, evidence, requests)?;
         let picture = match drawing(&answer) {
-            Some(dot) => draw(DOT, &dot),
+            Some(dot) => draw(DOT, &dot, &answer),
             None => Picture::Missing("this answer has no picture".into()),
         };
         if let Picture::Missing(why) = &picture {
@@ -150,17 +150,20 @@ impl Request {
 /// The dot text of the answer's picture: a trace's or path's txs, or an exposure's entities.
 fn drawing(answer: &Report) -> Option<String> {
     match &answer.body {
-        Body::Trace(_) | Body::Path(_) => {
-            render(answer, Format::Dot, &Style { full_txids: false, draw: Draw::Txs }).ok()
-        }
+        Body::Trace(_) | Body::Path(_) => render(answer, Format::Dot, &Style::default()).ok(),
         Body::Exposure(e) => Some(crate::report::exposure::dot(e)),
         _ => None,
     }
 }
 
 /// The picture Graphviz's `program` draws from dot text; without Graphviz, why there is none.
-pub fn draw(program: &str, dot: &str) -> Picture {
-    match output::draw(program, dot, Format::Svg) {
+/// A trace or path Graphviz cannot lay out in rows is drawn on one row.
+pub fn draw(program: &str, dot: &str, answer: &Report) -> Picture {
+    let drawn = output::draw(program, dot, Format::Svg).or_else(|e| match output::one_row(answer, &Style::default()) {
+        Some(flat) => output::draw(program, &flat, Format::Svg),
+        None => Err(e),
+    });
+    match drawn {
         Ok(svg) => Picture::Svg(String::from_utf8_lossy(&svg).into_owned()),
         Err(QueryError::Graphviz { problem, .. }) => Picture::Missing(format!("drawing it {problem}")),
         Err(e) => Picture::Missing(e.to_string()),

@@ -306,7 +306,10 @@ fn a_directory_that_is_not_empty_or_a_file_is_refused_before_anything_runs() {
 
 #[test]
 fn without_graphviz_the_page_says_why_it_has_no_picture() {
-    match draw("no-such-graphviz-program", "digraph g {}") {
+    let key =
+        crate::model::KeyView { secret_key_file: "k".into(), public_key_file: "k.pub".into(), public_key: "00".into() };
+    let answer = crate::model::Report { body: Body::Key(key), notes: Vec::new() };
+    match draw("no-such-graphviz-program", "digraph g {}", &answer) {
         Picture::Missing(why) => {
             assert!(why.contains("no-such-graphviz-program program, which was not found"), "{why}")
         }

@@ -96,7 +96,7 @@ impl<'a> Flow<'a> {
 }
 
 /// Writes the picture as Graphviz dot text.
-pub fn dot(out: &mut String, g: &Flow, draw: Draw) -> fmt::Result {
+pub fn dot(out: &mut String, g: &Flow, draw: Draw, one_row: bool) -> fmt::Result {
     let shown = cut::shown(g, cut::LIMITS);
     let picture = picture::build(g, &shown, draw);
     let mut title = vec![g.title.clone()];
@@ -108,7 +108,7 @@ pub fn dot(out: &mut String, g: &Flow, draw: Draw) -> fmt::Result {
             cut::MAX_TXS_PER_HOP
         ));
     }
-    layout::write(out, g.kind, &title, &picture, g.backward)
+    layout::write(out, g.kind, &title, &picture, g.backward, one_row)
 }
 
 /// `n` with its noun: `1 tx`, `3 txs`.

@@ -24,11 +24,13 @@ pub struct Style {
     pub full_txids: bool,
     /// What the boxes of a picture are.
     pub draw: Draw,
+    /// Pictures keep every hop on one row instead of wrapping long ones into rows.
+    pub one_row: bool,
 }
 
 impl Default for Style {
     fn default() -> Self {
-        Style { full_txids: false, draw: Draw::Txs }
+        Style { full_txids: false, draw: Draw::Txs, one_row: false }
     }
 }
 
@@ -43,10 +45,10 @@ pub fn render(report: &Report, format: Format, style: &Style) -> Result<String, 
         (Format::Table, body) => table::write(&mut out, body, style),
         // Svg and png are the dot text, which the output module has Graphviz draw.
         (Format::Dot | Format::Svg | Format::Png, Body::Trace(t)) => {
-            graph::dot(&mut out, &graph::Flow::of_trace(t), style.draw)
+            graph::dot(&mut out, &graph::Flow::of_trace(t), style.draw, style.one_row)
         }
         (Format::Dot | Format::Svg | Format::Png, Body::Path(p)) => {
-            graph::dot(&mut out, &graph::Flow::of_path(p), style.draw)
+            graph::dot(&mut out, &graph::Flow::of_path(p), style.draw, style.one_row)
         }
         (Format::Graphml, Body::Trace(t)) => graph::graphml(&mut out, &graph::Flow::of_trace(t)),
         (Format::Graphml, Body::Path(p)) => graph::graphml(&mut out, &graph::Flow::of_path(p)),

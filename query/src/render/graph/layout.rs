@@ -32,13 +32,13 @@ struct Grid {
 }
 
 impl Grid {
-    fn of(pic: &Picture, backward: bool) -> Self {
+    fn of(pic: &Picture, backward: bool, one_row: bool) -> Self {
         let hops: BTreeSet<u32> = pic.nodes.iter().filter(|n| n.column).map(|n| n.hop).collect();
         let mut order: Vec<u32> = hops.into_iter().collect();
         if backward {
             order.reverse();
         }
-        let rows = order.len().div_ceil(MAX_COLUMNS).max(1);
+        let rows = if one_row { 1 } else { order.len().div_ceil(MAX_COLUMNS).max(1) };
         let cols = order.len().div_ceil(rows).max(1);
         Grid { order, cols, rows }
     }
@@ -58,8 +58,16 @@ impl Grid {
     }
 }
 
-pub fn write(out: &mut String, kind: &str, title: &[String], pic: &Picture, backward: bool) -> fmt::Result {
-    let grid = Grid::of(pic, backward);
+/// `one_row`: every hop in one row, however many (for when Graphviz cannot lay the rows out).
+pub fn write(
+    out: &mut String,
+    kind: &str,
+    title: &[String],
+    pic: &Picture,
+    backward: bool,
+    one_row: bool,
+) -> fmt::Result {
+    let grid = Grid::of(pic, backward, one_row);
     writeln!(out, "digraph {kind} {{")?;
     writeln!(out, "  graph [rankdir=LR, newrank=true, forcelabels=true, labelloc=t, labeljust=l, fontname=\"Helvetica\", nodesep=0.25, ranksep=0.5];")?;
     writeln!(out, "  label=<{}>;", heading(title, pic))?;

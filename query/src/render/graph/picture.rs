@@ -412,7 +412,6 @@ impl Picture {
         let spent: Vec<String> = join.inputs.iter().map(|i| format!("{}:{}", i.txid, i.vout)).collect();
         let tooltip = format!("{} joins {} through {}", btc(join.joined_sat), join.txid, spent.join(", "));
         let id = format!("joined:{}", join.txid);
-        let hop = tx.hop.saturating_sub(1);
         let node = Vertex {
             id: id.clone(),
             look: Look::Joined,
@@ -420,7 +419,7 @@ impl Picture {
             label,
             xlabel: Vec::new(),
             tooltip: tooltip.clone(),
-            hop,
+            hop: tx.hop,
             column: false,
         };
         self.add_node(node);

@@ -40,7 +40,7 @@ fn dest(n: u32, vout: u32, address: &str, value_sat: u64, state: &'static str) -
 
 fn picture(view: &TraceView, draw: Draw, format: Format) -> String {
     let report = Report { body: Body::Trace(view.clone()), notes: vec![] };
-    render(&report, format, &Style { full_txids: false, draw }).unwrap()
+    render(&report, format, &Style { draw, ..Style::default() }).unwrap()
 }
 
 /// The line declaring node `node` (a quoted id followed by its attributes).
@@ -196,8 +196,13 @@ fn a_20_hop_chain_wraps_into_rows_of_at_most_six_hops() {
     assert_eq!(dot.matches("[style=invis, minlen=1]").count(), 17, "{dot}");
     let addresses = picture(&chain(21), Draw::Addresses, Format::Dot);
     assert_eq!(addresses.matches("[style=invis, minlen=2]").count(), 17, "{addresses}");
-    // A short chain stays on one row.
+    // A short chain stays on one row; so does a long one asked to (Graphviz's fallback).
     assert!(!picture(&chain(6), Draw::Txs, Format::Dot).contains("cluster_row"));
+    let report = Report { body: Body::Trace(chain(21)), notes: Vec::new() };
+    let flat = crate::output::one_row(&report, &Style::default()).expect("a wrapped picture has a one-row form");
+    assert!(!flat.contains("cluster_row") && !flat.contains("constraint=false"), "{flat}");
+    let short = Report { body: Body::Trace(chain(6)), notes: Vec::new() };
+    assert_eq!(crate::output::one_row(&short, &Style::default()), None);
     // Backward, the money comes from the farthest hop: it is on the first row.
     let mut back = chain(21);
     back.direction = "backward";
