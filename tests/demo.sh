@@ -3,7 +3,8 @@
 # theft laundered through a peel chain, a fan-out, a CoinJoin and a consolidation into an exchange
 # deposit address), index it, then trace the stolen coins forward and find the path from the
 # thief to the exchange, show who controls the addresses the thief gathered from and why, and
-# write a case file of the stolen funds (report.json and report.html) and check it against the node.
+# write a case file of the stolen funds (report.json, report.html and requests.csv), signed by a
+# key made for the demo, and check it and its signature against the node.
 # The node and database live in a temporary directory removed at the end (KEEP=1 keeps it); the
 # picture and CSV of the trace and the case file are written to target/demo (DEMO_OUT sets
 # another directory).
@@ -71,13 +72,18 @@ if [[ -n ${second:-} ]]; then
 fi
 
 echo
-echo "== a case file of the stolen funds: query report --out $out/report trace forward $theft --hops 20 --min-value 10btc"
+echo "== the analyst's signing key: query keys new --out $work/analyst.key"
+"$target/query" --format table keys new --out "$work/analyst.key"
+echo
+echo "== a signed case file of the stolen funds: query report --out $out/report --case DEMO-1 --analyst demo --sign $work/analyst.key trace forward $theft --hops 20 --min-value 10btc"
 rm -rf "$out/report"
-"$target/query" --db "$work/db" --format table report --out "$out/report" trace forward "$theft" --hops 20 --min-value 10btc
+"$target/query" --db "$work/db" --format table report --out "$out/report" --case DEMO-1 --analyst demo \
+    --sign "$work/analyst.key" trace forward "$theft" --hops 20 --min-value 10btc
 echo
 echo
-echo "== does it still hold on the node? query verify $out/report"
-"$target/query" --format table verify "$out/report" --rpc-url "$url" --rpc-cookie "$cookie"
+echo "== does it still hold on the node, signed by that key? query verify $out/report --signer $work/analyst.key.pub"
+"$target/query" --format table verify "$out/report" --signer "$work/analyst.key.pub" --rpc-url "$url" --rpc-cookie "$cookie"
 echo
 echo "== open $out/report/report.html in a browser: the flow, where the money ended and every output it rests on;"
-echo "   $out/report/report.json holds the same with its digest (how to check it: docs/reports.md)"
+echo "   $out/report/report.json holds the same with its digest and signature (how to check it: docs/reports.md);"
+echo "   $out/report/requests.csv lists the deposits at tagged entities and the outputs holding the coins now"

@@ -8,3 +8,9 @@ export BITCOIND=$bin/bitcoind BITCOIN_CLI=$bin/bitcoin-cli
 # The end-to-end tests run the built `indexer`, `query` and `chaingen` binaries.
 cargo build --locked --workspace --bins
 cargo test --locked --workspace -- --test-threads 2
+# The demo's signed case file must verify against its node, with its signature.
+demo_out=$(mktemp -d -t chaintrail-demo-out.XXXXXX)
+DEMO_OUT=$demo_out bash tests/demo.sh >/dev/null
+test -s "$demo_out/report/report.json" && test -s "$demo_out/report/requests.csv"
+rm -rf "$demo_out"
+echo "demo: the signed case file verifies against the node" >&2
