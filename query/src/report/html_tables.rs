@@ -365,6 +365,7 @@ pub fn details(out: &mut String, p: &Page) -> fmt::Result {
             let title = if t.direction == "backward" { "Origins" } else { "Destinations" };
             writeln!(out, "<section id=\"destinations\">\n<h2>{title}: where every branch ends, largest first</h2>")?;
             destinations(out, p, &t.destinations, Some(t.source_sat))?;
+            joins(out, &t.joins, "the traced value is diluted there")?;
         }
         Body::Path(v) => {
             writeln!(
@@ -381,10 +382,47 @@ pub fn details(out: &mut String, p: &Page) -> fmt::Result {
         Body::Taint(t) => {
             writeln!(out, "<section id=\"tainted\">")?;
             super::taint::tables(out, t)?;
+            joins(out, &t.joins, "the taint models part there and only there")?;
         }
         _ => return Ok(()),
     }
     writeln!(out, "</section>")
+}
+
+/// Where value from outside the followed flow joins it: each tx, what the flow brings in, what
+/// joins, and the inputs that bring it.
+fn joins(out: &mut String, joins: &[crate::model::JoinView], why: &str) -> fmt::Result {
+    if joins.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "<h2 id=\"joins\">Where outside value joins the flow ({} transactions; {why})</h2>", joins.len())?;
+    let columns = [
+        ("Transaction", false),
+        ("Hop", true),
+        ("Time (UTC)", false),
+        ("Followed in (BTC)", true),
+        ("Joining (BTC)", true),
+        ("Joining inputs: the outputs they spend", false),
+    ];
+    table_head(out, &columns)?;
+    for j in joins {
+        let inputs: Vec<String> = j
+            .inputs
+            .iter()
+            .map(|i| format!("<code>{}:{}</code> {} BTC", esc(&i.txid), i.vout, btc(i.value_sat)))
+            .collect();
+        writeln!(
+            out,
+            "<tr><td class=\"id\"><code>{}</code></td><td class=\"num\">{}</td><td class=\"small\">{}</td>{}{}<td class=\"small\">{}</td></tr>",
+            esc(&j.txid),
+            j.hop,
+            esc(&super::html::when(&j.time)),
+            btc_cell(j.followed_in_sat),
+            btc_cell(j.joined_sat),
+            inputs.join("<br>")
+        )?;
+    }
+    writeln!(out, "</table>")
 }
 
 fn destinations(out: &mut String, p: &Page, list: &[DestinationView], source: Option<u64>) -> fmt::Result {

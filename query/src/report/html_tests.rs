@@ -226,6 +226,43 @@ fn a_page_has_the_question_summary_picture_tables_and_digest_in_order() {
     assert!(html.contains(&format!("<p class=\"digest\"><code>{}</code></p>", case.digest)));
     assert!(html.contains(&super::html::esc(RECOMPUTE)));
     assert!(html.contains("<li>a note</li>"));
+    // The file is not signed, and the page says so; nothing joins this flow.
+    assert!(html.contains("not signed: anyone could have made this file"), "{html}");
+    assert!(!html.contains("id=\"joins\""));
+}
+
+#[test]
+fn joins_of_outside_value_and_the_case_particulars_are_on_the_page() {
+    let mut t = trace("Exchange X");
+    t.joins = vec![crate::model::JoinView {
+        txid: txid('b'),
+        hop: 1,
+        height: 101,
+        time: "2024-01-02T12:00:00Z".into(),
+        followed_in_sat: 7000,
+        joined_sat: 1_000_000_000,
+        inputs: vec![crate::model::JoinedInputView {
+            vin: 1,
+            txid: txid('f'),
+            vout: 2,
+            address: Some("bcrt1qoutsider".into()),
+            value_sat: 1_000_000_000,
+        }],
+    }];
+    let body = Body::Trace(t);
+    let mut case = case(&body, "Exchange X");
+    case.case.id = Some("C-9".into());
+    case.case.analyst = Some("A. Analyst".into());
+    case.signature = Some(crate::report::sign::Signature {
+        algorithm: "ed25519".into(),
+        public_key: "ab".repeat(32),
+        signature: "cd".repeat(64),
+    });
+    let html = render(&body, &case, &Picture::Svg(SVG.into()), &[]);
+    assert!(html.contains("<h2 id=\"joins\">Where outside value joins the flow (1 transactions"), "{html}");
+    assert!(html.contains(&format!("<code>{}:2</code> 10.00000000 BTC", txid('f'))), "{html}");
+    assert!(html.contains("<dt>Case</dt><dd>C-9</dd>") && html.contains("<dt>Analyst</dt><dd>A. Analyst</dd>"));
+    assert!(html.contains(&format!("ed25519 by key <code>{}</code>", "ab".repeat(32))), "{html}");
 }
 
 #[test]
