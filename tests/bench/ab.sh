@@ -4,8 +4,7 @@
 #   BASE=<rev> TXS=100000 SEED=1 ROUNDS=3 bash tests/bench/ab.sh
 #
 # Builds `query` and `query-bench` (release) of BASE and of the working tree, generates a chain,
-# indexes it once with the working tree's indexer (both revisions must read that database), then
-# runs the two `query-bench`s in ROUNDS alternating rounds on it and prints every round's tables
+# indexes it with each revision's own indexer, then runs the two `query-bench`s in ROUNDS alternating rounds on it and prints every round's tables
 # under a heading naming the revision. Compare medians across rounds. Keeps nothing unless KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,25 +16,32 @@ bin=$(bash tests/setup.sh)
 work=$(mktemp -d -t chaintrail-ab.XXXXXX)
 target=${CARGO_TARGET_DIR:-$PWD/target}
 
-build() { # <source dir> <out dir>
-    (cd "$1" && CARGO_TARGET_DIR=$target cargo build --release --locked --workspace --bins >&2)
+# <source dir> <out dir> <target dir>: each revision builds in a target directory of its own.
+# (Cargo names a workspace's own crates by their path within the workspace, so two checkouts
+# sharing one target directory would reuse each other's builds.)
+build() {
+    local into=$3
+    (cd "$1" && CARGO_TARGET_DIR=$into cargo build --release --locked --workspace --bins >&2)
     mkdir -p "$2"
-    cp "$target/release/query" "$target/release/query-bench" "$target/release/indexer" "$target/release/chaingen" "$2/"
+    cp "$into/release/query" "$into/release/query-bench" "$into/release/indexer" "$into/release/chaingen" "$2/"
 }
 before_cleanup() { git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true; }
 trap before_cleanup EXIT
 git worktree add -q --detach "$work/base-src" "$BASE"
 base_name=$(git rev-parse --short "$BASE")
 head_name="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +changes)"
-build "$work/base-src" "$work/base"
-build "$PWD" "$work/head"
+build "$work/base-src" "$work/base" "$target/bench-base"
+build "$PWD" "$work/head" "$target"
 
 source tests/bench/node.sh
 
 echo "ab: generating $TXS transactions (seed $SEED)" >&2
 "$work/head/chaingen" --rpc-url "$url" --rpc-cookie "$cookie" --seed "$SEED" --txs "$TXS" --out "$work/truth.json" >&2
-"$work/head/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --db "$work/db" --once \
-    --progress none >&2
+# Each revision indexes with its own indexer: their on-disk formats may differ.
+for side in base head; do
+    "$work/$side/indexer" --network regtest --rpc-url "$url" --rpc-cookie "$cookie" --db "$work/$side.db" --once \
+        --progress none >&2
+done
 
 echo "# Queries, $base_name (base) and $head_name (head), $TXS-tx chain (seed $SEED), $ROUNDS alternating rounds"
 for round in $(seq 1 "$ROUNDS"); do
@@ -45,6 +51,6 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "ab: round $round, $side" >&2
         echo
         echo "## Round $round: $side ($name)"
-        "$work/$side/query-bench" --db "$work/db" --truth "$work/truth.json" --rpc-url "$url" --rpc-cookie "$cookie"
+        "$work/$side/query-bench" --db "$work/$side.db" --truth "$work/truth.json" --rpc-url "$url" --rpc-cookie "$cookie"
     done
 done

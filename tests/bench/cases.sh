@@ -19,17 +19,21 @@ bin=$(bash tests/setup.sh)
 work=$(mktemp -d -t chaintrail-cases.XXXXXX)
 target=${CARGO_TARGET_DIR:-$PWD/target}
 
-build() { # <source dir> <out dir>
-    (cd "$1" && CARGO_TARGET_DIR=$target cargo build --release --locked -p query -p indexer -p chaintrail-tests --bins >&2)
+# <source dir> <out dir> <target dir>: each revision builds in a target directory of its own.
+# (Cargo names a workspace's own crates by their path within the workspace, so two checkouts
+# sharing one target directory would reuse each other's builds.)
+build() {
+    local into=$3
+    (cd "$1" && CARGO_TARGET_DIR=$into cargo build --release --locked -p query -p indexer -p chaintrail-tests --bins >&2)
     mkdir -p "$2"
-    cp "$target/release/query" "$target/release/indexer" "$target/release/chaingen" "$2/"
+    cp "$into/release/query" "$into/release/indexer" "$into/release/chaingen" "$2/"
 }
 before_cleanup() { git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true; }
 git worktree add -q --detach "$work/base-src" "$BASE"
 base_name=$(git rev-parse --short "$BASE")
 head_name="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +changes)"
-build "$work/base-src" "$work/base"
-build "$PWD" "$work/head"
+build "$work/base-src" "$work/base" "$target/bench-base"
+build "$PWD" "$work/head" "$target"
 rel=$work/head
 
 source tests/bench/node.sh

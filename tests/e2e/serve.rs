@@ -11,7 +11,7 @@ use bitcoincore_rpc::RpcApi;
 use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
 use serde_json::Value;
 
-use crate::support::{bin, index_once, indexer, serving, wait_for_tip};
+use crate::support::{bin, index_once, indexer, query_text, serving, wait_for_tip};
 
 /// A running `query serve`, with the lines it wrote to standard error.
 struct Server {
@@ -99,20 +99,6 @@ impl Drop for Server {
     }
 }
 
-/// What `query --format <format>` prints for a question.
-fn cli(db: &Path, tags: &Path, format: &str, args: &[&str]) -> String {
-    let out = Command::new(bin("query"))
-        .arg("--db")
-        .arg(db)
-        .arg("--tags")
-        .arg(tags)
-        .args(["--format", format])
-        .args(args)
-        .output()
-        .expect("query runs");
-    assert!(out.status.success(), "query {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("UTF-8")
-}
 
 /// Tags the exchange's deposit address.
 fn import_tags(db: &Path, tags: &Path, deposit: &str) {
@@ -126,7 +112,7 @@ fn import_tags(db: &Path, tags: &Path, deposit: &str) {
         ),
     )
     .expect("write the pack");
-    cli(db, tags, "json", &["tags", "import", pack.to_str().expect("UTF-8 path")]);
+    query_text(db, tags, "json", &["tags", "import", pack.to_str().expect("UTF-8 path")]);
 }
 
 #[test]
@@ -173,7 +159,7 @@ fn the_answers_are_the_command_lines(server: &Server, env: &TestEnv, db: &Path, 
     let case = &truth.case;
     let (thief, deposit, theft) = (&case.thief_address, &case.exchange_deposit_address, &case.theft_txid);
     let same = |path: &str, args: &[&str]| {
-        assert_eq!(server.ok(path), cli(db, tags, "json", args), "GET {path} against query {args:?}");
+        assert_eq!(server.ok(path), query_text(db, tags, "json", args), "GET {path} against query {args:?}");
     };
     same(&format!("/api/v1/tx/{theft}"), &["tx", theft]);
     same(&format!("/api/v1/address/{thief}?limit=1"), &["address", thief, "--limit", "1"]);
@@ -201,12 +187,12 @@ fn the_answers_are_the_command_lines(server: &Server, env: &TestEnv, db: &Path, 
     // Other formats, with their content types.
     let dot = server.get(&format!("/api/v1/trace/forward/{theft}?hops=20&max_txs=100000&format=dot"));
     assert_eq!((dot.status, dot.content_type.as_str()), (200, "text/vnd.graphviz; charset=utf-8"));
-    assert_eq!(dot.body, cli(db, tags, "dot", &forward));
+    assert_eq!(dot.body, query_text(db, tags, "dot", &forward));
     let graphml = server.ok(&format!("/api/v1/path?from={thief}&to={deposit}&max_hops=40&format=graphml"));
-    assert_eq!(graphml, cli(db, tags, "graphml", &["path", thief, deposit, "--max-hops", "40"]));
+    assert_eq!(graphml, query_text(db, tags, "graphml", &["path", thief, deposit, "--max-hops", "40"]));
     let csv = server.get(&format!("/api/v1/tx/{theft}?format=csv"));
     assert_eq!((csv.status, csv.content_type.as_str()), (200, "text/csv; charset=utf-8"));
-    assert_eq!(csv.body, cli(db, tags, "csv", &["tx", theft]));
+    assert_eq!(csv.body, query_text(db, tags, "csv", &["tx", theft]));
 
     // The tip, health and the description.
     let tip = server.get("/api/v1/tip").json();

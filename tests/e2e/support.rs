@@ -36,6 +36,21 @@ pub fn query_json(db: &Path, args: &[&str]) -> serde_json::Value {
 }
 
 /// Sends `sig` (`-TERM`, `-STOP`, `-CONT`) to `child`.
+/// What `query --db DB --tags TAGS --format <format> <args>` prints; it must succeed.
+pub fn query_text(db: &Path, tags: &Path, format: &str, args: &[&str]) -> String {
+    let out = Command::new(bin("query"))
+        .arg("--db")
+        .arg(db)
+        .arg("--tags")
+        .arg(tags)
+        .args(["--format", format])
+        .args(args)
+        .output()
+        .expect("query runs");
+    assert!(out.status.success(), "query {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
 pub fn signal(child: &Child, sig: &str) {
     let status = Command::new("kill").args([sig, &child.id().to_string()]).status().expect("kill runs");
     assert!(status.success(), "kill {sig} failed");

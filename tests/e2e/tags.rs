@@ -10,7 +10,7 @@ use std::process::Command;
 use chaintrail_tests::{generate, GenParams, TestEnv, Truth};
 use serde_json::Value;
 
-use crate::support::{bin, index_once};
+use crate::support::{bin, index_once, query_text};
 
 fn query(db: &Path, tags: &Path, args: &[&str]) -> Value {
     let out =
@@ -288,24 +288,11 @@ fn joins_are_marked(truth: &Truth, db: &Path, tags: &Path) {
     assert!(outside > 0);
     assert_eq!(join["joined_sat"].as_u64(), Some(outside), "{join}");
     assert_eq!(join["inputs"].as_array().unwrap().len(), coinjoin.inputs.len() - followed.len());
-    let shown = |format: &str| {
-        let out = Command::new(bin("query"))
-            .arg("--db")
-            .arg(db)
-            .arg("--tags")
-            .arg(tags)
-            .args(["--format", format])
-            .args(args)
-            .output()
-            .expect("query runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("text")
-    };
-    let table = shown("table");
+    let table = query_text(db, tags, "table", &args);
     let row = table.lines().find(|l| l.contains(&case.coinjoin_txid[..16]) && l.contains("JOIN:"));
     assert!(row.is_some(), "no JOIN note on the CoinJoin's row:\n{table}");
     assert!(table.contains("JOINS: outside value entering the flow"), "{table}");
-    let svg = shown("svg");
+    let svg = query_text(db, tags, "svg", &args);
     assert!(svg.contains("outside value joins"), "the picture draws no join");
     // Taint: the CoinJoin is a join, and the models part there.
     let taint = query(db, tags, &["taint", &case.theft_txid, "--compare", "--hops", "40", "--max-txs", "1000000"]);
