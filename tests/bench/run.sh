@@ -24,13 +24,14 @@ source tests/bench/build.sh
 
 work=$(mktemp -d -t chaintrail-bench.XXXXXX)
 if [[ -n ${BASE:-} ]]; then
-    # The base revision's indexer, built in a worktree into the same target directory (its
-    # dependencies are shared), then copied aside; the working tree's binaries are rebuilt after.
+    # The base revision's indexer, built in a worktree into a target directory of its own, then
+    # copied aside. (Cargo names a workspace's own crates by their path within the workspace, so
+    # two checkouts sharing one target directory would reuse each other's builds.)
     target=${CARGO_TARGET_DIR:-$PWD/target}
     before_cleanup() { git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true; }
     git worktree add -q --detach "$work/base-src" "$BASE"
-    (cd "$work/base-src" && CARGO_TARGET_DIR=$target cargo build --release --locked -p indexer --bins >&2)
-    mkdir -p "$work/base" && cp "$target/release/indexer" "$work/base/indexer"
+    (cd "$work/base-src" && CARGO_TARGET_DIR=$target/bench-base cargo build --release --locked -p indexer --bins >&2)
+    mkdir -p "$work/base" && cp "$target/bench-base/release/indexer" "$work/base/indexer"
     cargo build --release --locked --workspace --bins >&2
     base_name=$(git rev-parse --short "$BASE")
 fi
