@@ -99,7 +99,6 @@ impl Drop for Server {
     }
 }
 
-
 /// Tags the exchange's deposit address.
 fn import_tags(db: &Path, tags: &Path, deposit: &str) {
     let pack = tags.with_extension("yaml");

@@ -76,7 +76,10 @@ impl Request {
         chain.store().record();
         let answer = self.inner.run(chain);
         let requests = match &answer {
-            Ok(a) => requests::Asked::of(&a.body).map(|asked| requests::compute(chain, &asked)).transpose(),
+            Ok(a) => match requests::Asked::of(&a.body) {
+                Some(asked) => answer_json(a).and_then(|json| requests::compute(chain, &asked, &json)).map(Some),
+                None => Ok(None),
+            },
             Err(_) => Ok(None),
         };
         let reads = chain.store().take_reads();
@@ -119,8 +122,7 @@ impl Request {
         let tip = chain.tip_height().ok_or_else(|| QueryError::Corrupt("the index has no blocks".into()))?;
         let block = Resolver::new(chain).block(tip)?;
         times.insert(tip, block.time);
-        let text = render(answer, Format::Json, &Style::default())?;
-        let answer = serde_json::from_str(&text).expect("the JSON renderer writes JSON");
+        let answer = answer_json(answer)?;
         let case = CaseReport {
             format: FORMAT,
             tool: format!("chaintrail query {}", env!("CARGO_PKG_VERSION")),
@@ -145,6 +147,12 @@ impl Request {
         }
         Ok((case, times))
     }
+}
+
+/// The answer as the JSON `--format json` prints.
+fn answer_json(answer: &Report) -> Result<serde_json::Value> {
+    let text = render(answer, Format::Json, &Style::default())?;
+    Ok(serde_json::from_str(&text).expect("the JSON renderer writes JSON"))
 }
 
 /// The dot text of the answer's picture: a trace's or path's txs, or an exposure's entities.

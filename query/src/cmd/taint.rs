@@ -2,7 +2,7 @@
 //! value each later output carries. The engine follows the taint on tx numbers; this command names
 //! the tainted outputs (txid, block, address, tags) and adds their taint up by tag category.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use indexer::storage::schema::{OutScript, ScriptNum, TxNum};
 use tracing::debug;
@@ -83,6 +83,8 @@ pub struct Request {
     hops: u32,
     max_txs: u64,
     min_sat: u64,
+    /// The only txs taint is followed into, when set (a case file's flow).
+    within: Option<HashSet<TxNum>>,
 }
 
 /// The four models, in the order they are compared.
@@ -98,12 +100,19 @@ impl Request {
             hops: args.hops,
             max_txs: args.max_txs.unwrap_or(settings.trace_max_txs),
             min_sat: args.min_sat,
+            within: None,
         })
     }
 
     /// The four models side by side (haircut listed in full), as `taint --compare` with every
-    /// option given: for case files.
-    pub fn compared(target: &str, hops: u32, max_txs: u64, min_sat: u64) -> Result<Request, UsageError> {
+    /// option given, followed only into the txs `within`: for case files.
+    pub fn compared(
+        target: &str,
+        hops: u32,
+        max_txs: u64,
+        min_sat: u64,
+        within: HashSet<TxNum>,
+    ) -> Result<Request, UsageError> {
         in_range("hops", hops, 1, MAX_HOPS)?;
         in_range("max_txs", max_txs, 1, HARD_TRACE_MAX_TXS)?;
         Ok(Request {
@@ -113,6 +122,7 @@ impl Request {
             hops,
             max_txs,
             min_sat,
+            within: Some(within),
         })
     }
 
@@ -178,9 +188,10 @@ impl Request {
         };
         Ok(match chain.tags() {
             Some(tags) => {
-                engine::taint(chain.store(), source, &limits, &mut TagAttribution::new(chain, tags, clusters))?
+                let mut attribution = TagAttribution::new(chain, tags, clusters);
+                engine::taint(chain.store(), source, &limits, &mut attribution, self.within.as_ref())?
             }
-            None => engine::taint(chain.store(), source, &limits, &mut engine::Untagged)?,
+            None => engine::taint(chain.store(), source, &limits, &mut engine::Untagged, self.within.as_ref())?,
         })
     }
 

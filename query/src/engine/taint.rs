@@ -31,7 +31,7 @@
 //! one is not counted twice, so the source is the outputs' total less that overlap, and the books
 //! still balance. The output is then wholly tainted and stays at hop 0.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use indexer::storage::schema::{EventKind, HistoryKey, OutScript, ScriptNum, TxNum};
 use indexer::storage::store::{SpendsCursor, Store, StoreError};
@@ -153,14 +153,17 @@ impl Attribution for Untagged {
     }
 }
 
-/// Follows the taint of `source`; `attribution` names the entities outputs pay.
+/// Follows the taint of `source`; `attribution` names the entities outputs pay. With `within`,
+/// only into those txs: an output spent by any other stays in the frontier.
 pub fn taint<A: Attribution>(
     store: &Store,
     source: TaintSource,
     limits: &TaintLimits,
     attribution: &mut A,
+    within: Option<&HashSet<TxNum>>,
 ) -> Result<Taint, A::Error> {
     let mut walk = Walk::new(store, limits, attribution);
+    walk.within = within;
     walk.start(source)?;
     while let Some(num) = walk.queue.pop_first() {
         if walk.txs >= limits.max_txs || crate::budget::expired() {
@@ -235,6 +238,8 @@ struct Walk<'a, A> {
     /// Txs to handle, in chain order.
     queue: BTreeSet<TxNum>,
     joins: Vec<Join>,
+    /// The only txs taint is followed into, when set.
+    within: Option<&'a HashSet<TxNum>>,
     source: u64,
     fees: u64,
     txs: usize,
@@ -252,6 +257,7 @@ impl<'a, A: Attribution> Walk<'a, A> {
             held: HashMap::new(),
             queue: BTreeSet::new(),
             joins: Vec::new(),
+            within: None,
             source: 0,
             fees: 0,
             txs: 0,
@@ -326,7 +332,9 @@ impl<'a, A: Attribution> Walk<'a, A> {
             held.segments = Segments::default();
         }
         if let (true, Some(next)) = (follows(self.limits, &held), held.spender) {
-            self.queue.insert(next);
+            if self.within.is_none_or(|w| w.contains(&next)) {
+                self.queue.insert(next);
+            }
         }
         self.held.insert(at, held);
         Ok(())

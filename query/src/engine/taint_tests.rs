@@ -45,7 +45,7 @@ fn limits(model: TaintModel) -> TaintLimits {
 }
 
 fn run(store: &Store, source: TaintSource, limits: &TaintLimits) -> Taint {
-    let t = taint(store, source, limits, &mut super::Untagged).unwrap();
+    let t = taint(store, source, limits, &mut super::Untagged, None).unwrap();
     let listed: u64 = t.outputs.iter().map(|o| o.tainted).sum();
     assert!(t.outputs.iter().all(|o| o.tainted > 0 && o.tainted <= o.value), "{t:?}");
     assert!(t.frontier <= listed);

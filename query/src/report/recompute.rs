@@ -51,7 +51,7 @@ pub fn recompute(report: &CaseReport, excerpt: &Excerpt, network: Network) -> Re
         return Err(VerifyError::Answer { field, recorded, computed });
     }
     let Some(recorded) = &report.requests else { return Ok(()) };
-    let computed = super::requests::compute(&chain, &recorded.asked).map_err(failed)?;
+    let computed = super::requests::compute(&chain, &recorded.asked, &report.answer).map_err(failed)?;
     let as_json = |r: &super::requests::Requests| serde_json::to_value(r).expect("plain data");
     match first_difference(&as_json(recorded), &as_json(&computed), "requests") {
         None => Ok(()),

@@ -2,8 +2,12 @@
 //! value reached, each deposit (the output paying it where taint arrived from outside it) with
 //! its taint under each of the four models, and every output still holding taint at the tip.
 //!
-//! It is `taint --compare` from the case's source with the case's hops, recorded with what was
-//! asked so that `verify` computes it again from the case file's outputs like the answer.
+//! It is `taint --compare` from the case's source with the case's hops, followed only through the
+//! transactions of the case's own flow (a trace's txs, a taint's tainted outputs' txs: the scope
+//! the analyst chose), recorded with what was asked so that `verify` computes it again from the
+//! case file's outputs like the answer.
+
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +15,7 @@ use crate::chain::Chain;
 use crate::cmd::taint;
 use crate::error::Result;
 use crate::model::{Body, ByModel, TaintCompareView};
+use crate::target::parse_txid;
 
 /// Holders listed in the page; the JSON and CSV list them all.
 pub const PAGE_HOLDERS: usize = 100;
@@ -106,9 +111,25 @@ pub struct Holder {
     pub tainted_sat: ByModel,
 }
 
-/// Computes the section on `chain`.
-pub fn compute(chain: &Chain, asked: &Asked) -> Result<Requests> {
-    let request = taint::Request::compared(&asked.target, asked.hops, asked.max_txs, asked.min_sat)?;
+/// The txids of the case's flow, from its answer (JSON): a trace's txs, or the txs of a taint's
+/// tainted outputs.
+fn flow(answer: &serde_json::Value) -> Vec<String> {
+    let list = |key: &str| answer[key].as_array().cloned().unwrap_or_default();
+    let mut txids: Vec<String> =
+        list("txs").iter().chain(list("outputs").iter()).filter_map(|t| t["txid"].as_str().map(String::from)).collect();
+    txids.sort_unstable();
+    txids.dedup();
+    txids
+}
+
+/// Computes the section on `chain`, within the flow of `answer` (the case's answer as JSON).
+pub fn compute(chain: &Chain, asked: &Asked, answer: &serde_json::Value) -> Result<Requests> {
+    let mut within = HashSet::new();
+    for txid in flow(answer) {
+        let txid = parse_txid(&txid)?;
+        within.extend(chain.txnums(&txid)?.first().copied());
+    }
+    let request = taint::Request::compared(&asked.target, asked.hops, asked.max_txs, asked.min_sat, within)?;
     let answer = request.run(chain)?;
     let Body::Taint(view) = answer.body else { unreachable!("taint answers with a taint") };
     let compare = view.compare.unwrap_or_else(|| unreachable!("compared on request"));
