@@ -216,13 +216,14 @@ fn tags_name_the_exchanges_everywhere_stop_traces_and_measure_the_thiefs_exposur
     );
     assert!(got_direct + got_indirect > 0, "the thief's coins never reached an exchange within {hops} hops");
 
-    one_figure_per_question(&db, &tags, &dir.path().join("case"), &case.theft_txid);
+    one_figure_per_question(&env, &db, &tags, &dir.path().join("case"), &case.theft_txid);
     joins_are_marked(&truth, &db, &tags);
 }
 
 /// From the theft tx, exposure, taint (haircut, per category) and a case file of that taint
-/// give the same exchange figure, to the satoshi, and put each deposit at the same hop.
-fn one_figure_per_question(db: &Path, tags: &Path, out: &Path, theft: &str) {
+/// give the same exchange figure, to the satoshi, and put each deposit at the same hop. The case
+/// file, joins and request section included, verifies against the node.
+fn one_figure_per_question(env: &TestEnv, db: &Path, tags: &Path, out: &Path, theft: &str) {
     let limits = ["--hops", "12", "--max-txs", "1000000"];
     let exposure = query(db, tags, &[&["exposure", theft][..], &limits].concat());
     let exchange = category_value(&exposure, "direct", "exchange") + category_value(&exposure, "indirect", "exchange");
@@ -257,6 +258,18 @@ fn one_figure_per_question(db: &Path, tags: &Path, out: &Path, theft: &str) {
     assert_eq!(at_exchanges, exchange, "the case file's deposits add up to the same figure");
     let csv = std::fs::read_to_string(out.join("requests.csv")).unwrap();
     assert_eq!(csv.lines().filter(|l| l.starts_with("deposit,")).count(), deposits.len());
+    assert!(!file["answer"]["joins"].as_array().unwrap().is_empty(), "the taint meets outside value");
+    let verified = Command::new(bin("query"))
+        .arg("verify")
+        .arg(out)
+        .args(["--rpc-url", &env.rpc_url()])
+        .arg("--rpc-cookie")
+        .arg(env.cookie_path())
+        .output()
+        .expect("query runs");
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    let summary: Value = serde_json::from_slice(&verified.stdout).expect("JSON");
+    assert_eq!((summary["ok"].as_bool(), summary["answer_recomputed"].as_bool()), (Some(true), Some(true)));
 }
 
 /// The CoinJoin, where other users' coins join the stolen ones, is marked as a join in the

@@ -212,6 +212,20 @@ impl Store {
 
     pub fn output(&self, num: TxNum, vout: u32) -> Result<Option<OutputRow>> {
         self.note_outputs(num);
+        self.output_row(num, vout)
+    }
+
+    /// The output that an input of tx `spender` spends (`prev`), noted as a read of that tx's
+    /// inputs: the evidence of an input read covers the one output it spent, where reading the
+    /// output itself would note every output of its transaction.
+    pub fn spent_output(&self, spender: TxNum, prev: IoRef) -> Result<Option<OutputRow>> {
+        self.note(|r| {
+            r.inputs.insert(spender);
+        });
+        self.output_row(prev.txnum, prev.index)
+    }
+
+    fn output_row(&self, num: TxNum, vout: u32) -> Result<Option<OutputRow>> {
         let Some(row) = self.kv.get::<Outputs>(&num)? else { return Ok(None) };
         match row.0.into_iter().nth(vout as usize) {
             Some(o) => Ok(Some(OutputRow { value: o.value, script: self.script_bytes(o.script)? })),

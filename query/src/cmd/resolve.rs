@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use indexer::storage::schema::{OutScript, OutputsRow, ScriptNum, TxNum};
+use indexer::storage::schema::{IoRef, OutScript, OutputsRow, ScriptNum, TxNum};
 use indexer::storage::store::hex_hash;
 
 use crate::chain::{script_label, tagged_name, Chain, Resolver};
@@ -247,9 +247,10 @@ pub fn join_views(chain: &Chain, joins: &[Join]) -> Result<Vec<JoinView>> {
         let place = resolver.place(j.num)?;
         let mut inputs = Vec::with_capacity(j.clean.len());
         for &(vin, prev, vout, value) in &j.clean {
-            let spent = resolver.place(prev)?;
-            let address = chain.store().output(prev, vout)?.and_then(|o| chain.address_of(&o.script));
-            inputs.push(JoinedInputView { vin, txid: spent.txid, vout, address, value_sat: value });
+            let txid = resolver.place(prev)?.txid;
+            let spent = chain.store().spent_output(j.num, IoRef { txnum: prev, index: vout })?;
+            let address = spent.and_then(|o| chain.address_of(&o.script));
+            inputs.push(JoinedInputView { vin, txid, vout, address, value_sat: value });
         }
         views.push(JoinView {
             txid: place.txid,
