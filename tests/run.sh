@@ -10,7 +10,11 @@ cargo build --locked --workspace --bins
 cargo test --locked --workspace -- --test-threads 2
 # The demo's signed case file must verify against its node, with its signature.
 demo_out=$(mktemp -d -t chaintrail-demo-out.XXXXXX)
-DEMO_OUT=$demo_out bash tests/demo.sh >/dev/null
+if ! DEMO_OUT=$demo_out bash tests/demo.sh >"$demo_out/demo.log" 2>&1; then
+    tail -n 30 "$demo_out/demo.log" >&2
+    echo "demo: failed (the last lines of its output are above)" >&2
+    exit 1
+fi
 test -s "$demo_out/report/report.json" && test -s "$demo_out/report/requests.csv"
 rm -rf "$demo_out"
 echo "demo: the signed case file verifies against the node" >&2
