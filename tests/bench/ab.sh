@@ -14,24 +14,9 @@ SEED=${SEED:-1}
 ROUNDS=${ROUNDS:-3}
 bin=$(bash tests/setup.sh)
 work=$(mktemp -d -t chaintrail-ab.XXXXXX)
-target=${CARGO_TARGET_DIR:-$PWD/target}
-
-# <source dir> <out dir> <target dir>: each revision builds in a target directory of its own.
-# (Cargo names a workspace's own crates by their path within the workspace, so two checkouts
-# sharing one target directory would reuse each other's builds.)
-build() {
-    local into=$3
-    (cd "$1" && CARGO_TARGET_DIR=$into cargo build --release --locked --workspace --bins >&2)
-    mkdir -p "$2"
-    cp "$into/release/query" "$into/release/query-bench" "$into/release/indexer" "$into/release/chaingen" "$2/"
-}
-before_cleanup() { git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true; }
-trap before_cleanup EXIT
-git worktree add -q --detach "$work/base-src" "$BASE"
-base_name=$(git rev-parse --short "$BASE")
-head_name="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +changes)"
-build "$work/base-src" "$work/base" "$target/bench-base"
-build "$PWD" "$work/head" "$target"
+build_args=(--workspace --bins)
+keep=(query query-bench indexer chaingen)
+source tests/bench/revisions.sh
 
 source tests/bench/node.sh
 
