@@ -2,8 +2,9 @@
 //! that `query` reads.
 //!
 //! Without the default `node` feature this is the storage layer alone (tables, store, stages and
-//! the writer), which is all `query` needs to read the index; with it, also the node client, the
-//! connection settings (which `query verify` reuses) and the sync.
+//! the writer), which is all `query` needs to read the index; the `rpc` feature adds the node's
+//! JSON-RPC client and the connection settings (what `query verify` reuses); `node` adds the block
+//! feeds, the sync, the progress display and the allocator.
 
 pub mod heuristics;
 pub mod network;
@@ -20,7 +21,7 @@ pub mod check;
 pub mod config;
 #[cfg(feature = "node")]
 mod killpoint;
-#[cfg(feature = "node")]
+#[cfg(feature = "rpc")]
 pub mod node;
 #[cfg(feature = "node")]
 pub mod progress;

@@ -617,7 +617,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "PUBKEY|FILE")]
     pub signer: Option<String>,
     #[command(flatten)]
-    pub rpc: indexer::config::RpcArgs,
+    pub rpc: indexer::node::settings::RpcArgs,
 }
 
 /// `query keys`.

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use indexer::config::{resolve_rpc, RpcArgs};
+use indexer::node::settings::{resolve_rpc, RpcArgs};
 use indexer::node::Rpc;
 use tracing::info;
 
