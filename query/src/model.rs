@@ -603,12 +603,13 @@ pub struct ByModel {
 }
 
 impl ByModel {
-    pub fn get_mut(&mut self, model: &str) -> &mut u64 {
+    pub fn get_mut(&mut self, model: crate::engine::TaintModel) -> &mut u64 {
+        use crate::engine::TaintModel;
         match model {
-            "poison" => &mut self.poison,
-            "haircut" => &mut self.haircut,
-            "fifo" => &mut self.fifo,
-            _ => &mut self.lifo,
+            TaintModel::Poison => &mut self.poison,
+            TaintModel::Haircut => &mut self.haircut,
+            TaintModel::Fifo => &mut self.fifo,
+            TaintModel::Lifo => &mut self.lifo,
         }
     }
 

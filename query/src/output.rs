@@ -23,16 +23,11 @@ pub fn emit(report: &Report, format: Format, style: &Style) -> anyhow::Result<()
             if format == Format::Png && std::io::stdout().is_terminal() {
                 anyhow::bail!("--format png writes a binary picture: redirect it to a file (> trace.png)");
             }
-            let drawn = draw(DOT, &render(report, format, style)?, format);
-            let drawn = drawn.or_else(|e| match one_row(report, style) {
-                Some(flat) => {
-                    let picture = draw(DOT, &flat, format)?;
-                    eprintln!("note: Graphviz could not lay the picture out in rows: it is drawn on one row");
-                    Ok(picture)
-                }
-                None => Err(e),
-            });
-            Some(drawn?)
+            let (picture, flattened) = draw_or_flatten(DOT, &render(report, format, style)?, report, style, format)?;
+            if flattened {
+                eprintln!("note: Graphviz could not lay the picture out in rows: it is drawn on one row");
+            }
+            Some(picture)
         }
         _ => Some(render(report, format, style)?.into_bytes()),
     };
@@ -63,12 +58,29 @@ pub fn say(line: &str) {
 
 /// Has Graphviz's `program` draw dot text as `format` (`svg` or `png`): the dot text goes to its
 /// standard input, the picture comes from its standard output.
-/// For when Graphviz failed on a picture wrapped into rows (its layout of arrows across rows is
-/// fragile on wide traces: `trouble in init_rank`): the same picture on one row, or `None` when
-/// the picture had one row already.
-pub(crate) fn one_row(report: &Report, style: &Style) -> Option<String> {
+/// Has Graphviz draw `dot`, the picture of `report` in `style`; when it fails on a picture
+/// wrapped into rows (its layout of arrows across rows is fragile on wide traces: `trouble in
+/// init_rank`), draws the same picture on one row instead. Says whether it did.
+pub(crate) fn draw_or_flatten(
+    program: &str,
+    dot: &str,
+    report: &Report,
+    style: &Style,
+    format: Format,
+) -> Result<(Vec<u8>, bool), QueryError> {
+    match draw(program, dot, format) {
+        Ok(picture) => Ok((picture, false)),
+        Err(e) => match one_row(report, style, dot) {
+            Some(flat) => Ok((draw(program, &flat, format)?, true)),
+            None => Err(e),
+        },
+    }
+}
+
+/// The picture of `report` on one row, or `None` when `wrapped`, its dot text in `style`, had one
+/// row already (or the answer has no such picture).
+pub(crate) fn one_row(report: &Report, style: &Style, wrapped: &str) -> Option<String> {
     let flat = render(report, Format::Dot, &Style { one_row: true, ..*style }).ok()?;
-    let wrapped = render(report, Format::Dot, &Style { one_row: false, ..*style }).ok()?;
     (flat != wrapped).then_some(flat)
 }
 

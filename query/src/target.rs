@@ -31,6 +31,11 @@ pub enum TxRef {
     Prefix(String),
 }
 
+/// A txid as tables print it cut (`0123abcd…`), without its ellipsis.
+fn uncut(s: &str) -> &str {
+    s.strip_suffix('…').or_else(|| s.strip_suffix("...")).unwrap_or(s)
+}
+
 /// The fewest hex digits a txid prefix may have.
 pub const MIN_TXID_PREFIX: usize = 8;
 /// Matches an ambiguous prefix lists at most.
@@ -39,7 +44,7 @@ const MAX_LISTED_MATCHES: usize = 10;
 /// Parses a txid or a txid prefix of at least 8 hex digits; a trailing `…` or `...` (as a cut
 /// txid is printed) is dropped.
 pub fn parse_tx_ref(s: &str) -> Result<TxRef, UsageError> {
-    let s = s.strip_suffix('…').or_else(|| s.strip_suffix("...")).unwrap_or(s);
+    let s = uncut(s);
     if s.len() == 64 {
         return parse_txid(s).map(TxRef::Whole);
     }
@@ -191,8 +196,7 @@ impl TargetSpec {
         if let Ok(address) = address {
             return Ok(TargetSpec::Address(address));
         }
-        let hex =
-            s.strip_suffix('…').or_else(|| s.strip_suffix("...")).unwrap_or(s).bytes().all(|b| b.is_ascii_hexdigit());
+        let hex = uncut(s).bytes().all(|b| b.is_ascii_hexdigit());
         if hex && s.len() >= MIN_TXID_PREFIX {
             return parse_tx_ref(s).map(TargetSpec::Tx);
         }

@@ -75,18 +75,19 @@ impl Request {
         // What the command reads is what the case file carries.
         chain.store().record();
         let answer = self.inner.run(chain);
-        let requests = match &answer {
-            Ok(a) => match requests::Asked::of(&a.body) {
-                Some(asked) => answer_json(a).and_then(|json| requests::compute(chain, &asked, &json)).map(Some),
-                None => Ok(None),
-            },
-            Err(_) => Ok(None),
+        let json = answer.as_ref().ok().map(answer_json).transpose();
+        let requests = match (&answer, &json) {
+            (Ok(a), Ok(Some(json))) => {
+                requests::Asked::of(&a.body).map(|asked| requests::compute(chain, &asked, json)).transpose()
+            }
+            _ => Ok(None),
         };
         let reads = chain.store().take_reads();
         let (answer, requests) = (answer?, requests?);
+        let json = json?.expect("an answer has its JSON");
         let mut notes = answer.notes.clone();
         let evidence = hops::gather(chain, &reads)?;
-        let (case, times) = self.case(chain, &answer, evidence, requests)?;
+        let (case, times) = self.case(chain, json, evidence, requests)?;
         let picture = match drawing(&answer) {
             Some(dot) => draw(DOT, &dot, &answer),
             None => Picture::Missing("this answer has no picture".into()),
@@ -114,7 +115,7 @@ impl Request {
     fn case(
         &self,
         chain: &Chain,
-        answer: &Report,
+        answer: serde_json::Value,
         evidence: Evidence,
         requests: Option<requests::Requests>,
     ) -> Result<(CaseReport, std::collections::BTreeMap<u32, String>)> {
@@ -122,7 +123,6 @@ impl Request {
         let tip = chain.tip_height().ok_or_else(|| QueryError::Corrupt("the index has no blocks".into()))?;
         let block = Resolver::new(chain).block(tip)?;
         times.insert(tip, block.time);
-        let answer = answer_json(answer)?;
         let case = CaseReport {
             format: FORMAT,
             tool: format!("chaintrail query {}", env!("CARGO_PKG_VERSION")),
@@ -167,12 +167,8 @@ fn drawing(answer: &Report) -> Option<String> {
 /// The picture Graphviz's `program` draws from dot text; without Graphviz, why there is none.
 /// A trace or path Graphviz cannot lay out in rows is drawn on one row.
 pub fn draw(program: &str, dot: &str, answer: &Report) -> Picture {
-    let drawn = output::draw(program, dot, Format::Svg).or_else(|e| match output::one_row(answer, &Style::default()) {
-        Some(flat) => output::draw(program, &flat, Format::Svg),
-        None => Err(e),
-    });
-    match drawn {
-        Ok(svg) => Picture::Svg(String::from_utf8_lossy(&svg).into_owned()),
+    match output::draw_or_flatten(program, dot, answer, &Style::default(), Format::Svg) {
+        Ok((svg, _)) => Picture::Svg(String::from_utf8_lossy(&svg).into_owned()),
         Err(QueryError::Graphviz { problem, .. }) => Picture::Missing(format!("drawing it {problem}")),
         Err(e) => Picture::Missing(e.to_string()),
     }

@@ -8,7 +8,7 @@ use indexer::storage::schema::{OutScript, ScriptNum, TxNum};
 use tracing::debug;
 
 use super::exposure::TagAttribution;
-use crate::chain::{script_label, tagged_name, Chain, Resolver, TxPlace};
+use crate::chain::{script_label, tagged_name, Chain, ClusterStage, Resolver, TxPlace};
 use crate::cli::{TaintArgs, DEFAULT_MIN_SAT, DEFAULT_TAINT_HOPS, HARD_TRACE_MAX_TXS, MAX_HOPS};
 use crate::config::Settings;
 use crate::engine::{self, Taint, TaintLimits, TaintModel, TaintSource, TaintedOutput};
@@ -129,21 +129,11 @@ impl Request {
     pub fn run(&self, chain: &Chain) -> Result<Report> {
         let target = self.target.resolve(chain)?;
         let mut notes = target.notes();
-        let source = match &target {
-            Target::Tx { num, .. } => TaintSource::Tx(*num),
-            Target::Outpoint { num, vout, .. } => TaintSource::Output(*num, *vout),
-            Target::Script { num: Some(num), .. } => {
-                notes.extend(chain.addresses_note()?);
-                TaintSource::Script(*num)
-            }
-            Target::Script { num: None, address } => {
-                return Err(QueryError::UnseenAddress { address: address.clone(), tip: chain.tip_text() })
-            }
-        };
-        let clusters = match chain.tags() {
-            Some(_) => chain.clusters()?,
-            None => None,
-        };
+        let source = taint_source(chain, &target)?;
+        if matches!(source, TaintSource::Script(_)) {
+            notes.extend(chain.addresses_note()?);
+        }
+        let clusters = tag_clusters(chain)?;
         if let Some(note) = clusters.as_ref().and_then(|c| c.note.clone()) {
             notes.push(note);
         }
@@ -178,6 +168,15 @@ impl Request {
         Ok(Report { body: Body::Taint(view), notes })
     }
 
+    /// The four models side by side alone, and the source's value, without the full listing of
+    /// `run`: what a case file's request section needs.
+    pub fn run_compared(&self, chain: &Chain) -> Result<(u64, TaintCompareView)> {
+        let source = taint_source(chain, &self.target.resolve(chain)?)?;
+        let clusters = tag_clusters(chain)?.is_some();
+        let listed = self.follow(chain, source, self.model, clusters)?;
+        Ok((listed.source, self.compare(chain, source, clusters, &listed)?))
+    }
+
     /// The taint of `source` under `model`, naming entities when tags are loaded.
     fn follow(&self, chain: &Chain, source: TaintSource, model: TaintModel, clusters: bool) -> Result<Taint> {
         let limits = TaintLimits {
@@ -199,32 +198,35 @@ impl Request {
     fn compare(&self, chain: &Chain, source: TaintSource, clusters: bool, listed: &Taint) -> Result<TaintCompareView> {
         let mut rows: BTreeMap<(u32, TxNum, u32), (TaintedOutput, ByModel, ByModel)> = BTreeMap::new();
         let mut categories: BTreeMap<String, ByModel> = BTreeMap::new();
-        let mut joins: BTreeMap<TxNum, ()> = BTreeMap::new();
+        let mut joins: BTreeSet<TxNum> = BTreeSet::new();
         for model in MODELS {
+            let other;
             let taint = match model == self.model {
-                true => listed.clone(),
-                false => self.follow(chain, source, model, clusters)?,
+                true => listed,
+                false => {
+                    other = self.follow(chain, source, model, clusters)?;
+                    &other
+                }
             };
             for o in &taint.outputs {
                 let row = rows
                     .entry((o.hop, o.num, o.vout))
                     .or_insert_with(|| (o.clone(), ByModel::default(), ByModel::default()));
-                *row.1.get_mut(model.name()) += o.tainted;
-                *row.2.get_mut(model.name()) += o.tainted - o.earlier;
+                *row.1.get_mut(model) += o.tainted;
+                *row.2.get_mut(model) += o.tainted - o.earlier;
                 if row.0.entity.is_none() {
                     row.0.entity = o.entity.clone();
                 }
             }
             for c in self::categories(&taint.outputs) {
-                *categories.entry(c.category).or_default().get_mut(model.name()) += c.tainted_sat;
+                *categories.entry(c.category).or_default().get_mut(model) += c.tainted_sat;
             }
-            joins.extend(taint.joins.iter().map(|j| (j.num, ())));
+            joins.extend(taint.joins.iter().map(|j| j.num));
         }
         // A join parts the models when its outputs carry different taint under them.
         let parted: BTreeSet<TxNum> = rows.values().filter(|(_, m, _)| m.differs()).map(|(o, _, _)| o.num).collect();
         let mut resolver = Resolver::new(chain);
-        let diverging =
-            joins.keys().filter(|n| parted.contains(n)).map(|&n| Ok(resolver.place(n)?.txid)).collect::<Result<_>>()?;
+        let diverging = joins.intersection(&parted).map(|&n| Ok(resolver.place(n)?.txid)).collect::<Result<_>>()?;
         let (outputs, by_model): (Vec<TaintedOutput>, Vec<(ByModel, ByModel)>) =
             rows.into_values().map(|(o, t, f)| (o, (t, f))).unzip();
         let views = output_views(chain, &outputs)?;
@@ -284,6 +286,26 @@ impl Request {
             ));
         }
         notes
+    }
+}
+
+/// Where the taint of a resolved target starts; an address the chain never paid has none.
+fn taint_source(chain: &Chain, target: &Target) -> Result<TaintSource> {
+    Ok(match target {
+        Target::Tx { num, .. } => TaintSource::Tx(*num),
+        Target::Outpoint { num, vout, .. } => TaintSource::Output(*num, *vout),
+        Target::Script { num: Some(num), .. } => TaintSource::Script(*num),
+        Target::Script { num: None, address } => {
+            return Err(QueryError::UnseenAddress { address: address.clone(), tip: chain.tip_text() })
+        }
+    })
+}
+
+/// The clusters stage, when tags are loaded and clusters can name entities; else none.
+fn tag_clusters(chain: &Chain) -> Result<Option<ClusterStage>> {
+    match chain.tags() {
+        Some(_) => chain.clusters(),
+        None => Ok(None),
     }
 }
 

@@ -71,7 +71,7 @@ pub fn requests(out: &mut String, p: &Page) -> fmt::Result {
         esc(&r.asked.target),
         btc(r.source_sat),
         r.asked.hops,
-        esc(&html_command(&r.command)),
+        esc(&super::html::command_text(&r.command)),
         esc(&p.date(tip))
     )?;
     let models = [("Poison", true), ("Haircut", true), ("FIFO", true), ("LIFO", true)];
@@ -155,10 +155,6 @@ pub fn requests(out: &mut String, p: &Page) -> fmt::Result {
         )?;
     }
     writeln!(out, "</section>")
-}
-
-fn html_command(command: &[String]) -> String {
-    super::html::command_text(command)
 }
 
 fn card(out: &mut String, value: &str, what: &str, warn: bool) -> fmt::Result {

@@ -130,10 +130,8 @@ pub fn compute(chain: &Chain, asked: &Asked, answer: &serde_json::Value) -> Resu
         within.extend(chain.txnums(&txid)?.first().copied());
     }
     let request = taint::Request::compared(&asked.target, asked.hops, asked.max_txs, asked.min_sat, within)?;
-    let answer = request.run(chain)?;
-    let Body::Taint(view) = answer.body else { unreachable!("taint answers with a taint") };
-    let compare = view.compare.unwrap_or_else(|| unreachable!("compared on request"));
-    Ok(from_compare(asked, view.source.tainted_sat, compare))
+    let (source_sat, compare) = request.run_compared(chain)?;
+    Ok(from_compare(asked, source_sat, compare))
 }
 
 fn from_compare(asked: &Asked, source_sat: u64, compare: TaintCompareView) -> Requests {
@@ -187,44 +185,96 @@ fn from_compare(asked: &Asked, source_sat: u64, compare: TaintCompareView) -> Re
 /// holder; amounts in BTC.
 pub fn csv(r: &Requests, tip_height: u32) -> String {
     use crate::model::btc;
-    let mut out = String::from(
-        "section,entity,category,address,txid,vout,time_utc,value_btc,poison_btc,haircut_btc,fifo_btc,lifo_btc,state\n",
-    );
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    let models = |m: &ByModel| format!("{},{},{},{}", btc(m.poison), btc(m.haircut), btc(m.fifo), btc(m.lifo));
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let models = |m: &ByModel| [btc(m.poison), btc(m.haircut), btc(m.fifo), btc(m.lifo)];
+    let unspent = format!("unspent at height {tip_height}");
+    let header = [
+        "section",
+        "entity",
+        "category",
+        "address",
+        "txid",
+        "vout",
+        "time_utc",
+        "value_btc",
+        "poison_btc",
+        "haircut_btc",
+        "fifo_btc",
+        "lifo_btc",
+        "state",
+    ];
+    let mut rows = vec![header.map(String::from).to_vec()];
     for d in &r.deposits {
-        let state =
-            if d.spent { "moved on by the entity".to_string() } else { format!("unspent at height {tip_height}") };
-        out.push_str(&format!(
-            "deposit,{},{},{},{},{},{},{},{},{}\n",
-            field(&d.entity),
-            field(&d.category),
-            field(d.address.as_deref().unwrap_or("")),
-            d.txid,
-            d.vout,
-            d.time,
-            btc(d.value_sat),
-            models(&d.tainted_sat),
-            state
-        ));
+        let state = if d.spent { "moved on by the entity".to_string() } else { unspent.clone() };
+        let mut row =
+            vec!["deposit".into(), d.entity.clone(), d.category.clone(), d.address.clone().unwrap_or_default()];
+        row.extend([d.txid.clone(), d.vout.to_string(), d.time.clone(), btc(d.value_sat)]);
+        row.extend(models(&d.tainted_sat));
+        row.push(state);
+        rows.push(row);
     }
     for h in &r.holders {
-        out.push_str(&format!(
-            "holder,{},,{},{},{},{},{},{},unspent at height {tip_height}\n",
-            field(h.entity.as_deref().unwrap_or("")),
-            field(h.address.as_deref().unwrap_or("")),
-            h.txid,
-            h.vout,
-            h.time,
-            btc(h.value_sat),
-            models(&h.tainted_sat)
-        ));
+        let mut row = vec!["holder".into(), h.entity.clone().unwrap_or_default(), String::new()];
+        row.extend([h.address.clone().unwrap_or_default(), h.txid.clone(), h.vout.to_string(), h.time.clone()]);
+        row.push(btc(h.value_sat));
+        row.extend(models(&h.tainted_sat));
+        row.push(unspent.clone());
+        rows.push(row);
     }
-    out
+    for row in rows {
+        out.write_record(&row).expect("writing into memory cannot fail");
+    }
+    let bytes = out.into_inner().map_err(|e| e.into_error()).expect("flushing into memory cannot fail");
+    String::from_utf8(bytes).expect("every cell is a Rust string, so the whole is UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_has_a_row_per_deposit_and_holder_and_quotes_what_needs_it() {
+        let taint = ByModel { poison: 100, haircut: 50, fifo: 0, lifo: 100 };
+        let asked = Asked { target: "t".into(), hops: 3, max_txs: 10, min_sat: 1 };
+        let r = Requests {
+            command: asked.command(),
+            asked,
+            source_sat: 100,
+            deposits: vec![Deposit {
+                entity: "Exchange, \"A\"".into(),
+                category: "exchange".into(),
+                address: Some("bcrt1qa".into()),
+                txid: "ab".repeat(32),
+                vout: 1,
+                time: "2024-01-01T00:00:00Z".into(),
+                value_sat: 100,
+                tainted_sat: taint,
+                spent: true,
+            }],
+            holders: vec![Holder {
+                address: None,
+                entity: None,
+                txid: "cd".repeat(32),
+                vout: 0,
+                time: "2024-01-02T00:00:00Z".into(),
+                hop: 2,
+                value_sat: 100,
+                tainted_sat: taint,
+            }],
+            diverging: Vec::new(),
+        };
+        let text = csv(&r, 7);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("section,entity,category,address,txid,vout,time_utc,value_btc,poison_btc"));
+        assert_eq!(
+            lines[1],
+            format!(
+                "deposit,\"Exchange, \"\"A\"\"\",exchange,bcrt1qa,{},1,2024-01-01T00:00:00Z,0.00000100,0.00000100,\
+                 0.00000050,0.00000000,0.00000100,moved on by the entity",
+                "ab".repeat(32)
+            )
+        );
+        assert!(lines[2].starts_with("holder,,,,") && lines[2].ends_with(",unspent at height 7"), "{text}");
+    }
 }

@@ -199,10 +199,11 @@ fn a_20_hop_chain_wraps_into_rows_of_at_most_six_hops() {
     // A short chain stays on one row; so does a long one asked to (Graphviz's fallback).
     assert!(!picture(&chain(6), Draw::Txs, Format::Dot).contains("cluster_row"));
     let report = Report { body: Body::Trace(chain(21)), notes: Vec::new() };
-    let flat = crate::output::one_row(&report, &Style::default()).expect("a wrapped picture has a one-row form");
+    let flat = crate::output::one_row(&report, &Style::default(), &dot).expect("a wrapped picture has a one-row form");
     assert!(!flat.contains("cluster_row") && !flat.contains("constraint=false"), "{flat}");
     let short = Report { body: Body::Trace(chain(6)), notes: Vec::new() };
-    assert_eq!(crate::output::one_row(&short, &Style::default()), None);
+    let one = picture(&chain(6), Draw::Txs, Format::Dot);
+    assert_eq!(crate::output::one_row(&short, &Style::default(), &one), None);
     // Backward, the money comes from the farthest hop: it is on the first row.
     let mut back = chain(21);
     back.direction = "backward";
